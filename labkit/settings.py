@@ -1,0 +1,135 @@
+"""The one place for every number the grade depends on.
+
+Timeouts, seeds, tolerances, points and budgets live here so that the notebook,
+the hidden tests, the calibration script and the report all read the same values.
+Environment variables prefixed ``LABKIT_`` override a few operational settings
+(language, sandbox policy, parallelism); the grading numbers themselves are not
+overridable, so that every regrade sees the same thresholds.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT_ID = "lab06"
+COURSE_ID = "sieci-neuronowe-lab06"
+
+# Part ids, in notebook order. Every autograded cell's grade_id starts with one of these.
+PARTS: tuple[str, ...] = ("data", "loader", "model", "loss", "training", "experiments")
+
+# Points per part (autograded) plus the manually graded conclusions cell.
+PART_POINTS: dict[str, float] = {
+    "data": 3.0,
+    "loader": 2.0,
+    "model": 3.0,
+    "loss": 3.0,
+    "training": 4.0,
+    "experiments": 5.0,
+}
+CONCLUSIONS_POINTS = 3.0
+CONCLUSIONS_GRADE_ID = "experiments_conclusions"
+
+
+def tests_cell_id(part: str) -> str:
+    """grade_id of the autograder cell that carries a part's verdict."""
+    return f"{part}_tests"
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Seeds owned by the grader; student code never chooses them."""
+
+    base: int = 20240601          # seeds torch/numpy/random before every call into student code
+    hypothesis: int = 0           # unused by derandomized hypothesis, kept for the record
+    experiment_rows: int = 7      # picks which RESULTS rows get re-run
+    best_config: tuple[int, ...] = (101, 202, 303)
+    heldout: int = 9_999          # held-out points for BEST_CONFIG; labels stay in the trusted process
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Thresholds, each calibrated by bench/calibrate.py (see docs/calibration.md)."""
+
+    radius_mean: float = 0.05     # |mean radius of a class - r| (statistical, n >= STAT_N)
+    radius_spread: float = 0.03   # |std of radius - sd| (statistical, n >= STAT_N)
+    angle_mean: float = 0.06      # |mean cos|, |mean sin| per class
+    stat_n: int = 4000            # smallest n the statistical checks use
+    exact: float = 1e-9           # sd = 0 gives exact radii
+    forward: float = 1e-6         # forward pass vs reference, same weights
+    loss_rel: float = 1e-5        # dataset_loss vs grader's BCE, relative
+    train_params: float = 1e-5    # parameters after student train vs reference train
+    loss_drop: float = 0.5        # grader 2-16-16-1 net: final epoch loss < 0.5 * initial loss
+    rerun_accuracy: float = 1e-9  # RESULTS rows re-run through run_experiment
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The BEST_CONFIG budget, stated in the notebook next to BEST_CONFIG."""
+
+    max_epochs: int = 30
+    max_parameters: int = 2_000
+    max_train_seconds: float = 20.0   # on one thread, measured by the grader
+    min_batch_size: int = 8
+    full_credit_accuracy: float = 0.97
+    zero_credit_accuracy: float = 0.90
+    heldout_points: int = 10_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resources for one submission's worker."""
+
+    notebook_seconds: float = 300.0   # wall time to execute the whole notebook once
+    call_seconds: float = 30.0        # default wall time of one call into student code
+    train_call_seconds: float = 120.0 # a call that trains a model (BEST_CONFIG, run_experiment)
+    cpu_seconds: int = 900            # RLIMIT_CPU of the worker
+    memory_bytes: int = 3 * 1024**3   # RLIMIT_AS of the worker (torch needs ~1.5 GiB of address space)
+    processes: int = 64               # RLIMIT_NPROC of the sandbox user
+    output_bytes: int = 256 * 1024    # captured stdout/stderr per cell
+    file_bytes: int = 64 * 1024**2    # RLIMIT_FSIZE in the scratch directory
+    message_bytes: int = 64 * 1024**2 # largest message the trusted side accepts from a worker
+    images_per_cell: int = 4
+    worker_restarts: int = 3          # notebook re-executions after a crash or a timeout
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All grading settings; construct with ``load_settings()``."""
+
+    language: str = "pl"
+    sandbox: str = "auto"             # "auto" (bwrap if present, loud fallback), "required", "off"
+    seeds: Seeds = field(default_factory=Seeds)
+    tol: Tolerances = field(default_factory=Tolerances)
+    budget: Budget = field(default_factory=Budget)
+    limits: Limits = field(default_factory=Limits)
+    hypothesis_examples: int = 25
+    torch_threads: int = 1
+
+
+LAB_DEFAULTS: dict[str, object] = {
+    "n": 5000,
+    "sd": 0.2,
+    "hidden": (4, 2),
+    "activation": "relu",
+    "lr": 0.01,
+    "n_epochs": 4,
+    "batch_size": 32,
+}
+CONFIG_KEYS: tuple[str, ...] = tuple(LAB_DEFAULTS)
+FACTORS: tuple[str, ...] = (
+    "hidden_size", "n_layers", "activation", "lr", "n_epochs", "batch_size", "n", "sd",
+)
+ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "leaky_relu")
+
+
+def load_settings() -> Settings:
+    """Settings with the operational ``LABKIT_*`` environment overrides applied."""
+    language = os.environ.get("LABKIT_LANG", "pl")
+    if language not in ("pl", "en"):
+        language = "pl"
+    sandbox = os.environ.get("LABKIT_SANDBOX", "auto")
+    if sandbox not in ("auto", "required", "off"):
+        sandbox = "auto"
+    return Settings(language=language, sandbox=sandbox)

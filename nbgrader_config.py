@@ -1,0 +1,26 @@
+"""nbgrader configuration of the lab06 course kit (the repository root is the course root)."""
+import os
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(_ROOT))
+
+# Tiny models train several times faster on one thread; every kernel nbgrader starts inherits this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from labkit.settings import ASSIGNMENT_ID, COURSE_ID, load_settings  # noqa: E402
+
+c = get_config()  # noqa: F821  (injected by traitlets)
+c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.root = str(_ROOT)
+c.CourseDirectory.db_assignments = [dict(name=ASSIGNMENT_ID)]
+
+# Stock kernel execution (nbgrader validate, or autograde without the kit): sized for the lab,
+# whose experiments sweep takes about 15 s on one thread.
+c.Execute.timeout = 120
+c.Execute.startup_timeout = 60
+c.ClearSolutions.code_stub = {"python": "# TUTAJ WPISZ SWÓJ KOD\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "TUTAJ WPISZ SWOJĄ ODPOWIEDŹ"
