@@ -1,0 +1,394 @@
+"""The trusted side of the worker: start it confined, execute the notebook, make calls.
+
+A ``Submission`` owns one worker process at a time. Every call has a wall-time limit
+measured here; when it expires, or the worker dies, the process group is killed, the
+failure is reported to the caller, and the next call starts a fresh worker that
+replays the notebook without the cells that hung or crashed it. A function that hung
+once fails fast afterwards, so one infinite loop costs one timeout, not one per check.
+"""
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit import sandbox
+from labkit.codec import Handle, ProtocolError, decode, encode
+from labkit.notebook import CodeCell, load_cells
+from labkit.settings import Limits, Settings, load_settings
+
+_HEADER_BYTES = 8
+
+
+class WorkerFailure(Exception):
+    """A call did not produce an answer from the student's code."""
+
+
+class WorkerTimeout(WorkerFailure):
+    def __init__(self, what: str, seconds: float, earlier: bool = False):
+        self.what, self.seconds, self.earlier = what, seconds, earlier
+        super().__init__(f"{what}: timeout after {seconds:.0f} s")
+
+
+class WorkerCrashed(WorkerFailure):
+    def __init__(self, what: str, detail: str = ""):
+        self.what, self.detail = what, detail
+        super().__init__(f"{what}: worker died {detail}".strip())
+
+
+class StudentError(Exception):
+    """Student code raised; carries the student's own traceback, nothing of the grader's."""
+
+    def __init__(self, what: str, error: dict):
+        self.what = what
+        self.type = str(error.get("type", "Exception"))[:100]
+        self.message = str(error.get("message", ""))[:2000]
+        tb = error.get("traceback", [])
+        self.traceback = [str(line)[:2000] for line in tb[-10:]] if isinstance(tb, list) else []
+        super().__init__(f"{self.type}: {self.message}")
+
+
+class Missing(Exception):
+    """The notebook does not define a name the contract asks for."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(name)
+
+
+@dataclass
+class CallResult:
+    value: Any
+    stdout: str = ""
+    stderr: str = ""
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+@dataclass
+class CellRun:
+    """What executing one notebook cell in the worker produced."""
+
+    index: int
+    outputs: list[dict] = field(default_factory=list)
+    error: dict | None = None
+    seconds: float = 0.0
+    status: str = "ok"           # ok | error | timeout | crashed | skipped
+
+
+class Submission:
+    """A student's notebook (or the reference) loaded in a confined worker."""
+
+    def __init__(self, *, notebook: Path | None = None, reference: bool = False,
+                 settings: Settings | None = None, limits: Limits | None = None,
+                 scratch_root: Path | None = None):
+        if (notebook is None) == (not reference):
+            raise ValueError("give exactly one of notebook= or reference=True")
+        self.settings = settings or load_settings()
+        self.limits = limits or self.settings.limits
+        self.notebook = notebook
+        self.reference = reference
+        self.plan = sandbox.plan(self.settings.sandbox)
+        self.cells: list[CodeCell] = []
+        if notebook is not None:
+            _, self.cells = load_cells(Path(notebook))
+        self.cell_runs: dict[int, CellRun] = {}
+        self.bad_cells: set[int] = set()
+        self.hung: dict[str, float] = {}
+        self.flags: set[str] = set()
+        self.tamper: set[str] = set()
+        self.generation = 0
+        self.restarts = 0
+        self.proc: subprocess.Popen | None = None
+        self._buffer = b""
+        self._launch: sandbox.Launch | None = None
+        self._scratch_root = scratch_root
+        self._scratch: Path | None = None
+        self.notebook_seconds = 0.0
+        if self.plan.kind != "bwrap":
+            self.flags.add("sandbox_fallback")
+
+    # -- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> "Submission":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start a worker and run the notebook once, recording each cell's outputs."""
+        self._spawn()
+        started = time.perf_counter()
+        if self.reference:
+            self._load_reference()
+        else:
+            self._run_cells(record=True)
+        self.notebook_seconds = time.perf_counter() - started
+
+    def close(self) -> None:
+        self._kill()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _spawn(self) -> None:
+        self._kill()
+        self.generation += 1
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix="labkit-worker-", dir=self._scratch_root))
+        os.chmod(self._scratch, 0o777)
+        self._launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits,
+                                      generation=self.generation, expose_reference=self.reference)
+        self.proc = subprocess.Popen(
+            self._launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=self._launch.env, cwd=self._launch.cwd,
+            preexec_fn=self._launch.preexec_fn, close_fds=True)
+        self._buffer = b""
+        ready = self._read_reply("worker start", 90.0)
+        if not ready.get("ready"):
+            raise WorkerCrashed("worker start", "no ready message")
+
+    def _kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self.proc = None
+        if self._launch is not None:
+            for path in self._launch.cleanup_paths:
+                sandbox.remove_cgroup(path)
+            self._launch = None
+
+    def _restart(self, reason: str, upto: int | None = None) -> None:
+        """A fresh worker with the notebook replayed (cells before ``upto``), minus broken cells."""
+        self.restarts += 1
+        if self.restarts > self.limits.worker_restarts:
+            raise WorkerCrashed(reason, "too many worker restarts")
+        self._spawn()
+        if self.reference:
+            self._load_reference()
+            return
+        for cell in self.cells:
+            if upto is not None and cell.index >= upto:
+                break
+            if cell.index not in self.bad_cells:
+                self._request({"kind": "exec", "index": cell.index, "source": cell.source,
+                               "seed": self.settings.seeds.base}, f"cell {cell.index}",
+                              self.limits.notebook_seconds)
+
+    def _load_reference(self) -> None:
+        reply = self._request({"kind": "load_reference"}, "reference", self.limits.call_seconds)
+        if not reply.get("ok"):
+            raise WorkerCrashed("reference", str(reply.get("error")))
+
+    def _ensure_alive(self, what: str) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self._restart(what)
+
+    # -- notebook execution ----------------------------------------------------------------
+    def _run_cells(self, record: bool) -> None:
+        deadline = time.perf_counter() + self.limits.notebook_seconds
+        for cell in self.cells:
+            if cell.index in self.bad_cells:
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="skipped")
+                continue
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                self.bad_cells.add(cell.index)
+                self.flags.add("notebook_timeout")
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout")
+                continue
+            what = f"cell {cell.index}"
+            try:
+                reply = self._request({"kind": "exec", "index": cell.index, "source": cell.source,
+                                       "seed": self.settings.seeds.base}, what, remaining)
+            except WorkerTimeout:
+                self.bad_cells.add(cell.index)
+                self.flags.add("cell_timeout")
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout",
+                                                         seconds=remaining)
+                self._restart(what, upto=cell.index)
+                continue
+            except (WorkerCrashed, ProtocolError) as exc:
+                self.bad_cells.add(cell.index)
+                self.flags.add("cell_crash")
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="crashed",
+                                                         error={"type": "WorkerCrashed",
+                                                                "message": str(exc), "traceback": []})
+                self._restart(what, upto=cell.index)
+                continue
+            if record:
+                run = reply.get("cell", {})
+                outputs = run.get("outputs", [])
+                error = run.get("error")
+                self.cell_runs[cell.index] = CellRun(
+                    cell.index, outputs if isinstance(outputs, list) else [],
+                    error if isinstance(error, dict) else None,
+                    float(run.get("seconds", 0.0)), "error" if error else "ok")
+
+    # -- calls --------------------------------------------------------------------------
+    def names(self) -> dict[str, dict]:
+        return self._simple({"kind": "names"}, "names")
+
+    def get(self, name: str, timeout: float | None = None) -> Any:
+        """A global value of the notebook (RESULTS, BEST_CONFIG), as data or a handle."""
+        return self._simple({"kind": "get", "name": name}, name, timeout)
+
+    def call(self, name: str, *args, _timeout: float | None = None, _seed: int | None = None,
+             **kwargs) -> CallResult:
+        """Call the notebook's global ``name`` under the grader's seed (``_seed``)."""
+        return self._call({"global": name}, name, args, kwargs, _timeout, _seed)
+
+    def method(self, handle: Handle, method: str | None, *args, _timeout: float | None = None,
+               _seed: int | None = None, **kwargs) -> CallResult:
+        """Call a method of a worker object (or the object itself when method is None)."""
+        what = f"{handle.type}.{method}" if method else handle.type
+        target = {"handle": handle.id, "gen": handle.generation}
+        if method:
+            target["method"] = method
+        return self._call(target, what, args, kwargs, _timeout, _seed)
+
+    def op(self, name: str, *args, timeout: float | None = None, seed: int | None = None) -> Any:
+        """A grader helper from labkit.worker_ops, run next to the student's objects."""
+        request = {"kind": "op", "name": name, "args": encode(list(args)),
+                   "seed": self.settings.seeds.base if seed is None else seed}
+        return self._simple(request, f"op {name}", timeout)
+
+    def _simple(self, request: dict, what: str, timeout: float | None = None) -> Any:
+        self._check_handles(request)
+        self._ensure_alive(what)
+        reply = self._request(request, what, timeout or self.limits.call_seconds)
+        if reply.get("missing"):
+            raise Missing(str(reply["missing"]))
+        if not reply.get("ok"):
+            raise StudentError(what, reply.get("error") or {})
+        return decode(reply.get("value"))
+
+    def _call(self, target: dict, what: str, args, kwargs, timeout, seed) -> CallResult:
+        if what in self.hung:
+            raise WorkerTimeout(what, self.hung[what], earlier=True)
+        request = {"kind": "call", "target": target, "args": encode(list(args)),
+                   "kwargs": encode(dict(kwargs)),
+                   "seed": self.settings.seeds.base if seed is None else seed}
+        self._check_handles(request)
+        self._ensure_alive(what)
+        timeout = timeout or self.limits.call_seconds
+        started = time.perf_counter()
+        try:
+            reply = self._request(request, what, timeout)
+        except WorkerTimeout:
+            self.hung[what] = timeout
+            self.flags.add("call_timeout")
+            raise
+        wall = time.perf_counter() - started
+        if reply.get("missing"):
+            raise Missing(str(reply["missing"]))
+        if not reply.get("ok"):
+            raise StudentError(what, reply.get("error") or {})
+        return CallResult(decode(reply.get("value")), str(reply.get("stdout", ""))[:100_000],
+                          str(reply.get("stderr", ""))[:100_000],
+                          float(reply.get("cpu_seconds", 0.0)), wall)
+
+    def _check_handles(self, request: dict) -> None:
+        """Handles from a dead worker point at nothing; fail the check, not the worker."""
+        def walk(node):
+            if isinstance(node, dict):
+                if "$handle" in node and node.get("gen") != self.generation:
+                    raise WorkerCrashed("handle", "object was lost when the worker restarted")
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+        walk(request)
+        target = request.get("target", {})
+        if "handle" in target and target.get("gen") != self.generation:
+            raise WorkerCrashed("handle", "object was lost when the worker restarted")
+
+    # -- transport ----------------------------------------------------------------------------
+    def _request(self, request: dict, what: str, timeout: float) -> dict:
+        from labkit.codec import write_message
+        try:
+            write_message(self.proc.stdin, request)
+        except (BrokenPipeError, OSError, AttributeError):
+            self._kill()
+            raise WorkerCrashed(what, "before the request was sent") from None
+        reply = self._read_reply(what, timeout)
+        tamper = reply.get("tamper")
+        if isinstance(tamper, list) and tamper:
+            self.tamper.update(str(t)[:100] for t in tamper[:50])
+            self.flags.add("tamper")
+        return reply
+
+    def _read_reply(self, what: str, timeout: float) -> dict:
+        deadline = time.perf_counter() + timeout
+        header = self._read_exactly(_HEADER_BYTES, deadline, what, timeout)
+        length = int.from_bytes(header, "big")
+        if length > self.limits.message_bytes:
+            self._kill()
+            raise ProtocolError(f"{what}: reply of {length} bytes exceeds the limit")
+        body = self._read_exactly(length, deadline, what, timeout)
+        import json
+        try:
+            reply = json.loads(body)
+        except ValueError:
+            self._kill()
+            raise ProtocolError(f"{what}: reply is not JSON") from None
+        if not isinstance(reply, dict):
+            self._kill()
+            raise ProtocolError(f"{what}: reply is not an object")
+        return reply
+
+    def _read_exactly(self, size: int, deadline: float, what: str, timeout: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        while len(self._buffer) < size:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                self._kill()
+                raise WorkerTimeout(what, timeout)
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
+            if not chunk:
+                code = self.proc.poll()
+                self._kill()
+                raise WorkerCrashed(what, _describe_exit(code))
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "(closed its channel)"
+    if code < 0:
+        try:
+            return f"(signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"(signal {-code})"
+    return f"(exit code {code})"

@@ -1,0 +1,384 @@
+"""The untrusted side: runs a student's notebook code and answers calls over a pipe.
+
+Started by ``labkit.client`` inside the sandbox as ``python -m labkit.worker``.
+Everything here runs in the same process as student code, so nothing here is trusted:
+the worker only executes and reports; every verdict is computed by the grader.
+The protocol channel is a private copy of stdin/stdout; the real fds 0-2 point at
+/dev/null so that prints and C-level writes cannot corrupt the stream.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import io
+import os
+import random
+import sys
+import time
+import traceback
+from typing import Any
+
+from labkit.codec import Handle, decode, encode, read_message, write_message
+
+CELL_FILENAME = "<komórka {index}>"
+_MAX_REPR = 4000
+
+# Library functions the contract leans on. If student code rebinds one of them the
+# report flags the submission for a TA (verdicts never depend on them: they are computed
+# in the grader's own process).
+TAMPER_WATCH = (
+    "builtins.print", "builtins.len", "builtins.sum", "builtins.isinstance", "builtins.abs",
+    "builtins.round", "builtins.float", "builtins.__import__",
+    "numpy.linspace", "numpy.random.default_rng", "numpy.random.normal", "numpy.allclose",
+    "numpy.mean", "numpy.cos", "numpy.sin", "numpy.zeros", "numpy.ones", "numpy.concatenate",
+    "torch.manual_seed", "torch.tensor", "torch.allclose", "torch.no_grad", "torch.sigmoid",
+    "torch.Tensor.backward", "torch.Tensor.item", "torch.Tensor.__gt__",
+    "torch.nn.Module.__call__", "torch.nn.Module.parameters", "torch.nn.Module.train",
+    "torch.nn.Module.eval", "torch.nn.Linear.forward", "torch.nn.BCELoss.forward",
+    "torch.nn.functional.binary_cross_entropy", "torch.nn.functional.linear",
+    "torch.optim.Adam.step", "torch.optim.Optimizer.zero_grad",
+    "torch.utils.data.DataLoader.__iter__",
+    "sklearn.metrics.accuracy_score", "sklearn.metrics.confusion_matrix",
+    "random.seed", "time.perf_counter", "time.process_time",
+)
+
+
+def _lookup(dotted: str) -> Any:
+    module_name, _, rest = dotted.partition(".")
+    obj = sys.modules.get(module_name) or __import__(module_name)
+    parts = rest.split(".")
+    # walk submodules first (numpy.random, torch.nn.functional, sklearn.metrics)
+    prefix = module_name
+    for i, part in enumerate(parts):
+        prefix = f"{prefix}.{part}"
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            __import__(prefix)
+            obj = sys.modules[prefix]
+    return obj
+
+
+class BoundedText(io.TextIOBase):
+    """A stdout/stderr stand-in that keeps at most ``limit`` characters."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(len(text), room)
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def getvalue(self) -> str:
+        value = "".join(self.parts)
+        if self.dropped:
+            value += f"\n[... pominięto {self.dropped} znaków wyjścia ...]\n"
+        return value
+
+
+class Worker:
+    """State of one worker process: the student namespace, handles and captured outputs."""
+
+    def __init__(self, generation: int, output_limit: int, images_per_cell: int):
+        self.generation = generation
+        self.output_limit = output_limit
+        self.images_per_cell = images_per_cell
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.handles: dict[int, Any] = {}
+        self.next_handle = 1
+        self.cell_outputs: list[dict] = []
+        self.baseline = self._snapshot()
+        self._install_display()
+
+    # -- handles -------------------------------------------------------------------
+    def make_handle(self, obj: Any) -> Handle:
+        hid = self.next_handle
+        self.next_handle += 1
+        self.handles[hid] = obj
+        name = type(obj).__name__
+        dtype = getattr(obj, "dtype", None)
+        if name == "ndarray" and dtype is not None:
+            name = f"ndarray[{dtype}]"
+        return Handle(hid, name, self.generation)
+
+    def resolve(self, handle: Handle) -> Any:
+        if handle.generation != self.generation or handle.id not in self.handles:
+            raise LookupError(f"stale handle {handle}")
+        return self.handles[handle.id]
+
+    # -- tamper watch --------------------------------------------------------------
+    def _snapshot(self) -> dict[str, int]:
+        ids = {}
+        for name in TAMPER_WATCH:
+            try:
+                ids[name] = id(_lookup(name))
+            except Exception:  # a missing optional library is not tampering
+                continue
+        return ids
+
+    def tampered(self) -> list[str]:
+        changed = []
+        for name, ident in self.baseline.items():
+            try:
+                if id(_lookup(name)) != ident:
+                    changed.append(name)
+            except Exception:
+                changed.append(name)
+        return changed
+
+    # -- display of outputs, as a notebook would show them ----------------------------
+    def _install_display(self) -> None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        worker = self
+
+        def show(*_args, **_kwargs):
+            worker._flush_figures()
+
+        plt.show = show
+
+        def display(*objs, **_kwargs):
+            for obj in objs:
+                worker._add_result(obj, "display_data")
+
+        self.namespace["display"] = display
+
+    def _flush_figures(self) -> None:
+        import matplotlib.pyplot as plt
+        for number in plt.get_fignums():
+            figure = plt.figure(number)
+            if sum(o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
+                   for o in self.cell_outputs) < self.images_per_cell:
+                buffer = io.BytesIO()
+                try:
+                    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+                    self.cell_outputs.append({
+                        "output_type": "display_data", "metadata": {},
+                        "data": {"image/png": base64.b64encode(buffer.getvalue()).decode(),
+                                 "text/plain": f"<Figure {number}>"}})
+                except Exception:  # a broken figure must not break the cell's other outputs
+                    pass
+        plt.close("all")
+
+    def _add_result(self, value: Any, kind: str, count: int | None = None) -> None:
+        try:
+            text = repr(value)
+        except Exception as exc:
+            text = f"<repr failed: {type(exc).__name__}>"
+        output = {"output_type": kind, "metadata": {}, "data": {"text/plain": text[:_MAX_REPR]}}
+        if kind == "execute_result":
+            output["execution_count"] = count
+        self.cell_outputs.append(output)
+
+    # -- running code ----------------------------------------------------------------
+    def _run(self, func, seed: int | None):
+        """Call func with stdout/stderr captured and the grader's seeds set."""
+        if seed is not None:
+            _seed_everything(seed)
+        stdout, stderr = BoundedText(self.output_limit), BoundedText(self.output_limit)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = stdout, stderr
+        error = None
+        value = None
+        try:
+            value = func()
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
+            error = _describe_error(exc)
+        finally:
+            sys.stdout, sys.stderr = saved
+        return value, error, stdout.getvalue(), stderr.getvalue()
+
+    def exec_cell(self, index: int, source: str, seed: int) -> dict:
+        self.cell_outputs = []
+        started = time.perf_counter()
+        filename = CELL_FILENAME.format(index=index)
+        code = _strip_magics(source)
+
+        def run():
+            tree = ast.parse(code, filename=filename, mode="exec")
+            last = None
+            if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+                last = ast.Expression(tree.body.pop().value)
+            exec(compile(tree, filename, "exec"), self.namespace)
+            if last is not None:
+                return eval(compile(last, filename, "eval"), self.namespace)
+            return None
+
+        value, error, out, err = self._run(run, seed)
+        outputs = []
+        if out:
+            outputs.append({"output_type": "stream", "name": "stdout", "text": out})
+        if err:
+            outputs.append({"output_type": "stream", "name": "stderr", "text": err})
+        if value is not None and error is None:
+            self._add_result(value, "execute_result", index)
+        self._flush_figures()
+        outputs.extend(self.cell_outputs)
+        if error is not None:
+            outputs.append({"output_type": "error", "ename": error["type"],
+                            "evalue": error["message"], "traceback": error["traceback"]})
+        return {"index": index, "outputs": outputs, "error": error,
+                "seconds": time.perf_counter() - started}
+
+    def call(self, request: dict) -> dict:
+        target = request["target"]
+        args = decode(request.get("args", []), self.resolve)
+        kwargs = decode(request.get("kwargs", {"$map": []}), self.resolve)
+        if "global" in target:
+            name = target["global"]
+            if name not in self.namespace:
+                return {"ok": False, "missing": name}
+            func = self.namespace[name]
+        else:
+            func = self.resolve(Handle(int(target["handle"]), "", int(target.get("gen", 0))))
+            if target.get("method"):
+                func = getattr(func, target["method"])
+        started = time.process_time()
+        value, error, out, err = self._run(lambda: func(*args, **kwargs), request.get("seed"))
+        reply = {"ok": error is None, "stdout": out, "stderr": err,
+                 "cpu_seconds": time.process_time() - started}
+        if error is not None:
+            reply["error"] = error
+        else:
+            reply["value"] = encode(value, self.make_handle)
+        return reply
+
+    def names(self) -> dict:
+        import inspect
+        out = {}
+        for name, value in self.namespace.items():
+            if name.startswith("_"):
+                continue
+            kind = "class" if inspect.isclass(value) else "function" if callable(value) else "value"
+            try:
+                signature = str(inspect.signature(value)) if callable(value) else ""
+            except (TypeError, ValueError):
+                signature = ""
+            out[name] = {"kind": kind, "type": type(value).__name__, "signature": signature[:500]}
+        return out
+
+    def op(self, name: str, args: list) -> Any:
+        """Grader-owned helpers that must run where the student's objects live."""
+        from labkit import worker_ops
+        func = getattr(worker_ops, f"op_{name}", None)
+        if func is None:
+            raise ValueError(f"unknown op {name}")
+        return func(*args)
+
+    def handle(self, request: dict) -> dict:
+        kind = request.get("kind")
+        if kind == "exec":
+            return {"ok": True, "cell": self.exec_cell(int(request["index"]), str(request["source"]),
+                                                      int(request.get("seed", 0)))}
+        if kind == "load_reference":
+            import reference
+            self.namespace.update({k: getattr(reference, k) for k in reference.__all__})
+            return {"ok": True}
+        if kind == "call":
+            return self.call(request)
+        if kind == "getattr":
+            obj = self.resolve(Handle(int(request["handle"]), "", int(request.get("gen", 0))))
+            return {"ok": True, "value": encode(getattr(obj, request["name"]), self.make_handle)}
+        if kind == "get":
+            name = request["name"]
+            if name not in self.namespace:
+                return {"ok": False, "missing": name}
+            return {"ok": True, "value": encode(self.namespace[name], self.make_handle)}
+        if kind == "names":
+            return {"ok": True, "value": encode(self.names())}
+        if kind == "op":
+            args = decode(request.get("args", []), self.resolve)
+            value, error, out, err = self._run(lambda: self.op(request["name"], args), request.get("seed"))
+            if error is not None:
+                return {"ok": False, "error": error, "stdout": out}
+            return {"ok": True, "value": encode(value, self.make_handle), "stdout": out}
+        if kind == "tamper":
+            return {"ok": True, "value": self.tampered()}
+        if kind == "ping":
+            return {"ok": True, "value": os.getpid()}
+        return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown request {kind!r}",
+                                       "traceback": []}}
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _strip_magics(source: str) -> str:
+    """IPython magics and shell escapes have no meaning outside a kernel; keep line numbers."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass  # " + stripped
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _describe_error(exc: BaseException) -> dict:
+    """Type, message and the student's own frames only (worker internals are noise)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/labkit/" not in f.filename]
+    lines = traceback.format_list(frames[-8:])
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<message unavailable>"
+    lines.append(f"{type(exc).__name__}: {message[:_MAX_REPR]}")
+    return {"type": type(exc).__name__, "message": message[:_MAX_REPR], "traceback": lines}
+
+
+def main() -> None:
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    sys.stdin = open(os.devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+    generation = int(os.environ.get("LABKIT_GENERATION", "0"))
+    output_limit = int(os.environ.get("LABKIT_OUTPUT_LIMIT", "262144"))
+    images = int(os.environ.get("LABKIT_IMAGES_PER_CELL", "4"))
+
+    import torch
+    torch.set_num_threads(1)
+    import warnings
+    warnings.simplefilter("default")
+    worker = Worker(generation, output_limit, images)
+    write_message(proto_out, {"ok": True, "ready": os.getpid()})
+    while True:
+        try:
+            request = read_message(proto_in, 1 << 30)
+        except EOFError:
+            return
+        try:
+            reply = worker.handle(request)
+        except BaseException as exc:
+            reply = {"ok": False, "error": _describe_error(exc), "internal": True}
+        reply["tamper"] = worker.tampered()
+        try:
+            write_message(proto_out, reply)
+        except (TypeError, ValueError) as exc:
+            write_message(proto_out, {"ok": False, "internal": True, "tamper": reply["tamper"],
+                                      "error": {"type": "EncodeError", "message": str(exc)[:500],
+                                                "traceback": []}})
+
+
+if __name__ == "__main__":
+    main()
