@@ -21,7 +21,7 @@ from typing import Any
 
 from labkit import sandbox
 from labkit.codec import Handle, ProtocolError, decode, encode
-from labkit.notebook import CodeCell, load_cells
+from labkit.notebook import CodeCell, load_cells, reference_cells
 from labkit.settings import Limits, Settings, load_settings
 
 _HEADER_BYTES = 8
@@ -96,9 +96,8 @@ class Submission:
         self.notebook = notebook
         self.reference = reference
         self.plan = sandbox.plan(self.settings.sandbox)
-        self.cells: list[CodeCell] = []
-        if notebook is not None:
-            _, self.cells = load_cells(Path(notebook))
+        # The reference travels the same path as a student: its sources become cells.
+        self.cells: list[CodeCell] = reference_cells() if reference else load_cells(Path(notebook))[1]
         self.cell_runs: dict[int, CellRun] = {}
         self.bad_cells: set[int] = set()
         self.hung: dict[str, float] = {}
@@ -127,10 +126,7 @@ class Submission:
         """Start a worker and run the notebook once, recording each cell's outputs."""
         self._spawn()
         started = time.perf_counter()
-        if self.reference:
-            self._load_reference()
-        else:
-            self._run_cells(record=True)
+        self._run_cells(record=True)
         self.notebook_seconds = time.perf_counter() - started
 
     def close(self) -> None:
@@ -147,13 +143,19 @@ class Submission:
         self._scratch = Path(tempfile.mkdtemp(prefix="labkit-worker-", dir=self._scratch_root))
         os.chmod(self._scratch, 0o777)
         self._launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits,
-                                      generation=self.generation, expose_reference=self.reference)
-        self.proc = subprocess.Popen(
-            self._launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=self._launch.env, cwd=self._launch.cwd,
-            preexec_fn=self._launch.preexec_fn, close_fds=True)
+                                      generation=self.generation)
+        # Start-up errors (before the worker silences fds 1-2) land in a log for the grader.
+        with open(self._scratch.parent / f"{self._scratch.name}.log", "wb") as log:
+            self.proc = subprocess.Popen(
+                self._launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log, env=self._launch.env, cwd=self._launch.cwd,
+                preexec_fn=self._launch.preexec_fn, close_fds=True)
         self._buffer = b""
-        ready = self._read_reply("worker start", 90.0)
+        try:
+            ready = self._read_reply("worker start", 90.0)
+        except WorkerCrashed as exc:
+            tail = (self._scratch.parent / f"{self._scratch.name}.log").read_bytes()[-1500:]
+            raise WorkerCrashed("worker start", f"{exc.detail}: {tail.decode(errors='replace')}") from None
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
 
@@ -185,9 +187,6 @@ class Submission:
         if self.restarts > self.limits.worker_restarts:
             raise WorkerCrashed(reason, "too many worker restarts")
         self._spawn()
-        if self.reference:
-            self._load_reference()
-            return
         for cell in self.cells:
             if upto is not None and cell.index >= upto:
                 break
@@ -195,11 +194,6 @@ class Submission:
                 self._request({"kind": "exec", "index": cell.index, "source": cell.source,
                                "seed": self.settings.seeds.base}, f"cell {cell.index}",
                               self.limits.notebook_seconds)
-
-    def _load_reference(self) -> None:
-        reply = self._request({"kind": "load_reference"}, "reference", self.limits.call_seconds)
-        if not reply.get("ok"):
-            raise WorkerCrashed("reference", str(reply.get("error")))
 
     def _ensure_alive(self, what: str) -> None:
         if self.proc is None or self.proc.poll() is not None:

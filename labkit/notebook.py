@@ -55,3 +55,28 @@ def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[Co
             source = "".join(str(s) for s in source)
         cells.append(CodeCell(index, str(source), nbgrader_meta(cell).get("grade_id")))
     return nb, cells
+
+
+REFERENCE_MODULES = ("data", "model", "evaluation", "training", "experiments")
+REFERENCE_RESULTS_CELL = '''RESULTS = []
+for factor, config in experiment_grid():
+    outcome = run_experiment(config, seed=0)
+    RESULTS.append({"factor": factor, "config": config, "seed": 0,
+                    "test_accuracy": outcome["test_accuracy"]})
+'''
+
+
+def reference_cells() -> list[CodeCell]:
+    """reference/ as notebook cells (relative imports dropped), plus the RESULTS sweep.
+
+    Grading the reference through the same worker path as a student proves the grader
+    end to end; sending sources keeps reference/ unmounted in the sandbox.
+    """
+    from labkit.settings import REPO_ROOT
+    cells = []
+    for index, name in enumerate(REFERENCE_MODULES):
+        source = (REPO_ROOT / "reference" / f"{name}.py").read_text(encoding="utf-8")
+        lines = [line for line in source.splitlines() if not line.startswith("from .")]
+        cells.append(CodeCell(index, "\n".join(lines), f"reference_{name}"))
+    cells.append(CodeCell(len(cells), REFERENCE_RESULTS_CELL, "reference_results"))
+    return cells

@@ -182,15 +182,11 @@ def _preexec(limits: Limits, cgroup: Path | None):
     return apply
 
 
-def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int,
-           expose_reference: bool = False) -> Launch:
-    """Command, environment and pre-exec hook that start ``python -m labkit.worker`` confined.
-
-    ``expose_reference`` mounts reference/ too: only for grading the reference itself
-    through the same worker path (``--submission reference``).
-    """
+def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int) -> Launch:
+    """Command, environment and pre-exec hook that start ``python -m labkit.worker`` confined."""
     scratch.mkdir(parents=True, exist_ok=True)
-    python = sys.executable
+    # normpath, not resolve: the venv's own python path is what selects its site-packages.
+    python = os.path.normpath(os.path.abspath(sys.executable))
     cgroup = _make_pids_cgroup(limits.processes)
     cleanup = [cgroup] if cgroup else []
     if plan_.kind == "bwrap":
@@ -205,8 +201,6 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
             argv += ["--ro-bind", str(root), str(root)]
         kit = REPO_ROOT / "labkit"
         argv += ["--ro-bind", str(kit), str(kit)]
-        if expose_reference:
-            argv += ["--ro-bind", str(REPO_ROOT / "reference"), str(REPO_ROOT / "reference")]
         for hidden in _hidden_paths():
             argv += ["--tmpfs", str(hidden)]
         argv += ["--bind", str(scratch), home, "--chdir", home,

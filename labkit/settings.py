@@ -108,6 +108,16 @@ class Settings:
     torch_threads: int = 1
 
 
+# Relative weight of each hidden check inside its part (default 1). A part's points are
+# shared among its checks in proportion to these weights.
+CHECK_WEIGHTS: dict[str, float] = {
+    "test_best_config_reaches_high_heldout_accuracy": 3.0,
+    "test_train_lands_on_reference_parameters": 2.0,
+    "test_forward_matches_reference_with_grader_weights": 2.0,
+    "test_dataset_loss_equals_grader_binary_cross_entropy": 2.0,
+    "test_results_come_from_run_experiment": 2.0,
+}
+
 LAB_DEFAULTS: dict[str, object] = {
     "n": 5000,
     "sd": 0.2,

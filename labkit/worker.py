@@ -235,8 +235,8 @@ class Worker:
 
     def call(self, request: dict) -> dict:
         target = request["target"]
-        args = decode(request.get("args", []), self.resolve)
-        kwargs = decode(request.get("kwargs", {"$map": []}), self.resolve)
+        args = _materialize(decode(request.get("args", []), self.resolve))
+        kwargs = _materialize(decode(request.get("kwargs", {"$map": []}), self.resolve))
         if "global" in target:
             name = target["global"]
             if name not in self.namespace:
@@ -273,6 +273,7 @@ class Worker:
     def op(self, name: str, args: list) -> Any:
         """Grader-owned helpers that must run where the student's objects live."""
         from labkit import worker_ops
+        worker_ops.NAMESPACE = self.namespace
         func = getattr(worker_ops, f"op_{name}", None)
         if func is None:
             raise ValueError(f"unknown op {name}")
@@ -283,10 +284,6 @@ class Worker:
         if kind == "exec":
             return {"ok": True, "cell": self.exec_cell(int(request["index"]), str(request["source"]),
                                                       int(request.get("seed", 0)))}
-        if kind == "load_reference":
-            import reference
-            self.namespace.update({k: getattr(reference, k) for k in reference.__all__})
-            return {"ok": True}
         if kind == "call":
             return self.call(request)
         if kind == "getattr":
@@ -300,7 +297,7 @@ class Worker:
         if kind == "names":
             return {"ok": True, "value": encode(self.names())}
         if kind == "op":
-            args = decode(request.get("args", []), self.resolve)
+            args = _materialize(decode(request.get("args", []), self.resolve))
             value, error, out, err = self._run(lambda: self.op(request["name"], args), request.get("seed"))
             if error is not None:
                 return {"ok": False, "error": error, "stdout": out}
@@ -311,6 +308,21 @@ class Worker:
             return {"ok": True, "value": os.getpid()}
         return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown request {kind!r}",
                                        "traceback": []}}
+
+
+def _materialize(value: Any) -> Any:
+    """Arguments arrive as TensorData; student code expects real torch tensors."""
+    from labkit.codec import TensorData
+    if isinstance(value, TensorData):
+        import torch
+        return torch.tensor(value.array, dtype=getattr(torch, value.dtype))
+    if isinstance(value, list):
+        return [_materialize(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_materialize(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _materialize(v) for k, v in value.items()}
+    return value
 
 
 def _seed_everything(seed: int) -> None:

@@ -103,3 +103,127 @@ def op_optimizer_covers(optimizer, model) -> bool:
 
 def op_count_params(model) -> int:
     return int(sum(p.numel() for p in model.parameters()))
+
+
+# -- fakes: run the student's experiment code with stand-in components --------------------
+# They let the experiments part be graded on its own wiring even when another part is broken.
+# They contain no solution logic: noise instead of rings, a one-layer model, a no-op train.
+NAMESPACE: dict = {}
+CONTRACT = ("make_rings", "make_loader", "Klasyfikator", "predict", "evaluate", "dataset_loss",
+            "make_optimizer", "train")
+
+
+def _fakes(log: list):
+    import inspect
+    import itertools
+    counter = itertools.count()
+
+    def record(name, func, *args, **kwargs):
+        bound = inspect.signature(func).bind(*args, **kwargs)
+        bound.apply_defaults()
+        log.append([name, {k: v for k, v in bound.arguments.items()
+                           if isinstance(v, (int, float, str, tuple, list, type(None)))}])
+
+    def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+        record("make_rings", make_rings, n, r1, r2, sd, seed)
+        X = np.random.default_rng(0).normal(size=(int(n), 2))
+        return X, (np.arange(int(n)) >= int(n) // 2).astype(np.float64)
+
+    def make_loader(X, y, batch_size=32, shuffle=True):
+        record("make_loader", make_loader, None, None, batch_size, shuffle)
+        dataset = TensorDataset(torch.tensor(np.asarray(X), dtype=torch.float32),
+                                torch.tensor(np.asarray(y), dtype=torch.float32))
+        return DataLoader(dataset, batch_size=int(batch_size), shuffle=False)
+
+    class Klasyfikator(nn.Module):
+        def __init__(self, hidden=(4, 2), activation="relu"):
+            super().__init__()
+            record("Klasyfikator", lambda hidden=(4, 2), activation="relu": None, hidden, activation)
+            self.linear = nn.Linear(2, 1)
+
+        def forward(self, x):
+            return torch.sigmoid(self.linear(x))
+
+    def make_optimizer(model, lr=0.01):
+        record("make_optimizer", make_optimizer, None, lr)
+        return torch.optim.SGD(model.parameters(), lr=lr)
+
+    def train(model, loader, loss_fn, optimizer, n_epochs=4):
+        record("train", train, None, None, None, None, n_epochs)
+        return [0.5 - 0.01 * k for k in range(int(n_epochs))]
+
+    def predict(model, X):
+        record("predict", predict, None, None)
+        return np.zeros(len(X), dtype=np.int64)
+
+    def evaluate(model, X, y):
+        accuracy = 0.5 + 1e-4 * next(counter)
+        log.append(["evaluate", {"n": int(len(y)), "accuracy": accuracy}])
+        return accuracy, np.array([[1, 0], [0, 1]])
+
+    def dataset_loss(model, X, y, loss_fn):
+        record("dataset_loss", dataset_loss, None, None, None, None)
+        return 0.5
+
+    return {"make_rings": make_rings, "make_loader": make_loader, "Klasyfikator": Klasyfikator,
+            "make_optimizer": make_optimizer, "train": train, "predict": predict,
+            "evaluate": evaluate, "dataset_loss": dataset_loss}
+
+
+def _with_fakes(body):
+    """Run body() with the contract's components replaced by fakes; restore them after."""
+    import torch as _torch
+    log: list = []
+    saved = dict(NAMESPACE)
+    real_seed = _torch.manual_seed
+
+    def manual_seed(seed):
+        log.append(["torch.manual_seed", {"seed": int(seed)}])
+        return real_seed(seed)
+
+    NAMESPACE.update(_fakes(log))
+    _torch.manual_seed = manual_seed
+    try:
+        value = body(log)
+    finally:
+        _torch.manual_seed = real_seed
+        NAMESPACE.clear()
+        NAMESPACE.update(saved)
+    return value, log
+
+
+def op_spy_run_experiment(config, seed):
+    """Call the student's run_experiment with fakes; return its result and the calls it made."""
+    run = NAMESPACE["run_experiment"]
+    value, log = _with_fakes(lambda log: run(config, seed=seed))
+    return {"value": value, "calls": log}
+
+
+def op_fake_exec(sources):
+    """Re-run the cells that build RESULTS with fakes, recording every run_experiment call."""
+    def body(log):
+        real_run = NAMESPACE.get("run_experiment")
+        returned = []
+
+        def run_experiment(config, seed=0):
+            value = real_run(config, seed=seed)
+            returned.append({"config": dict(config), "seed": seed,
+                             "test_accuracy": value.get("test_accuracy") if isinstance(value, dict) else None})
+            return value
+
+        NAMESPACE["run_experiment"] = run_experiment
+        from labkit.worker import _strip_magics
+        for source in sources:
+            exec(compile(_strip_magics(source), "<komórka>", "exec"), NAMESPACE)
+        return {"results": NAMESPACE.get("RESULTS"), "returned": returned}
+
+    value, log = _with_fakes(body)
+    return value
+
+
+def op_mlp_dropout(sizes, p: float):
+    """Like op_mlp with Dropout before the output layer: its outputs reveal train vs eval mode."""
+    net = op_mlp(sizes, "relu")
+    layers = list(net)
+    layers.insert(len(layers) - 2, nn.Dropout(p))
+    return nn.Sequential(*layers)

@@ -1,0 +1,147 @@
+"""Part `data` (6.1.3): make_rings."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import reference
+from grader import require_callable
+from labkit.checks import call_text, expect_ndarray, fail
+from labkit.settings import load_settings
+from strategies import ring_radii, ring_sizes, statistical_ring_params
+
+TOL = load_settings().tol
+
+
+def rings(sub, *args, _seed=None, **kwargs) -> tuple[np.ndarray, np.ndarray, str]:
+    """Call the student's make_rings and check the layers type -> shape -> dtype."""
+    what = call_text("make_rings", *args, **kwargs)
+    result = sub.call("make_rings", *args, _seed=_seed, **kwargs).value
+    if not isinstance(result, tuple) or len(result) != 2:
+        if not (isinstance(result, list) and len(result) == 2):
+            fail("{what}: oczekiwano pary (X, y), otrzymano {got}.", "{what}: expected a pair (X, y), got {got}.",
+                 what=what, got=type(result).__name__)
+    X, y = result
+    n = kwargs.get("n", args[0] if args else 5000)
+    X = expect_ndarray(X, f"{what} → X", shape=(n, 2), kind="f")
+    y = expect_ndarray(y, f"{what} → y", shape=(n,), kind="fiub")
+    return X, y, what
+
+
+def class_stats(X: np.ndarray, y: np.ndarray, label: int, r: float) -> dict:
+    pts = X[y == label]
+    radius = np.hypot(pts[:, 0], pts[:, 1])
+    angle = np.arctan2(pts[:, 1], pts[:, 0])
+    return {"mean_radius": radius.mean(), "spread": (radius - r).std(),
+            "mean_cos": np.cos(angle).mean(), "mean_sin": np.sin(angle).mean()}
+
+
+def expected_stats(n: int, r1: float, r2: float, sd: float) -> tuple[dict, dict]:
+    """The same statistics for the reference at a large n: noise biases the radius, and both
+    sides estimate the same biased quantity."""
+    X, y = reference.make_rings(200_000, r1, r2, sd, seed=12345)
+    return class_stats(X, y, 0, r1), class_stats(X, y, 1, r2)
+
+
+def test_make_rings_is_defined(submission):
+    require_callable(submission, "make_rings")
+    X, y, _ = rings(submission, seed=1)
+    if X.shape != (5000, 2):
+        fail("make_rings(): domyślne n to 5000.", "make_rings(): the default n is 5000.")
+
+
+@given(n=ring_sizes())
+def test_shapes_and_label_values(submission, n):
+    X, y, what = rings(submission, n, seed=3)
+    if not np.all(np.isin(y, (0.0, 1.0))):
+        fail("{what} → y: oczekiwano wartości 0.0 i 1.0, otrzymano {got}.",
+             "{what} → y: expected values 0.0 and 1.0, got {got}.", what=what,
+             got=sorted(set(np.unique(y).tolist()))[:6])
+    if not np.all(np.isfinite(X)):
+        fail("{what} → X zawiera NaN lub nieskończoność.", "{what} → X contains NaN or inf.", what=what)
+
+
+@given(n=ring_sizes())
+def test_first_half_is_inner_ring_with_label_0(submission, n):
+    X, y, what = rings(submission, n, seed=4)
+    expected = np.r_[np.zeros(n // 2), np.ones(n - n // 2)]
+    if not np.array_equal(y.astype(float), expected):
+        fail("{what} → y: oczekiwano {a} zer, a potem {b} jedynek; otrzymano {za} zer w pierwszej części "
+             "i {ob} jedynek w drugiej.",
+             "{what} → y: expected {a} zeros then {b} ones; got {za} zeros in the first part and {ob} ones "
+             "in the second.", what=what, a=n // 2, b=n - n // 2,
+             za=int((y[: n // 2] == 0).sum()), ob=int((y[n // 2:] == 1).sum()))
+
+
+@given(params=statistical_ring_params())
+def test_class_mean_radius_matches_r1_and_r2(submission, params):
+    X, y, what = rings(submission, **params, seed=5)
+    inner_exp, outer_exp = expected_stats(**params)
+    for label, radius, exp in ((0, params["r1"], inner_exp), (1, params["r2"], outer_exp)):
+        got = class_stats(X, y, label, radius)["mean_radius"]
+        if abs(got - exp["mean_radius"]) > TOL.radius_mean:
+            fail("{what}: średni promień klasy {label} powinien wynosić ok. {exp:.3f} (r={r}), otrzymano {got:.3f}.",
+                 "{what}: class {label} mean radius should be about {exp:.3f} (r={r}), got {got:.3f}.",
+                 what=what, label=label, exp=exp["mean_radius"], r=radius, got=got)
+
+
+@given(params=statistical_ring_params())
+def test_radial_spread_matches_sd(submission, params):
+    X, y, what = rings(submission, **params, seed=6)
+    inner_exp, outer_exp = expected_stats(**params)
+    for label, radius, exp in ((0, params["r1"], inner_exp), (1, params["r2"], outer_exp)):
+        got = class_stats(X, y, label, radius)["spread"]
+        if abs(got - exp["spread"]) > TOL.radius_spread:
+            fail("{what}: rozrzut promienia klasy {label} powinien wynosić ok. {exp:.3f} (szum N(0, sd²), "
+                 "sd={sd}), otrzymano {got:.3f}.",
+                 "{what}: class {label} radial spread should be about {exp:.3f} (noise N(0, sd²), sd={sd}), "
+                 "got {got:.3f}.", what=what, label=label, exp=exp["spread"], sd=params["sd"], got=got)
+
+
+@given(params=statistical_ring_params())
+def test_angles_cover_the_full_circle(submission, params):
+    X, y, what = rings(submission, **params, seed=7)
+    for label, radius in ((0, params["r1"]), (1, params["r2"])):
+        stats = class_stats(X, y, label, radius)
+        worst = max(abs(stats["mean_cos"]), abs(stats["mean_sin"]))
+        if worst > TOL.angle_mean:
+            fail("{what}: kąty klasy {label} nie obejmują całego okręgu: |średni cos|, |średni sin| powinny być "
+                 "≤ {tol}, otrzymano {got:.3f}.",
+                 "{what}: class {label} angles do not cover the whole circle: |mean cos|, |mean sin| should be "
+                 "≤ {tol}, got {got:.3f}.", what=what, label=label, tol=TOL.angle_mean, got=worst)
+
+
+@given(n=ring_sizes(low=2), radii=ring_radii())
+def test_zero_sd_gives_exact_radii(submission, n, radii):
+    r1, r2 = radii
+    X, y, what = rings(submission, n, r1, r2, 0.0, seed=8)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    expected = np.where(np.arange(n) < n // 2, r1, r2)
+    worst = int(np.argmax(np.abs(radius - expected)))
+    if abs(radius[worst] - expected[worst]) > TOL.exact:
+        fail("{what}: przy sd=0 punkt {i} powinien leżeć na promieniu {exp}, otrzymano {got:.6f}.",
+             "{what}: with sd=0 point {i} should lie at radius {exp}, got {got:.6f}.",
+             what=what, i=worst, exp=expected[worst], got=radius[worst])
+
+
+@given(seed=st.integers(min_value=0, max_value=2**31 - 1))
+def test_same_seed_gives_same_arrays(submission, seed):
+    # Different grader seeds around the two calls: only the `seed` argument may decide the result.
+    X1, y1, what = rings(submission, 300, seed=seed, _seed=1)
+    X2, y2, _ = rings(submission, 300, seed=seed, _seed=2)
+    if not (np.array_equal(X1, X2) and np.array_equal(y1, y2)):
+        fail("{what}: dwa wywołania z tym samym seed dały różne tablice.",
+             "{what}: two calls with the same seed gave different arrays.", what=what)
+    X3, _, _ = rings(submission, 300, seed=seed + 1, _seed=1)
+    if np.array_equal(X1, X3):
+        fail("{what}: różne wartości seed dały identyczne tablice.",
+             "{what}: different seeds gave identical arrays.", what=what)
+
+
+def test_seed_none_gives_fresh_randomness(submission):
+    X1, _, what = rings(submission, 300, seed=None, _seed=1)
+    X2, _, _ = rings(submission, 300, seed=None, _seed=2)
+    if np.array_equal(X1, X2):
+        fail("{what}: seed=None powinno dawać za każdym razem nowe losowanie, otrzymano identyczne tablice.",
+             "{what}: seed=None should draw fresh randomness, got identical arrays.", what=what)

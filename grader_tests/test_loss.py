@@ -1,0 +1,121 @@
+"""Part `loss` (6.1.5-6.1.6): predict, evaluate, dataset_loss.
+
+The model in these checks is the grader's own (a small net with Dropout), so a mistake
+in Klasyfikator cannot cost points here, and eval mode shows in the numbers: in train
+mode Dropout would change them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.metrics import confusion_matrix
+
+import reference
+from grader import grader_weights, require_callable
+from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail
+from labkit.settings import load_settings
+
+TOL = load_settings().tol
+HIDDEN = (8,)
+
+
+def grader_model(sub, seed: int):
+    """A 2-8-1 net with Dropout before the output, in the worker and in this process."""
+    weights = grader_weights(HIDDEN, seed, scale=1.0)
+    handle = sub.op("mlp_dropout", [2, *HIDDEN, 1], 0.5)
+    sub.op("set_params", handle, weights)
+    local = reference.Klasyfikator(HIDDEN, "relu")
+    with torch.no_grad():
+        for p, w in zip(local.parameters(), weights):
+            p.copy_(torch.as_tensor(w))
+    local.eval()
+    return handle, local
+
+
+def data(seed: int, n: int = 400) -> tuple[TensorData, TensorData, np.ndarray, np.ndarray]:
+    X, y = reference.make_rings(n, sd=0.3, seed=seed)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    return TensorData(X32, "float32"), TensorData(y32, "float32"), X32, y32
+
+
+def labels_from(value, what: str, n: int) -> np.ndarray:
+    array = expect_ndarray(value, what, kind="fiub")
+    if array.shape not in ((n,), (n, 1)):
+        fail("{what}: oczekiwano kształtu ({n},), otrzymano {got}.", "{what}: expected shape ({n},), got {got}.",
+             what=what, n=n, got=array.shape)
+    array = array.reshape(n)
+    if not np.all(np.isin(array, (0, 1))):
+        fail("{what}: oczekiwano etykiet 0/1, otrzymano wartości {got}.", "{what}: expected 0/1 labels, got {got}.",
+             what=what, got=sorted(set(np.unique(array).tolist()))[:6])
+    return array.astype(np.int64)
+
+
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_dataset_loss_equals_grader_binary_cross_entropy(submission, seed):
+    require_callable(submission, "dataset_loss")
+    handle, local = grader_model(submission, seed)
+    X, y, X32, y32 = data(seed)
+    loss_fn = submission.op("bce_loss")
+    what = "dataset_loss(model, X, y, nn.BCELoss())"
+    got = expect_number(submission.call("dataset_loss", handle, X, y, loss_fn).value, what)
+    with torch.no_grad():
+        p = local(torch.tensor(X32)).numpy().reshape(-1).astype(np.float64)
+    # Written out from the definition; logs clamped at -100 as BCELoss documents.
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+    expected = -np.mean(y32 * log_p + (1 - y32) * log_q)
+    expect_close(np.array(got), np.array(expected), what, rtol=TOL.loss_rel)
+
+
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_predict_thresholds_probabilities_at_one_half(submission, seed):
+    require_callable(submission, "predict")
+    handle, local = grader_model(submission, seed)
+    X, _, X32, _ = data(seed)
+    what = "predict(model, X)"
+    got = labels_from(submission.call("predict", handle, X).value, what, len(X32))
+    with torch.no_grad():
+        expected = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+    wrong = np.flatnonzero(got != expected)
+    if wrong.size:
+        fail("{what}: {k} z {n} etykiet różni się od progu p > 0.5 (w trybie eval), np. próbka {i}: "
+             "oczekiwano {exp}, otrzymano {got}.",
+             "{what}: {k} of {n} labels differ from the threshold p > 0.5 (in eval mode), e.g. sample {i}: "
+             "expected {exp}, got {got}.", what=what, k=wrong.size, n=len(got), i=int(wrong[0]),
+             exp=int(expected[wrong[0]]), got=int(got[wrong[0]]))
+
+
+def test_predict_at_exactly_one_half_is_label_0(submission):
+    handle = submission.op("mlp", [2, 1], "relu")
+    submission.op("set_params", handle, [np.zeros((1, 2), np.float32), np.zeros(1, np.float32)])
+    X = TensorData(np.ones((5, 2), np.float32), "float32")
+    got = labels_from(submission.call("predict", handle, X).value, "predict(model, X)", 5)
+    if got.any():
+        fail("predict(model, X): dla p = 0.5 dokładnie etykieta to 0 (próg p > 0.5), otrzymano 1.",
+             "predict(model, X): p = 0.5 exactly gives label 0 (threshold p > 0.5), got 1.")
+
+
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_evaluate_matches_grader_accuracy_and_confusion_matrix(submission, seed):
+    require_callable(submission, "evaluate")
+    handle, local = grader_model(submission, seed)
+    X, _, X32, y32 = data(seed)
+    what = "evaluate(model, X, y)"
+    result = submission.call("evaluate", handle, X, y32.astype(np.float64)).value
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail("{what}: oczekiwano pary (accuracy, confusion).", "{what}: expected a pair (accuracy, confusion).",
+             what=what)
+    accuracy = expect_number(result[0], f"{what} → accuracy")
+    confusion = expect_ndarray(result[1], f"{what} → confusion", shape=(2, 2), kind="iuf")
+    with torch.no_grad():
+        y_pred = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+    y_true = y32.astype(np.int64)
+    expect_close(np.array(accuracy), np.array(np.mean(y_pred == y_true)), f"{what} → accuracy", atol=1e-12)
+    expected = confusion_matrix(y_true, y_pred, labels=[0, 1])
+    if not np.array_equal(confusion, expected):
+        fail("{what} → confusion: oczekiwano {exp} (wiersze: prawdziwe klasy, kolumny: przewidziane), "
+             "otrzymano {got}.",
+             "{what} → confusion: expected {exp} (rows: true classes, columns: predicted), got {got}.",
+             what=what, exp=expected.tolist(), got=confusion.tolist())

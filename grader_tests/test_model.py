@@ -1,0 +1,108 @@
+"""Part `model` (6.1.5): Klasyfikator."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader import grader_weights, reference_model, require_callable
+from labkit.checks import call_text, expect_close, expect_tensor, fail
+from labkit.codec import Handle
+from labkit.settings import load_settings
+from reference.model import n_parameters
+from strategies import architectures
+
+TOL = load_settings().tol
+DEFAULT_SHAPES = [(4, 2), (4,), (2, 4), (2,), (1, 2), (1,)]
+
+
+def build(sub, *args, **kwargs) -> tuple[Handle, dict, str]:
+    what = call_text("Klasyfikator", *args, **kwargs)
+    model = sub.call("Klasyfikator", *args, **kwargs).value
+    if not isinstance(model, Handle):
+        fail("{what}: oczekiwano modelu nn.Module, otrzymano {got}.", "{what}: expected an nn.Module, got {got}.",
+             what=what, got=type(model).__name__)
+    info = sub.op("describe", model)
+    if "torch.nn.modules.module.Module" not in info["mro"]:
+        fail("{what}: Klasyfikator powinien dziedziczyć po nn.Module.",
+             "{what}: Klasyfikator should subclass nn.Module.", what=what)
+    return model, info, what
+
+
+def inputs(seed: int, batch: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-3, 3, size=(batch, 2)).astype(np.float32)
+
+
+def test_klasyfikator_is_an_nn_module_class(submission):
+    require_callable(submission, "Klasyfikator", kind="class")
+    build(submission)
+
+
+def test_default_model_has_25_parameters_in_layer_order(submission):
+    _, info, what = build(submission)
+    shapes = [tuple(s) for s in info["param_shapes"]]
+    if shapes != DEFAULT_SHAPES:
+        fail("{what}: oczekiwano parametrów o kształtach {exp} (sieć 2-4-2-1), otrzymano {got}.",
+             "{what}: expected parameter shapes {exp} (a 2-4-2-1 net), got {got}.",
+             what=what, exp=DEFAULT_SHAPES, got=shapes)
+    if sum(int(np.prod(s)) for s in shapes) != 25:
+        fail("{what}: domyślny model powinien mieć 25 parametrów.", "{what}: the default model should have 25 "
+             "parameters.", what=what)
+
+
+@given(arch=architectures(), batch=st.integers(min_value=1, max_value=64))
+def test_output_has_shape_b1_strictly_inside_0_1(submission, arch, batch):
+    hidden, activation = arch
+    model, _, what = build(submission, hidden, activation)
+    out = submission.op("forward_raw", model, inputs(batch, batch))
+    values = expect_tensor(out, f"{what}(x) dla x o kształcie ({batch}, 2)", shape=(batch, 1), dtype="float32")
+    if not np.all((values > 0) & (values < 1)):
+        fail("{what}(x): wyjście to prawdopodobieństwa, powinny leżeć w (0, 1); otrzymano zakres [{lo:.3g}, {hi:.3g}]. "
+             "Czy ostatnią warstwą jest Sigmoid?",
+             "{what}(x): outputs are probabilities and should lie in (0, 1); got the range [{lo:.3g}, {hi:.3g}]. "
+             "Is the last layer a Sigmoid?", what=what, lo=float(values.min()), hi=float(values.max()))
+
+
+@given(arch=architectures())
+def test_parameter_count_and_shapes_follow_hidden(submission, arch):
+    hidden, activation = arch
+    _, info, what = build(submission, hidden, activation)
+    expected = [tuple(p.shape) for p in reference_model(hidden, activation).parameters()]
+    shapes = [tuple(s) for s in info["param_shapes"]]
+    count = sum(int(np.prod(s)) for s in shapes)
+    if count != n_parameters(hidden):
+        fail("{what}: oczekiwano {exp} parametrów, otrzymano {got}.", "{what}: expected {exp} parameters, got {got}.",
+             what=what, exp=n_parameters(hidden), got=count)
+    if shapes != expected:
+        fail("{what}: parametry w kolejności warstw powinny mieć kształty {exp}, otrzymano {got}.",
+             "{what}: parameters in layer order should have shapes {exp}, got {got}.",
+             what=what, exp=expected, got=shapes)
+
+
+@given(arch=architectures(), seed=st.integers(min_value=0, max_value=10_000))
+def test_forward_matches_reference_with_grader_weights(submission, arch, seed):
+    hidden, activation = arch
+    model, info, what = build(submission, hidden, activation)
+    weights = grader_weights(hidden, seed)
+    if [tuple(s) for s in info["param_shapes"]] != [w.shape for w in weights]:
+        fail("{what}: nie można wczytać wag (kształty parametrów niezgodne z kontraktem).",
+             "{what}: cannot load weights (parameter shapes differ from the contract).", what=what)
+    submission.op("set_params", model, weights)
+    x = inputs(seed, 32)
+    got = expect_tensor(submission.op("forward", model, x), f"{what}(x)", shape=(32, 1))
+    ref = reference_model(hidden, activation, weights)
+    ref.eval()
+    with torch.no_grad():
+        expected = ref(torch.tensor(x)).numpy()
+    expect_close(got, expected, f"{what}(x) przy wagach sprawdzarki" if load_settings().language == "pl"
+                 else f"{what}(x) with the grader's weights", atol=TOL.forward)
+
+
+def test_empty_hidden_is_logistic_regression(submission):
+    _, info, what = build(submission, ())
+    shapes = [tuple(s) for s in info["param_shapes"]]
+    if shapes != [(1, 2), (1,)]:
+        fail("{what}: oczekiwano regresji logistycznej z parametrami {exp}, otrzymano {got}.",
+             "{what}: expected logistic regression with parameters {exp}, got {got}.",
+             what=what, exp=[(1, 2), (1,)], got=shapes)

@@ -1,0 +1,172 @@
+"""Part `training` (6.1.7-6.1.8): make_optimizer and train.
+
+Every check trains a grader-owned network with the grader's loss, data and optimizer,
+so only the student's loop is under test; the same run is repeated here with the
+reference loop from the same weights and seeds.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader, TensorDataset
+
+import reference
+from grader import params_of, require_callable, set_weights, torch_mlp
+from labkit.checks import expect_close, expect_number, fail, tr
+from labkit.codec import Handle
+from labkit.settings import load_settings
+
+SETTINGS = load_settings()
+TOL = SETTINGS.tol
+SIZES = [2, 6, 4, 1]
+# 257 samples in batches of 32 leave a last batch of one sample: a loop that squeezes
+# the (b, 1) output to match targets breaks exactly there.
+N_SAMPLES, BATCH = 257, 32
+
+
+def training_data(seed: int, n: int = N_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    X, y = reference.make_rings(n, sd=0.2, seed=seed)
+    return X.astype(np.float32), y.astype(np.float32)
+
+
+def run_student(sub, sizes, weights, X, y, n_epochs: int, *, dropout: float | None = None,
+                eval_first: bool = False, shuffle: bool = False, lr: float = 0.01):
+    """Student's train on a grader model/loader/loss/Adam; returns (history, params, stdout)."""
+    model = sub.op("mlp_dropout", sizes, dropout) if dropout else sub.op("mlp", sizes, "tanh")
+    if weights is not None:
+        sub.op("set_params", model, weights)
+    if eval_first:
+        sub.method(model, "eval")
+    loader = sub.op("loader", X, y, BATCH, shuffle)
+    loss_fn = sub.op("bce_loss")
+    optimizer = sub.op("adam", model, lr)
+    call = sub.call("train", model, loader, loss_fn, optimizer, n_epochs=n_epochs,
+                    _timeout=SETTINGS.limits.train_call_seconds)
+    return call.value, params_of(sub, model), call.stdout
+
+
+def run_reference(sizes, weights, X, y, n_epochs: int, *, dropout: float | None = None,
+                  lr: float = 0.01):
+    """The same run with the reference loop, in this (trusted) process."""
+    if dropout:
+        model = torch_mlp(sizes, "relu")
+        layers = list(model)
+        layers.insert(len(layers) - 2, torch.nn.Dropout(dropout))
+        model = torch.nn.Sequential(*layers)
+    else:
+        model = torch_mlp(sizes, "tanh")
+    set_weights(model, weights)
+    loader = DataLoader(TensorDataset(torch.tensor(X), torch.tensor(y)), batch_size=BATCH, shuffle=False)
+    # The worker seeds torch right before calling train; Dropout masks must come from the same state.
+    torch.manual_seed(SETTINGS.seeds.base)
+    history = reference.train(model, loader, torch.nn.BCELoss(), torch.optim.Adam(model.parameters(), lr=lr),
+                              n_epochs)
+    return history, [p.detach().numpy().copy() for p in model.parameters()]
+
+
+def initial_weights(sizes, seed: int) -> list[np.ndarray]:
+    torch.manual_seed(seed)
+    return [p.detach().numpy().copy() for p in torch_mlp(sizes).parameters()]
+
+
+def test_make_optimizer_returns_adam_over_the_models_parameters(submission):
+    require_callable(submission, "make_optimizer")
+    model = submission.op("mlp", SIZES, "tanh")
+    for kwargs, lr in (({"lr": 0.05}, 0.05), ({}, 0.01)):
+        what = "make_optimizer(model" + (", lr=0.05)" if kwargs else ")")
+        optimizer = submission.call("make_optimizer", model, **kwargs).value
+        if not isinstance(optimizer, Handle):
+            fail("{what}: oczekiwano optymalizatora, otrzymano {got}.", "{what}: expected an optimizer, got {got}.",
+                 what=what, got=type(optimizer).__name__)
+        info = submission.op("describe", optimizer)
+        if "torch.optim.adam.Adam" not in info["mro"]:
+            fail("{what}: oczekiwano torch.optim.Adam, otrzymano {got}.", "{what}: expected torch.optim.Adam, got {got}.",
+                 what=what, got=info["type"])
+        if not info.get("lrs") or any(abs(x - lr) > 1e-12 for x in info["lrs"]):
+            fail("{what}: oczekiwano lr={exp}, otrzymano {got}.", "{what}: expected lr={exp}, got {got}.",
+                 what=what, exp=lr, got=info.get("lrs"))
+        if not submission.op("optimizer_covers", optimizer, model):
+            fail("{what}: optymalizator powinien obejmować dokładnie parametry modelu.",
+                 "{what}: the optimizer should cover exactly the model's parameters.", what=what)
+
+
+@given(n_epochs=st.integers(min_value=1, max_value=2), seed=st.integers(min_value=0, max_value=1000))
+def test_train_lands_on_reference_parameters(submission, n_epochs, seed):
+    require_callable(submission, "train")
+    weights = initial_weights(SIZES, seed)
+    X, y = training_data(seed)
+    _, got, _ = run_student(submission, SIZES, weights, X, y, n_epochs)
+    _, expected = run_reference(SIZES, weights, X, y, n_epochs)
+    what = tr("parametry po train(..., n_epochs={e}) (kolejność: zero_grad, forward, strata, backward, step)",
+              "parameters after train(..., n_epochs={e}) (order: zero_grad, forward, loss, backward, step)",
+              e=n_epochs)
+    for g, e in zip(got, expected):
+        expect_close(g, e, what, atol=TOL.train_params)
+
+
+def test_train_returns_the_mean_batch_loss_of_each_epoch(submission):
+    weights = initial_weights(SIZES, 11)
+    X, y = training_data(11)
+    history, _, _ = run_student(submission, SIZES, weights, X, y, 3)
+    expected, _ = run_reference(SIZES, weights, X, y, 3)
+    what = "train(..., n_epochs=3)"
+    if not isinstance(history, (list, tuple)) or len(history) != 3:
+        fail("{what}: oczekiwano listy 3 strat (po jednej na epokę), otrzymano {got}.",
+             "{what}: expected a list of 3 losses (one per epoch), got {got}.", what=what,
+             got=f"{type(history).__name__} {len(history) if isinstance(history, (list, tuple)) else ''}")
+    values = [expect_number(v, f"{what}[{i}]") for i, v in enumerate(history)]
+    expect_close(np.array(values), np.array(expected),
+                 tr("{what}: średnia strat partii w epoce", "{what}: mean batch loss of the epoch", what=what),
+                 rtol=TOL.train_params)
+
+
+def test_train_prints_each_epochs_loss(submission):
+    weights = initial_weights(SIZES, 12)
+    X, y = training_data(12, n=64)
+    history, _, stdout = run_student(submission, SIZES, weights, X, y, 3)
+    lines = [line for line in stdout.splitlines() if re.search(r"\d", line)]
+    if len(lines) < 3:
+        fail("train(..., n_epochs=3) powinno wypisać stratę każdej epoki; wypisano {k} linii z liczbami.",
+             "train(..., n_epochs=3) should print each epoch's loss; it printed {k} lines with numbers.",
+             k=len(lines))
+
+
+def test_train_switches_the_model_to_train_mode(submission):
+    sizes = [2, 8, 1]
+    weights = initial_weights(sizes, 13)
+    X, y = training_data(13)
+    _, got, _ = run_student(submission, sizes, weights, X, y, 1, dropout=0.5, eval_first=True)
+    _, expected = run_reference(sizes, weights, X, y, 1, dropout=0.5)
+    for g, e in zip(got, expected):
+        expect_close(g, e, tr("parametry po train() modelu z Dropout podanego w trybie eval "
+                              "(train powinno wywołać model.train())",
+                              "parameters after train() of a Dropout model given in eval mode "
+                              "(train should call model.train())"), atol=TOL.train_params)
+
+
+def test_loss_halves_on_a_grader_2_16_16_1_network(submission):
+    sizes = [2, 16, 16, 1]
+    X, y = training_data(14, n=1000)
+    model = submission.op("mlp", sizes, "relu", seed=14)
+    before = params_of(submission, model)
+    loader = submission.op("loader", X, y, BATCH, True)
+    optimizer = submission.op("adam", model, 0.01)
+    submission.call("train", model, loader, submission.op("bce_loss"), optimizer, n_epochs=10,
+                    _timeout=SETTINGS.limits.train_call_seconds)
+    after = params_of(submission, model)
+    local = torch_mlp(sizes, "relu")
+    losses = []
+    for weights in (before, after):
+        set_weights(local, weights)
+        with torch.no_grad():
+            losses.append(float(torch.nn.functional.binary_cross_entropy(
+                local(torch.tensor(X)), torch.tensor(y).reshape(-1, 1))))
+    if not losses[1] < TOL.loss_drop * losses[0]:
+        fail("train(...) na sieci 2-16-16-1 przez 10 epok: strata powinna spaść poniżej połowy wartości "
+             "początkowej {b:.3f}, otrzymano {a:.3f}.",
+             "train(...) on a 2-16-16-1 net for 10 epochs: the loss should fall below half of its initial "
+             "{b:.3f}, got {a:.3f}.", b=losses[0], a=losses[1])

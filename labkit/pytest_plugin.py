@@ -1,0 +1,191 @@
+"""pytest plug-in that turns the hidden tests' outcomes into a SubmissionResult.
+
+Each test module ``grader_tests/test_<part>.py`` grades one part; a test is one
+check with a weight from ``settings.CHECK_WEIGHTS``. Only messages written for
+students travel into results (CheckFailed and the worker's failure types); any
+other exception becomes a neutral "internal grader error" so hidden test code and
+hidden values never reach feedback.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit.checks import CheckFailed, tr
+from labkit.client import Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
+from labkit.codec import ProtocolError
+from labkit.notebook import InvalidNotebook
+from labkit.results import CheckResult, SubmissionResult, empty_parts
+from labkit.settings import CHECK_WEIGHTS, PARTS
+
+_CREDIT = pytest.StashKey[tuple]()
+_RESULTS = pytest.StashKey[dict]()
+_SUBMISSION = pytest.StashKey[Submission]()
+_ARTIFACTS = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("labkit")
+    group.addoption("--submission", default=None,
+                    help="notebook to grade, or 'reference' for the reference solution")
+    group.addoption("--results-json", default=None, help="write the SubmissionResult here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RESULTS] = {}
+    config.stash[_ARTIFACTS] = {}
+
+
+def part_of(item: pytest.Item) -> str | None:
+    name = Path(str(item.fspath)).stem.removeprefix("test_")
+    return name if name in PARTS else None
+
+
+class Credit:
+    """Lets a check award partial credit: ``credit.set(0.4, message)``."""
+
+    def __init__(self, item: pytest.Item):
+        self.item = item
+
+    def set(self, fraction: float, message: str = "") -> None:
+        self.item.stash[_CREDIT] = (min(1.0, max(0.0, float(fraction))), message)
+
+
+@pytest.fixture
+def credit(request: pytest.FixtureRequest) -> Credit:
+    return Credit(request.node)
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> dict:
+    """A dict the checks fill with data for the TA report (losses, RESULTS, boundary)."""
+    return request.config.stash[_ARTIFACTS]
+
+
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest):
+    """The student's notebook (or the reference) running in a confined worker."""
+    target = request.config.getoption("--submission")
+    if not target:
+        pytest.exit("--submission PATH.ipynb (or 'reference') is required", returncode=4)
+    sub = Submission(reference=True) if target == "reference" else Submission(notebook=Path(target))
+    request.config.stash[_SUBMISSION] = sub
+    sub.start()
+    yield sub
+    sub.close()
+
+
+def _message_for(exc: BaseException) -> tuple[str, str]:
+    """(status, student-facing message) for an exception raised by a check."""
+    if isinstance(exc, CheckFailed):
+        return "failed", str(exc)
+    if isinstance(exc, Missing):
+        return "failed", tr("Nie zdefiniowano `{name}` (nazwy z kontraktu nie mogą się zmieniać).",
+                            "`{name}` is not defined (contract names must not change).", name=exc.name)
+    if isinstance(exc, StudentError):
+        tb = "\n".join(exc.traceback[-6:])
+        return "error", tr("Wywołanie `{what}` zgłosiło wyjątek {type}: {msg}\n{tb}",
+                           "Calling `{what}` raised {type}: {msg}\n{tb}",
+                           what=exc.what, type=exc.type, msg=exc.message, tb=tb).rstrip()
+    if isinstance(exc, WorkerTimeout):
+        if exc.earlier:
+            return "timeout", tr("`{what}` przekroczyło wcześniej limit czasu {s:.0f} s; pominięto.",
+                                 "`{what}` timed out earlier ({s:.0f} s limit); skipped.",
+                                 what=exc.what, s=exc.seconds)
+        return "timeout", tr("`{what}` nie zakończyło się w limicie {s:.0f} s (pętla nieskończona?).",
+                             "`{what}` did not finish within {s:.0f} s (an infinite loop?).",
+                             what=exc.what, s=exc.seconds)
+    if isinstance(exc, WorkerCrashed):
+        return "crashed", tr("Proces z Twoim kodem zakończył się podczas `{what}` {detail}.",
+                             "The process running your code died during `{what}` {detail}.",
+                             what=exc.what, detail=exc.detail)
+    if isinstance(exc, ProtocolError):
+        return "crashed", tr("Twój kod zwrócił dane, których nie da się odczytać ({msg}).",
+                             "Your code returned data that cannot be read ({msg}).", msg=str(exc)[:200])
+    if isinstance(exc, InvalidNotebook):
+        return "error", tr("Notatnika nie da się ocenić: {msg}", "The notebook cannot be graded: {msg}",
+                           msg=str(exc))
+    return "error", tr("Wewnętrzny błąd sprawdzarki ({type}); zgłoś to prowadzącemu.",
+                       "Internal grader error ({type}); please tell your instructor.",
+                       type=type(exc).__name__)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """Hypothesis and pytest may wrap the check's exception; find the one that speaks."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (CheckFailed, Missing, StudentError, WorkerTimeout, WorkerCrashed,
+                            ProtocolError, InvalidNotebook)):
+            return exc
+        inner = getattr(exc, "exceptions", None)
+        if inner:
+            exc = inner[0]
+            continue
+        if exc.__cause__ is not None:
+            exc = exc.__cause__
+            continue
+        break
+    return exc
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    part = part_of(item)
+    if part is None:
+        return
+    results = item.config.stash[_RESULTS]
+    name = item.originalname if hasattr(item, "originalname") else item.name
+    weight = float(CHECK_WEIGHTS.get(name, 1.0))
+    if report.when == "setup" and report.failed:
+        status, message = _message_for(_unwrap(call.excinfo.value))
+        results[item.nodeid] = CheckResult(part, name, weight, 0.0, status, message, call.duration)
+    elif report.when == "call":
+        if report.passed:
+            fraction, message = item.stash.get(_CREDIT, (1.0, ""))
+            status = "passed" if fraction >= 1.0 else ("partial" if fraction > 0 else "failed")
+            results[item.nodeid] = CheckResult(part, name, weight, fraction, status, message, call.duration)
+        elif report.failed:
+            status, message = _message_for(_unwrap(call.excinfo.value))
+            results[item.nodeid] = CheckResult(part, name, weight, 0.0, status, message, call.duration)
+        # Only our own messages reach results; keep pytest's report free of hidden code too.
+        report.longrepr = f"{name}: {results[item.nodeid].status}" if not report.passed else None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    out = config.getoption("--results-json", default=None)
+    if not out:
+        return
+    parts = empty_parts()
+    for check in config.stash[_RESULTS].values():
+        parts[check.part].checks.append(check)
+    sub: Submission | None = config.stash.get(_SUBMISSION, None)
+    target = config.getoption("--submission")
+    result = SubmissionResult(notebook=str(target), parts=parts)
+    if sub is not None:
+        result.cells = {str(i): run.outputs for i, run in sub.cell_runs.items()}
+        result.cell_status = {str(i): run.status for i, run in sub.cell_runs.items()}
+        result.flags = sorted(sub.flags)
+        result.tamper = sorted(sub.tamper)
+        result.sandbox = sub.plan.kind
+        result.timings = {"notebook_seconds": round(sub.notebook_seconds, 3),
+                          "worker_restarts": sub.restarts}
+    for part in parts.values():
+        if not part.checks:
+            part.checks.append(CheckResult(part.part, "checks_collected", 1.0, 0.0, "error",
+                                           tr("Brak wyników sprawdzarki dla tej części.",
+                                              "No grader results for this part.")))
+            result.flags.append("grader_error")
+    result.artifacts = config.stash[_ARTIFACTS]
+    result.timings["session_seconds"] = round(time.time() - session.config._labkit_started, 3) \
+        if hasattr(session.config, "_labkit_started") else None
+    Path(out).write_text(result.to_json(), encoding="utf-8")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._labkit_started = time.time()

@@ -1,0 +1,100 @@
+"""Typed grading results: a check, a part, a submission. JSON in, JSON out."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labkit.settings import PART_POINTS, PARTS
+
+STATUSES = ("passed", "partial", "failed", "error", "timeout", "crashed")
+
+
+@dataclass
+class CheckResult:
+    """One hidden check: its weight inside the part and the credit (0..1) it earned."""
+
+    part: str
+    name: str
+    weight: float
+    credit: float
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class PartResult:
+    """A part's checks; its score is the weighted credit scaled to the part's points."""
+
+    part: str
+    max_points: float
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        total = sum(c.weight for c in self.checks)
+        return sum(c.weight * c.credit for c in self.checks) / total if total else 0.0
+
+    @property
+    def score(self) -> float:
+        # Rounded so that float noise never shows up as 2.9999999 in a gradebook.
+        return round(self.max_points * self.fraction, 4)
+
+
+@dataclass
+class SubmissionResult:
+    """Everything the grader learned about one notebook."""
+
+    notebook: str
+    parts: dict[str, PartResult]
+    cells: dict[str, list] = field(default_factory=dict)       # cell index -> nbformat outputs
+    cell_status: dict[str, str] = field(default_factory=dict)   # cell index -> ok/error/timeout/...
+    flags: list[str] = field(default_factory=list)
+    tamper: list[str] = field(default_factory=list)
+    artifacts: dict = field(default_factory=dict)               # losses, RESULTS, boundary grid...
+    timings: dict = field(default_factory=dict)
+    invalid: str = ""                                           # why the notebook could not be graded
+    sandbox: str = ""
+
+    @property
+    def total(self) -> float:
+        return round(sum(p.score for p in self.parts.values()), 4)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, ensure_ascii=False, indent=1, default=_jsonable)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SubmissionResult":
+        data = json.loads(text)
+        parts = {name: PartResult(p["part"], p["max_points"], [CheckResult(**c) for c in p["checks"]])
+                 for name, p in data.pop("parts").items()}
+        return cls(parts=parts, **data)
+
+    @classmethod
+    def load(cls, path: Path) -> "SubmissionResult":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def empty_parts() -> dict[str, PartResult]:
+    return {part: PartResult(part, PART_POINTS[part]) for part in PARTS}
+
+
+def failed_submission(notebook: str, reason: str, flag: str) -> SubmissionResult:
+    """A submission that could not be graded at all: every part scores zero, with the reason."""
+    parts = empty_parts()
+    for part in parts.values():
+        part.checks.append(CheckResult(part.part, "submission_gradable", 1.0, 0.0, "error", reason))
+    return SubmissionResult(notebook=notebook, parts=parts, flags=[flag], invalid=reason)
+
+
+def _jsonable(value):
+    import numpy as np
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
