@@ -99,6 +99,7 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         self.cell_outputs: list[dict] = []
+        _warm_up()
         self.baseline = self._snapshot()
         self._install_display()
 
@@ -308,6 +309,20 @@ class Worker:
             return {"ok": True, "value": os.getpid()}
         return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown request {kind!r}",
                                        "traceback": []}}
+
+
+def _warm_up() -> None:
+    """Touch what torch patches lazily (the first optimizer rebinds torch.manual_seed and
+    Optimizer.step), so the tamper baseline sees the library as student code will."""
+    import sklearn.metrics  # noqa: F401
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Sigmoid())
+    optimizer = torch.optim.Adam(model.parameters())
+    for xb, yb in DataLoader(TensorDataset(torch.zeros(2, 2), torch.zeros(2)), batch_size=2, shuffle=True):
+        optimizer.zero_grad()
+        torch.nn.BCELoss()(model(xb), yb.reshape(-1, 1)).backward()
+        optimizer.step()
 
 
 def _materialize(value: Any) -> Any:
