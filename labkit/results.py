@@ -56,6 +56,7 @@ class SubmissionResult:
     timings: dict = field(default_factory=dict)
     invalid: str = ""                                           # why the notebook could not be graded
     sandbox: str = ""
+    grader_log: str = ""                                        # for TAs only, never in feedback
 
     @property
     def total(self) -> float:
