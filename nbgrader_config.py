@@ -24,3 +24,25 @@ c.Execute.timeout = 120
 c.Execute.startup_timeout = 60
 c.ClearSolutions.code_stub = {"python": "# TUTAJ WPISZ SWÓJ KOD\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "TUTAJ WPISZ SWOJĄ ODPOWIEDŹ"
+
+# Autograde without a kernel: the kit's GradeInWorker takes the place of nbgrader's Execute,
+# running student code once in a sandboxed worker and the hidden tests in a trusted process.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+
+from labkit.nbgrader_plugin import GradeInWorker  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    GradeInWorker,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+c.GradeInWorker.results_dir = str(_ROOT / "reports" / "results")
+# A student who deletes a graded cell gets it back (scored from the verdicts), not a hole.
+c.OverwriteCells.add_missing_cells = True

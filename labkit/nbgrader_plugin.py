@@ -1,0 +1,139 @@
+"""nbgrader preprocessors of the kit: grade in a sandboxed worker instead of a kernel.
+
+``GradeInWorker`` replaces nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``
+(see nbgrader_config.py). It grades the sanitized notebook with the hidden tests, then
+writes into the notebook what a kernel run would have left there:
+
+- each code cell gets the outputs the worker captured when it ran the cell;
+- each part's autograder cell gets a readable report, the partial score as an
+  ``execute_result`` (nbgrader's partial-credit convention) and an ``error`` only when
+  the part earned nothing.
+
+The hidden sections of the autograder cells are never run and stay as markers, so
+feedback cannot show hidden test code. ``SaveAutoGrades`` then reads the scores as usual.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from labkit.checks import tr
+from labkit.grade import grade_notebook
+from labkit.notebook import is_autograder_tests, nbgrader_meta
+from labkit.results import PartResult, SubmissionResult
+
+_ALLOWED_MIME = ("text/plain", "image/png")
+_MAX_TEXT = 100_000
+_MAX_IMAGE = 2_000_000
+
+
+class GradeInWorker(NbGraderPreprocessor):
+    """Run the notebook once in the sandboxed worker and write verdicts into autograder cells."""
+
+    results_dir = Unicode(
+        "", help="Where each submission's SubmissionResult JSON is kept for the TA report "
+                 "(<dir>/<assignment>/<student>.json); empty: do not keep them.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
+            path = Path(tmp) / "submission.ipynb"
+            nbformat.write(nb, str(path))
+            result = grade_notebook(path)
+        info = resources.get("nbgrader", {})
+        self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
+        for warning in ("sandbox_fallback",):
+            if warning in result.flags:
+                self.log.warning("labkit: %s for student %s", warning, info.get("student"))
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if is_autograder_tests(cell):
+                part = str(nbgrader_meta(cell).get("grade_id", "")).split("_", 1)[0]
+                cell.outputs = verdict_outputs(result.parts.get(part), result.invalid)
+                cell.execution_count = index
+            else:
+                cell.outputs = [nbformat.from_dict(o) for o in sanitize_outputs(result.cells.get(str(index), []))]
+                status = result.cell_status.get(str(index))
+                if status in ("timeout", "crashed", "skipped"):
+                    cell.outputs.append(nbformat.from_dict(cell_failure_output(status)))
+                cell.execution_count = index if status else None
+        resources.setdefault("labkit", {})["result"] = result
+        return nb, resources
+
+    def _keep(self, result: SubmissionResult, assignment: str, student: str) -> None:
+        if not self.results_dir:
+            return
+        folder = Path(self.results_dir) / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{student}.json").write_text(result.to_json(), encoding="utf-8")
+
+
+def report_text(part: PartResult) -> str:
+    """The part's checks as the student reads them in feedback."""
+    lines = [tr("Część `{p}`: {s:.2f} / {m:.2f} pkt", "Part `{p}`: {s:.2f} / {m:.2f} points",
+                p=part.part, s=part.score, m=part.max_points)]
+    for check in part.checks:
+        mark = "✔" if check.status == "passed" else ("◐" if check.status == "partial" else "✘")
+        lines.append(f"{mark} {check.name}")
+        if check.message:
+            lines.extend("    " + line for line in check.message.splitlines())
+    return "\n".join(lines) + "\n"
+
+
+def verdict_outputs(part: PartResult | None, invalid: str = "") -> list:
+    """Outputs that make nbgrader's determine_grade() read exactly the part's score."""
+    if part is None or not part.checks:
+        text = tr("Brak wyników dla tej części{r}.", "No results for this part{r}.",
+                  r=f": {invalid}" if invalid else "")
+        return [nbformat.v4.new_output("error", ename="GradingError", evalue=text, traceback=[text])]
+    report = report_text(part)
+    stream = nbformat.v4.new_output("stream", name="stdout", text=report)
+    if part.score <= 0:
+        summary = tr("Część nie zdobyła punktów", "The part earned no points")
+        return [stream, nbformat.v4.new_output("error", ename="AssertionError", evalue=summary,
+                                               traceback=[summary])]
+    return [stream, nbformat.v4.new_output("execute_result", data={"text/plain": f"{part.score:.4f}"},
+                                           execution_count=None)]
+
+
+def sanitize_outputs(outputs: list) -> list[dict]:
+    """Worker outputs are untrusted: keep known types, plain text and PNG only, bounded."""
+    clean = []
+    for out in outputs if isinstance(outputs, list) else []:
+        if not isinstance(out, dict):
+            continue
+        kind = out.get("output_type")
+        if kind == "stream" and out.get("name") in ("stdout", "stderr"):
+            clean.append({"output_type": "stream", "name": out["name"], "text": str(out.get("text", ""))[:_MAX_TEXT]})
+        elif kind in ("display_data", "execute_result") and isinstance(out.get("data"), dict):
+            data = {}
+            for mime in _ALLOWED_MIME:
+                value = out["data"].get(mime)
+                if isinstance(value, str) and len(value) <= (_MAX_IMAGE if mime == "image/png" else _MAX_TEXT):
+                    data[mime] = value
+            if data:
+                entry = {"output_type": kind, "data": data, "metadata": {}}
+                if kind == "execute_result":
+                    entry["execution_count"] = None
+                clean.append(entry)
+        elif kind == "error":
+            tb = out.get("traceback", [])
+            clean.append({"output_type": "error", "ename": str(out.get("ename", "Error"))[:200],
+                          "evalue": str(out.get("evalue", ""))[:2000],
+                          "traceback": [str(t)[:2000] for t in tb[:20]] if isinstance(tb, list) else []})
+    return clean
+
+
+def cell_failure_output(status: str) -> dict:
+    text = {
+        "timeout": tr("Komórka przekroczyła limit czasu i została przerwana.",
+                      "The cell exceeded its time limit and was stopped."),
+        "crashed": tr("Komórka zakończyła proces z Twoim kodem.", "The cell killed the process running your code."),
+        "skipped": tr("Komórkę pominięto, bo wcześniej przerwała działanie.",
+                      "The cell was skipped because it broke a previous run."),
+    }[status]
+    return {"output_type": "error", "ename": "CellAborted", "evalue": text, "traceback": [text]}
