@@ -1,0 +1,34 @@
+"""Command line: ``labkit demo``, ``labkit grade NOTEBOOK``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="demo class: generate, autograde, feedback, export, report, table")
+    demo.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
+    grade = sub.add_parser("grade", help="grade one notebook and print its SubmissionResult as JSON")
+    grade.add_argument("notebook", help="path to a notebook, or 'reference'")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from labkit.demo import run_demo
+        from labkit.settings import REPO_ROOT
+        run_demo(course=args.course or REPO_ROOT)
+        return 0
+    if args.command == "grade":
+        from labkit.grade import grade_notebook
+        result = grade_notebook(args.notebook)
+        print(json.dumps({"total": result.total, "parts": {p: r.score for p, r in result.parts.items()},
+                          "flags": result.flags}, indent=1))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
