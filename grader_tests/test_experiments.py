@@ -137,6 +137,11 @@ def fake_run(submission):
 
 @pytest.fixture(scope="module")
 def notebook_results(submission):
+    """RESULTS as the notebook left it, or None when a cell building it failed or never ran."""
+    for cell in submission.cells:
+        run = submission.cell_runs.get(cell.index)
+        if "RESULTS" in cell.source and (run is None or run.status != "ok"):
+            return None
     try:
         return submission.get("RESULTS")
     except Missing:

@@ -19,8 +19,8 @@ from labkit.submissions import build_submission, solution_sources
 HALF_CIRCLE = solution_sources()["data_solution"].replace(
     "np.linspace(0, 2 * np.pi, n_inner, endpoint=False)", "np.linspace(0, np.pi, n_inner)").replace(
     "np.linspace(0, 2 * np.pi, n_outer, endpoint=False)", "np.linspace(0, np.pi, n_outer)")
-NO_ZERO_GRAD = solution_sources()["training_solution"].replace(
-    "optimizer.zero_grad()                          # 1. zerujemy stare gradienty\n", "")
+NO_ZERO_GRAD = "\n".join(line for line in solution_sources()["training_solution"].splitlines()
+                         if "zero_grad" not in line)
 
 DEMO_STUDENTS: dict[str, dict | None] = {
     "ala_reference": {},            # the reference solution filled in

@@ -77,13 +77,14 @@ def submission(request: pytest.FixtureRequest):
     sub.close()
 
 
-def _message_for(exc: BaseException) -> tuple[str, str]:
+def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[str, str]:
     """(status, student-facing message) for an exception raised by a check."""
     if isinstance(exc, CheckFailed):
         return "failed", str(exc)
     if isinstance(exc, Missing):
-        return "failed", tr("Nie zdefiniowano `{name}` (nazwy z kontraktu nie mogą się zmieniać).",
-                            "`{name}` is not defined (contract names must not change).", name=exc.name)
+        message = tr("Nie zdefiniowano `{name}` (nazwy z kontraktu nie mogą się zmieniać).",
+                     "`{name}` is not defined (contract names must not change).", name=exc.name)
+        return "failed", message + _failed_cells(sub)
     if isinstance(exc, StudentError):
         tb = "\n".join(exc.traceback[-6:])
         return "error", tr("Wywołanie `{what}` zgłosiło wyjątek {type}: {msg}\n{tb}",
@@ -110,6 +111,17 @@ def _message_for(exc: BaseException) -> tuple[str, str]:
     return "error", tr("Wewnętrzny błąd sprawdzarki ({type}); zgłoś to prowadzącemu.",
                        "Internal grader error ({type}); please tell your instructor.",
                        type=type(exc).__name__)
+
+
+def _failed_cells(sub: Submission | None) -> str:
+    """Which notebook cells did not run cleanly: the usual reason a name is missing."""
+    if sub is None:
+        return ""
+    broken = [f"{index} ({run.error.get('type') if run.error else run.status})"
+              for index, run in sorted(sub.cell_runs.items()) if run.status != "ok"]
+    if not broken:
+        return ""
+    return " " + tr("Komórki z błędem: {cells}.", "Cells that failed: {cells}.", cells=", ".join(broken[:8]))
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -141,8 +153,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     results = item.config.stash[_RESULTS]
     name = item.originalname if hasattr(item, "originalname") else item.name
     weight = float(CHECK_WEIGHTS.get(name, 1.0))
+    sub = item.config.stash.get(_SUBMISSION, None)
     if report.when == "setup" and report.failed:
-        status, message = _message_for(_unwrap(call.excinfo.value))
+        status, message = _message_for(_unwrap(call.excinfo.value), sub)
         results[item.nodeid] = CheckResult(part, name, weight, 0.0, status, message, call.duration)
     elif report.when == "call":
         if report.passed:
@@ -150,7 +163,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             status = "passed" if fraction >= 1.0 else ("partial" if fraction > 0 else "failed")
             results[item.nodeid] = CheckResult(part, name, weight, fraction, status, message, call.duration)
         elif report.failed:
-            status, message = _message_for(_unwrap(call.excinfo.value))
+            status, message = _message_for(_unwrap(call.excinfo.value), sub)
             results[item.nodeid] = CheckResult(part, name, weight, 0.0, status, message, call.duration)
         # Only our own messages reach results; keep pytest's report free of hidden code too.
         report.longrepr = f"{name}: {results[item.nodeid].status}" if not report.passed else None
