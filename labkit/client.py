@@ -215,15 +215,15 @@ class Submission:
                     self.cell_runs[cell.index] = CellRun(cell.index, status="timeout")
                 continue
             what = f"cell {cell.index}"
+            budget = min(remaining, self.limits.cell_seconds)
             try:
                 reply = self._request({"kind": "exec", "index": cell.index, "source": cell.source,
-                                       "seed": self.settings.seeds.base}, what, remaining)
+                                       "seed": self.settings.seeds.base}, what, budget)
             except WorkerTimeout:
                 self.bad_cells.add(cell.index)
                 self.flags.add("cell_timeout")
                 if record:
-                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout",
-                                                         seconds=remaining)
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout", seconds=budget)
                 self._restart(what, upto=cell.index)
                 continue
             except (WorkerCrashed, ProtocolError) as exc:

@@ -82,6 +82,7 @@ class Limits:
     """Resources for one submission's worker."""
 
     notebook_seconds: float = 300.0   # wall time to execute the whole notebook once
+    cell_seconds: float = 150.0       # wall time of one notebook cell
     call_seconds: float = 30.0        # default wall time of one call into student code
     train_call_seconds: float = 120.0 # a call that trains a model (BEST_CONFIG, run_experiment)
     cpu_seconds: int = 900            # RLIMIT_CPU of the worker
@@ -134,12 +135,27 @@ FACTORS: tuple[str, ...] = (
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "leaky_relu")
 
 
+def _limits_from_env() -> Limits:
+    """Limits with ``LABKIT_LIMIT_<FIELD>`` overrides (e.g. LABKIT_LIMIT_CELL_SECONDS=20)."""
+    import dataclasses
+    changes = {}
+    for f in dataclasses.fields(Limits):
+        raw = os.environ.get(f"LABKIT_LIMIT_{f.name.upper()}")
+        if raw:
+            changes[f.name] = type(f.default)(float(raw)) if f.type in ("int", int) else float(raw)
+    return dataclasses.replace(Limits(), **changes)
+
+
 def load_settings() -> Settings:
-    """Settings with the operational ``LABKIT_*`` environment overrides applied."""
+    """Settings with the operational ``LABKIT_*`` environment overrides applied.
+
+    Limits (time, memory, output) are operational and may be overridden per host with
+    ``LABKIT_LIMIT_<FIELD>``; seeds, tolerances, points and the budget may not.
+    """
     language = os.environ.get("LABKIT_LANG", "pl")
     if language not in ("pl", "en"):
         language = "pl"
     sandbox = os.environ.get("LABKIT_SANDBOX", "auto")
     if sandbox not in ("auto", "required", "off"):
         sandbox = "auto"
-    return Settings(language=language, sandbox=sandbox)
+    return Settings(language=language, sandbox=sandbox, limits=_limits_from_env())
