@@ -46,3 +46,7 @@ c.Autograde.autograde_preprocessors = [
 c.GradeInWorker.results_dir = str(_ROOT / "reports" / "results")
 # A student who deletes a graded cell gets it back (scored from the verdicts), not a hole.
 c.OverwriteCells.add_missing_cells = True
+# Parallel, cached grading inside `nbgrader autograde`: one single-threaded grader per core
+# (override with --GradeInWorker.jobs=N), or a Dask cluster with --GradeInWorker.scheduler=tcp://HOST:PORT.
+c.GradeInWorker.cache_dir = str(_ROOT / ".labkit-cache")
+c.GradeInWorker.jobs = 0

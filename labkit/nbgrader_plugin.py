@@ -19,10 +19,12 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Bool, Int, Unicode
 
+from labkit.cache import ResultCache, submission_key
 from labkit.checks import tr
 from labkit.grade import grade_notebook
+from labkit.parallel import grade_many
 from labkit.notebook import is_autograder_tests, nbgrader_meta
 from labkit.results import PartResult, SubmissionResult
 
@@ -37,12 +39,28 @@ class GradeInWorker(NbGraderPreprocessor):
     results_dir = Unicode(
         "", help="Where each submission's SubmissionResult JSON is kept for the TA report "
                  "(<dir>/<assignment>/<student>.json); empty: do not keep them.").tag(config=True)
+    cache_dir = Unicode(
+        "", help="Content-addressed verdict cache; an unchanged submission under an unchanged "
+                 "grader is not graded again. Empty: no cache.").tag(config=True)
+    jobs = Int(0, help="Submissions graded at once (one single-threaded grader each); "
+                       "0: one per core.").tag(config=True)
+    scheduler = Unicode("", help="Dask scheduler address (tcp://HOST:PORT) to grade on a cluster; "
+                                 "empty: grade on this machine.").tag(config=True)
+    prefetch = Bool(True, help="Grade all of this run's submissions in parallel when the first one "
+                               "arrives; nbgrader then only collects verdicts.").tag(config=True)
 
     def preprocess(self, nb, resources):
+        cache = ResultCache(Path(self.cache_dir)) if self.cache_dir else _MEMORY
+        if self.prefetch:
+            self._prefetch(cache)
         with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
             path = Path(tmp) / "submission.ipynb"
             nbformat.write(nb, str(path))
-            result = grade_notebook(path)
+            key = submission_key(path)
+            result = cache.get(key)
+            if result is None:
+                result = grade_notebook(path)
+                cache.put(key, result)
         info = resources.get("nbgrader", {})
         self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
         for warning in ("sandbox_fallback",):
@@ -64,12 +82,49 @@ class GradeInWorker(NbGraderPreprocessor):
         resources.setdefault("labkit", {})["result"] = result
         return nb, resources
 
+    def _prefetch(self, cache) -> None:
+        """Grade every submission this autograde run will visit, ``jobs`` at a time, into the cache.
+
+        nbgrader then visits them one by one (it alone writes the gradebook) and finds each
+        verdict ready. A submission that nbgrader's sanitizing changes (a student edited a
+        locked cell) misses the cache and is graded on the spot, so results never differ
+        from the serial path.
+        """
+        converter = getattr(getattr(self, "parent", None), "parent", None)
+        assignments = getattr(converter, "assignments", None)
+        if not assignments or id(converter) in _PREFETCHED:
+            return
+        _PREFETCHED.add(id(converter))
+        notebooks = sorted(Path(nb) for group in assignments.values() for nb in group)
+        if len(notebooks) < 2:
+            return
+        self.log.info("labkit: grading %d notebooks with %s", len(notebooks),
+                      f"scheduler {self.scheduler}" if self.scheduler else f"{self.jobs or 'all'} local jobs")
+        grade_many(notebooks, jobs=self.jobs or None, scheduler=self.scheduler or None, cache=cache)
+
     def _keep(self, result: SubmissionResult, assignment: str, student: str) -> None:
         if not self.results_dir:
             return
         folder = Path(self.results_dir) / assignment
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{student}.json").write_text(result.to_json(), encoding="utf-8")
+
+
+class _MemoryCache(ResultCache):
+    """Verdicts of this process only: lets prefetch work without a cache directory."""
+
+    def __init__(self):
+        self.items: dict[str, SubmissionResult] = {}
+
+    def get(self, key):
+        return self.items.get(key)
+
+    def put(self, key, result):
+        self.items[key] = result
+
+
+_MEMORY = _MemoryCache()
+_PREFETCHED: set[int] = set()
 
 
 def report_text(part: PartResult) -> str:
