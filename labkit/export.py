@@ -1,0 +1,77 @@
+"""nbgrader export plugin: nbgrader's grades.csv, a per-part CSV beside it, and the TA report.
+
+    nbgrader export --exporter=labkit.export.ReportExporter [--to grades.csv]
+
+* ``grades.csv`` (or ``--to``) is written by nbgrader's own ``CsvExportPlugin``, unchanged,
+  so the LMS import keeps working.
+* ``<stem>_parts.csv`` beside it (``grades_parts.csv`` by default): one row per student and
+  assignment with the per-part scores, the manual conclusions grade and the total.
+* ``build_report`` for every exported assignment: ``<course>/reports/<assignment>_report.html``
+  (plus the report's own ``<assignment>_parts.csv`` and score snapshot).
+
+The course root is ``ReportExporter.course_root`` if configured, else the running nbgrader
+app's ``CourseDirectory.root``, else the current directory (where nbgrader runs).
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from nbgrader.plugins import CsvExportPlugin
+from traitlets import Bool, Unicode
+
+from labkit.report import SCORE_KEYS, build_report, gradebook_part_scores
+
+
+class ReportExporter(CsvExportPlugin):
+    """grades.csv exactly as nbgrader writes it, plus a per-part CSV and the HTML report."""
+
+    course_root = Unicode("", help="Course root for the report (default: CourseDirectory.root, "
+                                   "else the current directory).").tag(config=True)
+    report = Bool(True, help="Also write the HTML report of each exported assignment.").tag(config=True)
+
+    def _course(self) -> Path:
+        if self.course_root:
+            return Path(self.course_root)
+        coursedir = getattr(self.parent, "coursedir", None)
+        root = getattr(coursedir, "root", "") if coursedir is not None else ""
+        return Path(root) if root else Path.cwd()
+
+    def _assignments(self, gradebook) -> list[str]:
+        wanted = [str(a) for a in self.assignment]
+        return [a.name for a in gradebook.assignments if not wanted or a.name in wanted]
+
+    def parts_csv_path(self) -> Path:
+        dest = Path(self.to or "grades.csv")
+        return dest.with_name(f"{dest.stem}_parts.csv")
+
+    def write_parts_csv(self, gradebook, path: Path) -> Path:
+        students = [str(s) for s in self.student]
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["assignment", "student_id", *SCORE_KEYS])
+            for assignment in self._assignments(gradebook):
+                scores = gradebook_part_scores(gradebook, assignment)
+                for student in gradebook.students:
+                    if students and student.id not in students:
+                        continue
+                    # Like grades.csv: a student without a submission is listed with zeros.
+                    row = scores.get(student.id, {k: 0.0 for k in SCORE_KEYS})
+                    writer.writerow([assignment, student.id,
+                                     *("" if row.get(k) is None else round(float(row[k]), 4) for k in SCORE_KEYS)])
+        return path
+
+    def export(self, gradebook) -> None:
+        super().export(gradebook)
+        parts = self.write_parts_csv(gradebook, self.parts_csv_path())
+        self.log.info("Exported per-part scores to %s", parts)
+        if not self.report:
+            return
+        course = self._course()
+        for assignment in self._assignments(gradebook):
+            try:
+                path = build_report(course=course, assignment=assignment, gradebook=gradebook)
+            except Exception:  # the grades are exported already; a report failure must say so, not hide them
+                self.log.exception("Could not build the report of %s", assignment)
+                continue
+            self.log.info("Wrote the report of %s to %s", assignment, path)
