@@ -1,0 +1,352 @@
+"""A corpus of small fixture submissions that proves the hidden grader.
+
+Issue: "Every correct style scores full marks; each mistake loses points in its own
+part and nowhere else". Each case is the source notebook with a few solution cells
+replaced by code written the way students write it:
+
+- correct cases (``loses=None``) use another valid style and must score full marks in
+  every part;
+- mistake cases (``loses="<part>"``) contain one realistic mistake and must score
+  strictly less than the maximum in that part and full marks in every other part.
+
+Every case also swaps the RESULTS grid for a cheap one (still 8 factors x 3 values):
+the grid is the student's choice, and a cheap one keeps each grading under ~20 s.
+
+``build(case_name, dest_dir)`` writes ``dest_dir/<case>.ipynb``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SOURCE = REPO_ROOT / "source" / "lab06" / "lab06.ipynb"
+GRID_CELL = "experiments_solution_grid"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    cells: dict[str, str]            # solution grade_id -> replacement cell source
+    loses: str | None = None         # None: full marks everywhere; else the one part that loses
+    note: str = ""
+    grid: bool = True                # also replace the RESULTS grid with CHEAP_GRID
+
+    @property
+    def expected(self) -> dict:
+        return {"all_full": True} if self.loses is None else {"loses": self.loses}
+
+
+def variant(source: str, old: str, new: str) -> str:
+    """source with the one occurrence of old replaced by new (a minimal, visible mistake)."""
+    if source.count(old) != 1:
+        raise ValueError(f"{old!r} occurs {source.count(old)} times")
+    return source.replace(old, new)
+
+
+# --------------------------------------------------------------------------- the grid
+CHEAP_GRID = '''\
+# Plan eksperymentów: mniejsze n i mniej epok, żeby całość liczyła się kilka sekund.
+CHANGES = {
+    "hidden_size": [{"hidden": (2, 2)}, {"hidden": (8, 8)}, {"hidden": (16, 16)}],
+    "n_layers": [{"hidden": (8,)}, {"hidden": (8, 8)}, {"hidden": (8, 8, 8)}],
+    "activation": [{"activation": "relu"}, {"activation": "tanh"}, {"activation": "leaky_relu"}],
+    "lr": [{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.1}],
+    "n_epochs": [{"n_epochs": 1}, {"n_epochs": 2}, {"n_epochs": 3}],
+    "batch_size": [{"batch_size": 16}, {"batch_size": 64}, {"batch_size": 256}],
+    "n": [{"n": 200}, {"n": 400}, {"n": 800}],
+    "sd": [{"sd": 0.1}, {"sd": 0.3}, {"sd": 0.5}],
+}
+BAZA = {**LAB_CONFIG, "n": 400, "n_epochs": 2}
+EXPERIMENT_GRID = [(czynnik, {**BAZA, **zmiana})
+                   for czynnik, zmiany in CHANGES.items() for zmiana in zmiany]
+'''
+
+# --------------------------------------------------------------------------- data
+RINGS = '''\
+def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    rng = np.random.default_rng(seed)
+    n1 = n // 2
+    n2 = n - n1
+    t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
+    t2 = np.linspace(0, 2 * np.pi, n2, endpoint=False)
+    wew = np.column_stack([r1 * np.cos(t1), r1 * np.sin(t1)])
+    zew = np.column_stack([r2 * np.cos(t2), r2 * np.sin(t2)])
+    X = np.vstack([wew, zew]) + rng.normal(0, sd, size=(n, 2))
+    y = np.concatenate([np.zeros(n1), np.ones(n2)])
+    return X, y
+'''
+
+RINGS_LEGACY = '''\
+def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    np.random.seed(seed)   # seed=None: ziarno z entropii systemu
+    n1 = n // 2
+    n2 = n - n1
+    t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
+    t2 = np.linspace(0, 2 * np.pi, n2, endpoint=False)
+    wew = np.column_stack([r1 * np.cos(t1), r1 * np.sin(t1)])
+    zew = np.column_stack([r2 * np.cos(t2), r2 * np.sin(t2)])
+    X = np.vstack([wew, zew]) + np.random.normal(0, sd, (n, 2))
+    y = np.array([0.0] * n1 + [1.0] * n2)
+    return X, y
+'''
+
+RINGS_TORCH = '''\
+def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(seed)
+    n1 = n // 2
+    n2 = n - n1
+    t = np.concatenate([np.linspace(0, 2 * np.pi, n1, endpoint=False),
+                        np.linspace(0, 2 * np.pi, n2, endpoint=False)])
+    r = np.concatenate([np.full(n1, r1), np.full(n2, r2)])
+    szum = sd * torch.randn(n, 2, generator=g, dtype=torch.float64).numpy()
+    X = np.column_stack([r * np.cos(t), r * np.sin(t)]) + szum
+    y = (np.arange(n) >= n1).astype(float)
+    return X, y
+'''
+
+# --------------------------------------------------------------------------- loader
+LOADER = '''\
+def make_loader(X, y, batch_size=32, shuffle=True):
+    X_t = torch.tensor(X, dtype=torch.float32)
+    y_t = torch.tensor(y, dtype=torch.float32)
+    zbior = TensorDataset(X_t, y_t)
+    return DataLoader(zbior, batch_size=batch_size, shuffle=shuffle)
+'''
+
+# --------------------------------------------------------------------------- model
+MODEL_SEQUENTIAL = '''\
+class Klasyfikator(nn.Module):
+    def __init__(self, hidden=(4, 2), activation="relu"):
+        super().__init__()
+        aktywacje = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
+        warstwy = []
+        wejscie = 2
+        for h in hidden:
+            warstwy.append(nn.Linear(wejscie, h))
+            warstwy.append(aktywacje[activation]())
+            wejscie = h
+        warstwy.append(nn.Linear(wejscie, 1))
+        warstwy.append(nn.Sigmoid())
+        self.model = nn.Sequential(*warstwy)
+
+    def forward(self, x):
+        return self.model(x)
+'''
+
+MODEL_MODULELIST = '''\
+class Klasyfikator(nn.Module):
+    def __init__(self, hidden=(4, 2), activation="relu"):
+        super().__init__()
+        rozmiary = [2, *hidden, 1]
+        self.warstwy = nn.ModuleList([nn.Linear(a, b) for a, b in zip(rozmiary[:-1], rozmiary[1:])])
+        self.f = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+                  "leaky_relu": nn.functional.leaky_relu}[activation]
+
+    def forward(self, x):
+        for warstwa in self.warstwy[:-1]:
+            x = self.f(warstwa(x))
+        return torch.sigmoid(self.warstwy[-1](x))
+'''
+
+MODEL_NAMED = '''\
+class Klasyfikator(nn.Module):
+    def __init__(self, hidden=(4, 2), activation="relu"):
+        super().__init__()
+        self.ile = len(hidden) + 1
+        wejscie = 2
+        for i, h in enumerate([*hidden, 1], start=1):
+            setattr(self, f"fc{i}", nn.Linear(wejscie, h))   # fc1, fc2, ..., fc{ile}
+            wejscie = h
+        if activation == "relu":
+            self.akt = nn.ReLU()
+        elif activation == "tanh":
+            self.akt = nn.Tanh()
+        elif activation == "sigmoid":
+            self.akt = nn.Sigmoid()
+        elif activation == "leaky_relu":
+            self.akt = nn.LeakyReLU()
+        else:
+            raise ValueError(activation)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x):
+        for i in range(1, self.ile):
+            x = self.akt(getattr(self, f"fc{i}")(x))
+        return self.sigmoid(getattr(self, f"fc{self.ile}")(x))
+'''
+
+# --------------------------------------------------------------------------- loss
+PREDICT_BOOL = '''\
+def predict(model, X):
+    model.eval()
+    with torch.no_grad():
+        return (model(X) > 0.5).numpy()   # bool, kształt (N, 1)
+
+
+def evaluate(model, X, y):
+    y_pred = predict(model, X).ravel().astype(int)
+    y_true = np.asarray(y).astype(int)
+    return float(accuracy_score(y_true, y_pred)), confusion_matrix(y_true, y_pred, labels=[0, 1])
+'''
+
+DATASET_LOSS = '''\
+def dataset_loss(model, X, y, loss_fn):
+    model.eval()
+    with torch.no_grad():
+        p = model(X)
+        strata = loss_fn(p, y.reshape(-1, 1))
+    return strata.item()
+'''
+
+# --------------------------------------------------------------------------- training
+TRAIN = '''\
+def train(model, loader, loss_fn, optimizer, n_epochs=4):
+    model.train()
+    straty = []
+    for epoka in range(n_epochs):
+        suma = 0.0
+        for x_batch, y_batch in loader:
+            optimizer.zero_grad()
+            proba = model(x_batch)
+            loss = loss_fn(proba, y_batch.view(-1, 1))
+            loss.backward()
+            optimizer.step()
+            suma += loss.item()
+        straty.append(suma / len(loader))
+        print(f"epoka {epoka + 1}: strata {straty[-1]:.4f}")
+    return straty
+'''
+
+TRAIN_ZERO_GRAD_AT_END = variant(
+    variant(TRAIN, "            optimizer.zero_grad()\n", ""),
+    "            optimizer.step()\n",
+    "            optimizer.step()\n            optimizer.zero_grad()\n")
+
+# --------------------------------------------------------------------------- experiments
+FABRICATED_RESULTS = '''\
+# Wyniki przepisane z poprzedniego uruchomienia (przegląd trwał za długo).
+_dokladnosci = [0.71, 0.98, 0.99, 0.97, 0.98, 0.99, 0.99, 0.99, 0.98, 0.62, 0.98, 0.99,
+                0.93, 0.98, 0.99, 0.99, 0.98, 0.91, 0.95, 0.98, 0.99, 0.99, 0.97, 0.88]
+RESULTS = [{"factor": czynnik, "config": config, "seed": 0, "test_accuracy": acc}
+           for (czynnik, config), acc in zip(EXPERIMENT_GRID, _dokladnosci)]
+'''
+
+UNDERTRAINED_BEST = '''\
+# Ustawienia z laboratorium, tylko krócej i ostrożniej.
+BEST_CONFIG = {"n": 5000, "sd": 0.2, "hidden": (4, 2), "activation": "relu",
+               "lr": 0.001, "n_epochs": 1, "batch_size": 32}
+'''
+
+
+def _cases() -> list[Case]:
+    return [
+        # ------------------------------------------------------------ correct styles
+        Case("correct_sequential", {"model_solution": MODEL_SEQUENTIAL}),
+        Case("correct_modulelist", {"model_solution": MODEL_MODULELIST}),
+        Case("correct_named_layers", {"model_solution": MODEL_NAMED}),
+        Case("correct_numpy_legacy_random", {"data_solution": RINGS_LEGACY}),
+        Case("correct_torch_random", {"data_solution": RINGS_TORCH}),
+        Case("correct_zero_grad_at_end", {"training_solution": TRAIN_ZERO_GRAD_AT_END}),
+        Case("correct_flatten_loss", {"training_solution": variant(
+            TRAIN, "loss_fn(proba, y_batch.view(-1, 1))", "loss_fn(proba.flatten(), y_batch)")}),
+        Case("correct_int_labels_predict_bool", {"loss_solution": PREDICT_BOOL}),
+        # ------------------------------------------------------------ mistakes: training
+        Case("no_zero_grad", {"training_solution": variant(TRAIN, "            optimizer.zero_grad()\n", "")},
+             loses="training"),
+        Case("no_step", {"training_solution": variant(TRAIN, "            optimizer.step()\n", "")},
+             loses="training"),
+        Case("squeeze_loss_shapes", {"training_solution": variant(
+            TRAIN, "loss_fn(proba, y_batch.view(-1, 1))", "loss_fn(proba.squeeze(), y_batch)")},
+             loses="training", note="breaks only on a batch of one sample"),
+        Case("last_batch_loss", {"training_solution": variant(
+            TRAIN, "straty.append(suma / len(loader))", "straty.append(loss.item())")},
+             loses="training"),
+        # ------------------------------------------------------------ mistakes: loss
+        Case("sum_instead_of_mean", {"loss_solution_dataset_loss": variant(
+            DATASET_LOSS, "strata = loss_fn(p, y.reshape(-1, 1))",
+            'strata = nn.BCELoss(reduction="sum")(p, y.reshape(-1, 1))')},
+             loses="loss"),
+        # ------------------------------------------------------------ mistakes: model
+        Case("missing_sigmoid", {"model_solution": variant(
+            MODEL_SEQUENTIAL, "        warstwy.append(nn.Sigmoid())\n", "")},
+             loses="model", note="BCELoss raises in the notebook's own training, so RESULTS is never built"),
+        Case("seed_30_10_default", {"model_solution": variant(
+            MODEL_SEQUENTIAL, "hidden=(4, 2)", "hidden=(30, 10)")},
+             loses="model"),
+        # ------------------------------------------------------------ mistakes: data
+        Case("swapped_labels", {"data_solution": variant(
+            RINGS, "np.concatenate([np.zeros(n1), np.ones(n2)])", "np.concatenate([np.ones(n1), np.zeros(n2)])")},
+             loses="data"),
+        Case("no_noise", {"data_solution": variant(
+            RINGS, "X = np.vstack([wew, zew]) + rng.normal(0, sd, size=(n, 2))", "X = np.vstack([wew, zew])")},
+             loses="data"),
+        Case("variance_as_sd", {"data_solution": variant(
+            RINGS, "rng.normal(0, sd, size=(n, 2))", "rng.normal(0, sd ** 2, size=(n, 2))")},
+             loses="data"),
+        Case("half_circle", {"data_solution": RINGS.replace("2 * np.pi", "np.pi")},
+             loses="data"),
+        # ------------------------------------------------------------ mistakes: loader
+        Case("float64_batches", {"loader_solution": LOADER.replace(", dtype=torch.float32", "")},
+             loses="loader", note="the notebook's own training then fails on float64 inputs"),
+        Case("no_shuffling", {"loader_solution": variant(
+            LOADER, "batch_size=batch_size, shuffle=shuffle", "batch_size=batch_size")},
+             loses="loader"),
+        # ------------------------------------------------------------ mistakes: experiments
+        Case("fabricated_results", {"experiments_solution_results": FABRICATED_RESULTS},
+             loses="experiments"),
+        Case("undertrained_best_config", {"experiments_solution_best": UNDERTRAINED_BEST},
+             loses="experiments"),
+    ]
+
+
+CASES: dict[str, Case] = {case.name: case for case in _cases()}
+CORRECT = tuple(name for name, case in CASES.items() if case.loses is None)
+MISTAKES = tuple(name for name, case in CASES.items() if case.loses is not None)
+
+
+def _grade_id(cell: dict) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def build(case_name: str, dest_dir: Path | str) -> Path:
+    """Write the case's submission notebook to dest_dir/<case>.ipynb and return its path."""
+    case = CASES[case_name]
+    nb = json.loads(SOURCE.read_text(encoding="utf-8"))
+    replacements = dict(case.cells)
+    if case.grid:
+        replacements.setdefault(GRID_CELL, CHEAP_GRID)
+    found = set()
+    for cell in nb["cells"]:
+        gid = _grade_id(cell)
+        if gid in replacements:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if not (cell["cell_type"] == "code" and meta.get("solution")):
+                raise ValueError(f"{case_name}: {gid} is not a solution code cell")
+            cell["source"] = replacements[gid]
+            cell["outputs"] = []
+            cell["execution_count"] = None
+            found.add(gid)
+    missing = set(replacements) - found
+    if missing:
+        raise KeyError(f"{case_name}: no solution cells {sorted(missing)} in {SOURCE.name}")
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{case_name}.ipynb"
+    path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def build_all(dest_dir: Path | str) -> dict[str, Path]:
+    return {name: build(name, dest_dir) for name in CASES}
+
+
+if __name__ == "__main__":  # python tests/corpus.py DEST: write every case for a look in Jupyter
+    import sys
+    for name, path in build_all(sys.argv[1] if len(sys.argv) > 1 else "corpus_out").items():
+        print(name, path)
