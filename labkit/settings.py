@@ -82,7 +82,7 @@ class Limits:
     """Resources for one submission's worker."""
 
     notebook_seconds: float = 300.0   # wall time to execute the whole notebook once
-    cell_seconds: float = 150.0       # wall time of one notebook cell
+    cell_seconds: float = 90.0        # wall time of one notebook cell (stated in the notebook)
     call_seconds: float = 30.0        # default wall time of one call into student code
     train_call_seconds: float = 120.0 # a call that trains a model (BEST_CONFIG, run_experiment)
     cpu_seconds: int = 900            # RLIMIT_CPU of the worker
