@@ -4,13 +4,18 @@ The subprocess is ``pytest grader_tests --submission NB --results-json OUT``; it
 student code itself (its worker does). Running it out of process keeps each grading
 independent (fresh pytest, fresh hypothesis state) and lets callers grade in parallel.
 A grader that dies or hangs still yields a result row: every part zero, with the reason.
+
+The trusted subprocess is forked from a forkserver that has already imported torch,
+numpy, scikit-learn, hypothesis and pytest, so each submission pays for pytest's
+collection and its own checks, not for interpreter and library start-up.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +35,43 @@ def grader_env() -> dict[str, str]:
     return env
 
 
+_PRELOAD = ["numpy", "torch", "sklearn.metrics", "hypothesis", "hypothesis.strategies", "pytest",
+            "nbformat", "labkit.pytest_plugin", "labkit.client", "reference"]
+_CONTEXT = None
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _context():
+    """The forkserver context, created once per grading process with the heavy imports preloaded."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            # The forkserver inherits this environment: one thread for every grader child.
+            for key, value in grader_env().items():
+                if key.endswith("_THREADS") or key in ("MPLBACKEND", "PYTHONHASHSEED"):
+                    os.environ[key] = value
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            _CONTEXT = context
+    return _CONTEXT
+
+
+def _run_pytest(args: list[str], cwd: str, log: str) -> None:
+    """Body of one grader child: fresh pytest session in a fresh fork, output to a log file."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.chdir(cwd)
+    for path in (str(GRADER_TESTS), str(REPO_ROOT)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    import pytest
+    code = pytest.main(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(code))
+
+
 def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> SubmissionResult:
     """Run every hidden check against ``notebook`` (a path, or "reference")."""
     settings = load_settings()
@@ -42,20 +84,23 @@ def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> Sub
     timeout = timeout or settings.limits.notebook_seconds * 2 + 600
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "pytest", str(GRADER_TESTS), "-q", "-p", "no:cacheprovider",
-               "--no-header", "-o", "console_output_style=classic", f"--rootdir={GRADER_TESTS}",
-               "--submission", str(Path(notebook).resolve()) if notebook != "reference" else "reference",
-               "--results-json", str(out)]
+        log = Path(tmp) / "pytest.log"
+        args = [str(GRADER_TESTS), "-q", "-p", "no:cacheprovider", "--no-header",
+                "-o", "console_output_style=classic", f"--rootdir={GRADER_TESTS}",
+                "--submission", str(Path(notebook).resolve()) if notebook != "reference" else "reference",
+                "--results-json", str(out)]
         started = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, env=grader_env(), capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
+        child = _context().Process(target=_run_pytest, args=(args, tmp, str(log)), daemon=False)
+        child.start()
+        child.join(timeout)
+        if child.is_alive():
+            child.kill()
+            child.join()
             return failed_submission(label, f"grader timed out after {timeout:.0f} s", "grader_timeout")
         if not out.exists():
             # The grader's own output may quote hidden test code: TAs see it, students do not.
-            result = failed_submission(label, f"grader exited with code {proc.returncode}", "grader_error")
-            result.grader_log = (proc.stdout[-4000:] + proc.stderr[-4000:]).strip()
+            result = failed_submission(label, f"grader exited with code {child.exitcode}", "grader_error")
+            result.grader_log = log.read_text(errors="replace")[-8000:] if log.exists() else ""
             return result
         result = SubmissionResult.load(out)
     result.notebook = label

@@ -163,12 +163,23 @@ def remove_cgroup(path: Path) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: a worker never outlives the grader that started it (Linux only)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _preexec(limits: Limits, cgroup: Path | None):
     """Runs in the child between fork and exec: join the cgroup, set rlimits, new session."""
     nproc = None if cgroup is not None or os.geteuid() == 0 else limits.processes
 
     def apply() -> None:
         os.setsid()
+        _die_with_parent()
         if cgroup is not None:
             (cgroup / "cgroup.procs").write_text(str(os.getpid()))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
