@@ -72,7 +72,7 @@ def _decode_array(spec: dict) -> np.ndarray:
     expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     if len(raw) != expected:
         raise ProtocolError("array payload does not match its shape")
-    return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
+    return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(tuple(shape))
 
 
 def encode(value: Any, make_handle=None) -> Any:

@@ -1,0 +1,32 @@
+"""Result objects: scores from weighted credit, JSON round trip, failed submissions."""
+from __future__ import annotations
+
+import pytest
+
+from labkit.results import CheckResult, PartResult, SubmissionResult, empty_parts, failed_submission
+from labkit.settings import PART_POINTS, PARTS
+
+
+def test_part_score_is_weighted_credit_scaled_to_points():
+    part = PartResult("training", 4.0, [CheckResult("training", "a", 2.0, 1.0, "passed"),
+                                        CheckResult("training", "b", 1.0, 0.5, "partial"),
+                                        CheckResult("training", "c", 1.0, 0.0, "failed")])
+    assert part.score == pytest.approx(4.0 * (2 + 0.5) / 4)
+
+
+def test_part_without_checks_scores_zero():
+    assert PartResult("data", 3.0).score == 0.0
+
+
+def test_submission_result_round_trips_through_json():
+    parts = empty_parts()
+    parts["data"].checks.append(CheckResult("data", "x", 1.0, 1.0, "passed", "ąę message"))
+    result = SubmissionResult(notebook="n.ipynb", parts=parts, flags=["tamper"], artifacts={"a": [1, 2]})
+    back = SubmissionResult.from_json(result.to_json())
+    assert back == result and back.total == pytest.approx(PART_POINTS["data"])
+
+
+def test_failed_submission_zeroes_every_part_with_the_reason():
+    result = failed_submission("n.ipynb", "plik nie jest JSON-em", "invalid_notebook")
+    assert set(result.parts) == set(PARTS) and result.total == 0
+    assert all(p.checks[0].message == "plik nie jest JSON-em" for p in result.parts.values())
