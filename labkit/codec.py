@@ -53,7 +53,7 @@ class TensorData:
 
 
 def _encode_array(array: np.ndarray) -> dict:
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
     dtype = array.dtype.name
     if dtype not in ALLOWED_DTYPES:
         raise TypeError(f"dtype {dtype} cannot be sent")
