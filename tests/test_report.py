@@ -1,0 +1,368 @@
+"""The TA report: sections, flags, changed scores, escaping, CSVs, no network, and a real browser."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from labkit.report import build_report
+from labkit.settings import CONCLUSIONS_GRADE_ID, PART_POINTS, PARTS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+ASSIGNMENT = "lab06"
+MALICIOUS = "<script>alert(1)</script>"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class Dom(HTMLParser):
+    """Every start tag with its attributes and its ancestors (enough for the checks below)."""
+
+    VOID = {"img", "meta", "br", "link", "input", "hr", "wbr", "source"}
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict, list[tuple[str, dict]]]] = []
+        self.stack: list[tuple[str, dict]] = []
+        self.scripts = 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: (v or "") for k, v in attrs}
+        self.elements.append((tag, attrs, list(self.stack)))
+        if tag == "script":
+            self.scripts += 1
+        if tag not in self.VOID:
+            self.stack.append((tag, attrs))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+
+    def find(self, tag: str, *, inside: tuple[str, str, str] | None = None, **attrs) -> list[dict]:
+        """Elements ``tag`` whose attributes contain ``attrs`` (class: one of its classes)."""
+        out = []
+        for t, a, ancestors in self.elements:
+            if t != tag or not _match(a, attrs):
+                continue
+            if inside is not None:
+                atag, key, value = inside
+                if not any(at == atag and _match(aa, {key: value}) for at, aa in ancestors):
+                    continue
+            out.append(a)
+        return out
+
+
+def _match(attrs: dict, want: dict) -> bool:
+    for key, value in want.items():
+        key = key.rstrip("_").replace("_", "-")
+        if key == "class":
+            if value not in attrs.get("class", "").split():
+                return False
+        elif attrs.get(key) != value:
+            return False
+    return True
+
+
+def _load(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _put(course: Path, student: str, data: dict) -> None:
+    path = course / "reports" / "results" / ASSIGNMENT / f"{student}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def _flagged_submission() -> dict:
+    """The reference submission, but with every kind of trouble and hostile strings."""
+    data = _load("ala_reference")
+    data["flags"] = ["call_timeout", "cell_crash", "sandbox_fallback", "tamper"]
+    data["tamper"] = ["torch.optim.Adam.step", "<img src=x onerror=alert(2)>"]
+    check = data["parts"]["loss"]["checks"][0]
+    check.update(status="failed", credit=0.0, message=f"oczekiwano 0.5, otrzymano {MALICIOUS}")
+    data["artifacts"]["best_config"]["activation"] = "</code><script>alert(3)</script>"
+    data["artifacts"]["results"][6]["config"]["activation"] = "$\\frac{1}{0$ <b>x</b>"
+    data["grader_log"] = "Traceback: <iframe src='https://evil.example/'></iframe>"
+    return data
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A course directory with the fixture results and one flagged, hostile submission."""
+    for path in FIXTURES.glob("*.json"):
+        _put(tmp_path, path.stem, json.loads(path.read_text(encoding="utf-8")))
+    _put(tmp_path, "eve_flagged", _flagged_submission())
+    return tmp_path
+
+
+STUDENTS = ["ala_reference", "bartek_untouched", "darek_no_zero_grad", "eve_flagged"]
+
+
+def _parts_csv(course: Path) -> dict[str, dict[str, str]]:
+    with open(course / "reports" / f"{ASSIGNMENT}_parts.csv", newline="", encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+# --------------------------------------------------------------------------- unit tests
+
+
+def test_report_has_overview_table_and_a_section_per_student(course):
+    out = build_report(course=course)
+    assert out == course / "reports" / f"{ASSIGNMENT}_report.html"
+    dom = Dom(out.read_text(encoding="utf-8"))
+    assert dom.find("section", id="overview")
+    assert dom.find("img", inside=("figure", "class", "histogram"))
+    assert dom.find("img", inside=("figure", "class", "part-averages"))
+    rows = dom.find("tr", inside=("table", "id", "scores"))
+    assert [r["data-student"] for r in rows if "data-student" in r] == STUDENTS
+    sections = dom.find("section", class_="student")
+    assert [s["data-student"] for s in sections] == STUDENTS
+    # the reference submission gets all three charts
+    for css in ("boundary", "losses", "results-chart"):
+        assert dom.find("img", inside=("figure", "class", css))
+    assert len(dom.find("img", inside=("section", "id", "student-ala_reference"))) == 3
+    # hostile config strings (mathtext, HTML) do not break the flagged student's charts
+    assert len(dom.find("img", inside=("section", "id", "student-eve_flagged"))) == 3
+    assert "could not be drawn" not in out.read_text(encoding="utf-8")
+
+
+def test_students_without_artifacts_still_get_a_section(course):
+    text = build_report(course=course).read_text(encoding="utf-8")
+    dom = Dom(text)
+    # untouched release: no artifacts at all, but its failed checks and messages are there
+    assert not dom.find("img", inside=("section", "id", "student-bartek_untouched"))
+    assert dom.find("code", inside=("section", "id", "student-bartek_untouched"), class_="check-name")
+    section = text[text.index('id="student-bartek_untouched"'):text.index('id="student-darek_no_zero_grad"')]
+    assert "test_make_rings_is_defined" in section
+    assert "test_best_config_reaches_high_heldout_accuracy" in section
+    assert "Nie zdefiniowano BEST_CONFIG." in section
+    assert "Not available: decision boundary, loss curve, RESULTS." in section
+    # partial artifacts: best_config and accuracies but no boundary, losses or RESULTS
+    section = text[text.index('id="student-darek_no_zero_grad"'):text.index('id="student-eve_flagged"')]
+    assert "BEST_CONFIG" in section and "0.9897" in section
+    assert "RESULTS: oczekiwano niepustej listy wierszy, otrzymano list o długości 0." in section
+
+
+def test_flags_are_shown_in_table_flag_section_and_student_section(course):
+    dom = Dom(build_report(course=course).read_text(encoding="utf-8"))
+    for flag, kind in [("call_timeout", "timeout"), ("cell_crash", "crash"),
+                       ("sandbox_fallback", "sandbox"), ("tamper", "tamper")]:
+        for where in (("table", "id", "scores"), ("table", "id", "flag-table"),
+                      ("section", "id", "student-eve_flagged")):
+            assert dom.find("span", inside=where, class_=f"flag-{kind}"), (flag, where)
+    flagged = [r.get("data-student") for r in dom.find("tr", inside=("table", "id", "flag-table"))]
+    assert "eve_flagged" in flagged and "ala_reference" not in flagged
+    assert dom.find("tr", inside=("table", "id", "scores"), data_student="eve_flagged", class_="flagged")
+
+
+def test_changed_scores_are_flagged_on_the_next_run_with_old_and_new(course):
+    first = build_report(course=course).read_text(encoding="utf-8")
+    assert "No previous run to compare scores with" in first
+    assert not Dom(first).find("span", class_="flag-changed")
+    snapshot = json.loads((course / "reports" / f"{ASSIGNMENT}_scores.json").read_text())
+    assert snapshot["scores"]["darek_no_zero_grad"]["training"] == pytest.approx(0.5714)
+
+    again = build_report(course=course).read_text(encoding="utf-8")
+    assert not Dom(again).find("span", class_="flag-changed")    # nothing changed in between
+
+    darek = _load("darek_no_zero_grad")
+    for check in darek["parts"]["training"]["checks"]:
+        check.update(status="passed", credit=1.0, message="")
+    _put(course, "darek_no_zero_grad", darek)
+    text = build_report(course=course).read_text(encoding="utf-8")
+    dom = Dom(text)
+    changed = {s for s in STUDENTS if dom.find("span", inside=("tr", "data-student", s), class_="flag-changed")}
+    assert changed == {"darek_no_zero_grad"}
+    assert dom.find("span", inside=("section", "id", "student-darek_no_zero_grad"), class_="flag-changed")
+    assert "training: 0.57 → 4.00" in text
+    assert "total: 14.75 → 18.18" in text
+
+
+def test_student_text_is_escaped(course):
+    text = build_report(course=course).read_text(encoding="utf-8")
+    assert MALICIOUS not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<img src=x" not in text and "&lt;img src=x onerror=alert(2)&gt;" in text
+    assert "<script>alert(3)" not in text
+    assert "<iframe" not in text
+    assert Dom(text).scripts == 1                 # only the report's own sort script
+
+
+def test_no_external_resources(course):
+    text = build_report(course=course).read_text(encoding="utf-8")
+    dom = Dom(text)
+    refs = [(t, k, v) for t, a, _ in dom.elements for k, v in a.items() if k in ("src", "href", "action")]
+    assert refs
+    for tag, key, value in refs:
+        assert value.startswith(("data:image/png;base64,", "#")), (tag, key, value[:80])
+        assert "http://" not in value and "https://" not in value
+    assert not dom.find("link") and not dom.find("iframe")
+    assert "@import" not in text and "url(" not in text
+    csp = dom.find("meta", http_equiv="Content-Security-Policy")
+    assert csp and "default-src 'none'" in csp[0]["content"]
+
+
+def test_parts_csv_from_results(course):
+    build_report(course=course)
+    rows = _parts_csv(course)
+    assert list(rows) == STUDENTS
+    assert rows["ala_reference"]["total"] == "20.0"
+    assert all(float(rows["ala_reference"][p]) == PART_POINTS[p] for p in PARTS)
+    assert float(rows["darek_no_zero_grad"]["training"]) == pytest.approx(0.5714)
+    assert float(rows["darek_no_zero_grad"]["experiments"]) == pytest.approx(3.1818)
+    assert float(rows["darek_no_zero_grad"]["total"]) == pytest.approx(14.7532)
+    assert rows["bartek_untouched"]["total"] == "0.0"
+    assert rows["ala_reference"]["manual"] == ""           # no gradebook: no manual grade yet
+    assert float(rows["eve_flagged"]["loss"]) < PART_POINTS["loss"]
+
+
+def test_custom_output_path_and_broken_inputs(course, tmp_path):
+    (course / "reports" / "results" / ASSIGNMENT / "zed_truncated.json").write_text('{"notebook": ')
+    weird = _load("ala_reference")
+    weird["artifacts"]["boundary"] = [0.5] * 10                   # not a square grid
+    weird["artifacts"]["results"] = [{"factor": "lr", "test_accuracy": "high"}, "row"]
+    weird["artifacts"]["best_losses"] = ["nan?"]
+    _put(course, "yola_weird", weird)
+    out = build_report(course=course, out=tmp_path / "elsewhere" / "r.html")
+    assert out == tmp_path / "elsewhere" / "r.html" and out.is_file()
+    text = out.read_text(encoding="utf-8")
+    dom = Dom(text)
+    assert dom.find("section", id="student-zed_truncated")
+    assert dom.find("span", inside=("section", "id", "student-zed_truncated"), class_="flag-crash")
+    assert dom.find("section", id="student-yola_weird")
+    assert text.count("could not be drawn") == 3
+    assert (course / "reports" / f"{ASSIGNMENT}_parts.csv").is_file()
+
+
+# --------------------------------------------------------------------------- gradebook + exporter
+
+
+@pytest.fixture
+def venv_path(monkeypatch):
+    """nbgrader creates a new gradebook by running ``alembic``, which lives next to this python."""
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+
+
+def _gradebook(course: Path, students: list[str], manual: dict[str, float | None]):
+    from nbgrader.api import Gradebook
+    gb = Gradebook(f"sqlite:///{course / 'gradebook.db'}")
+    gb.add_assignment(ASSIGNMENT)
+    gb.add_notebook(ASSIGNMENT, ASSIGNMENT)
+    for part in PARTS:
+        gb.add_grade_cell(f"{part}_tests", ASSIGNMENT, ASSIGNMENT, max_score=PART_POINTS[part], cell_type="code")
+    gb.add_grade_cell(CONCLUSIONS_GRADE_ID, ASSIGNMENT, ASSIGNMENT, max_score=3.0, cell_type="markdown")
+    for student in students:
+        gb.add_student(student)
+        gb.add_submission(ASSIGNMENT, student)
+        result = _load(student) if (FIXTURES / f"{student}.json").is_file() else None
+        for part in PARTS:
+            grade = gb.find_grade(f"{part}_tests", ASSIGNMENT, ASSIGNMENT, student)
+            if result is not None:
+                checks = result["parts"][part]["checks"]
+                frac = sum(c["weight"] * c["credit"] for c in checks) / sum(c["weight"] for c in checks)
+                grade.auto_score = round(PART_POINTS[part] * frac, 4)
+            else:
+                grade.auto_score = 1.0
+        grade = gb.find_grade(CONCLUSIONS_GRADE_ID, ASSIGNMENT, ASSIGNMENT, student)
+        grade.manual_score = manual.get(student)
+        grade.needs_manual_grade = manual.get(student) is None
+    gb.add_student("no_show")                                    # never submitted
+    gb.db.commit()
+    return gb
+
+
+@pytest.mark.filterwarnings("ignore:Object of type")   # nbgrader's own SQLAlchemy autoflush noise
+def test_gradebook_scores_include_the_manual_grade(course, venv_path):
+    gb = _gradebook(course, ["ala_reference", "darek_no_zero_grad", "fred_gradebook_only"],
+                    {"ala_reference": 2.5})
+    gb.close()
+    dom = Dom(build_report(course=course).read_text(encoding="utf-8"))
+    rows = _parts_csv(course)
+    assert rows["ala_reference"]["manual"] == "2.5"
+    assert rows["ala_reference"]["total"] == "22.5"
+    assert rows["darek_no_zero_grad"]["manual"] == ""             # still waiting for a TA
+    assert float(rows["darek_no_zero_grad"]["total"]) == pytest.approx(14.7532)
+    assert rows["fred_gradebook_only"]["total"] == "6.0"
+    assert rows["bartek_untouched"]["manual"] == ""               # result JSON only
+    assert "no_show" not in rows
+    section = dom.find("section", id="student-fred_gradebook_only")
+    assert section and dom.find("span", inside=("section", "id", "student-fred_gradebook_only"),
+                                class_="flag-crash")
+
+
+@pytest.mark.filterwarnings("ignore:Object of type")
+def test_report_exporter_keeps_grades_csv_and_adds_parts_csv(course, tmp_path, venv_path):
+    from nbgrader.plugins import CsvExportPlugin
+
+    from labkit.export import ReportExporter
+    gb = _gradebook(course, ["ala_reference", "darek_no_zero_grad"], {"ala_reference": 3.0})
+    try:
+        CsvExportPlugin(to=str(tmp_path / "stock.csv")).export(gb)
+        exporter = ReportExporter(to=str(tmp_path / "grades.csv"), course_root=str(course))
+        exporter.export(gb)
+    finally:
+        gb.close()
+    assert (tmp_path / "grades.csv").read_text() == (tmp_path / "stock.csv").read_text()
+    with open(tmp_path / "grades_parts.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"ala_reference", "darek_no_zero_grad", "no_show"}
+    assert rows["ala_reference"]["assignment"] == ASSIGNMENT
+    assert rows["ala_reference"]["manual"] == "3.0" and rows["ala_reference"]["total"] == "23.0"
+    assert float(rows["darek_no_zero_grad"]["training"]) == pytest.approx(0.5714)
+    assert rows["no_show"]["total"] == "0.0"
+    report = course / "reports" / f"{ASSIGNMENT}_report.html"
+    assert report.is_file() and "student-eve_flagged" in report.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- real browser
+
+
+def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("chromium")
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_report_renders_in_headless_chromium(course, tmp_path):
+    report = build_report(course=course)
+    url = report.resolve().as_uri()
+
+    proc = _chromium("--dump-dom", url, profile=tmp_path / "profile-dom")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = Dom(proc.stdout)
+    assert dom.find("table", id="scores", data_sortable="ready"), "the sort script did not run"
+    assert dom.find("img", inside=("figure", "class", "histogram"))
+    rows = [r for r in dom.find("tr", inside=("table", "id", "scores")) if r.get("data-student")]
+    assert [r["data-student"] for r in rows] == STUDENTS
+    assert [s["data-student"] for s in dom.find("section", class_="student")] == STUDENTS
+    assert dom.find("table", id="flag-table")
+    for kind in ("timeout", "crash", "sandbox", "tamper"):
+        assert dom.find("span", inside=("table", "id", "scores"), class_=f"flag-{kind}")
+    assert dom.scripts == 1
+
+    png = tmp_path / "report.png"
+    proc = _chromium(f"--screenshot={png}", "--window-size=1400,3000", url, profile=tmp_path / "profile-shot")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert png.is_file() and png.stat().st_size > 50_000
+    import matplotlib.image
+    import numpy as np
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[:2] == (3000, 1400)
+    rgb = np.round(pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
+    assert len(np.unique(rgb, axis=0)) > 200, "the screenshot is (nearly) a single colour"
+    assert float(rgb.std()) > 10
