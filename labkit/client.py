@@ -111,6 +111,7 @@ class Submission:
         self._scratch_root = scratch_root
         self._scratch: Path | None = None
         self.notebook_seconds = 0.0
+        self.peak_rss_kib = 0
         if self.plan.kind != "bwrap":
             self.flags.add("sandbox_fallback")
 
@@ -332,6 +333,9 @@ class Submission:
             self._kill()
             raise WorkerCrashed(what, "before the request was sent") from None
         reply = self._read_reply(what, timeout)
+        rss = reply.get("maxrss_kib")
+        if isinstance(rss, int):
+            self.peak_rss_kib = max(self.peak_rss_kib, rss)
         tamper = reply.get("tamper")
         if isinstance(tamper, list) and tamper:
             self.tamper.update(str(t)[:100] for t in tamper[:50])

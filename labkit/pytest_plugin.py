@@ -187,7 +187,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         result.tamper = sorted(sub.tamper)
         result.sandbox = sub.plan.kind
         result.timings = {"notebook_seconds": round(sub.notebook_seconds, 3),
-                          "worker_restarts": sub.restarts}
+                          "worker_restarts": sub.restarts,
+                          "worker_peak_mib": round(sub.peak_rss_kib / 1024, 1)}
     for part in parts.values():
         if not part.checks:
             part.checks.append(CheckResult(part.part, "checks_collected", 1.0, 0.0, "error",

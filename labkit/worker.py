@@ -14,6 +14,7 @@ import builtins
 import io
 import os
 import random
+import resource
 import sys
 import time
 import traceback
@@ -399,6 +400,7 @@ def main() -> None:
         except BaseException as exc:
             reply = {"ok": False, "error": _describe_error(exc), "internal": True}
         reply["tamper"] = worker.tampered()
+        reply["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
             write_message(proto_out, reply)
         except (TypeError, ValueError) as exc:
