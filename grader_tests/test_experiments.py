@@ -40,7 +40,7 @@ def calls_named(calls, name):
 def spied(submission):
     """run_experiment(SPY_CONFIG, seed=5) with stand-in components, and the calls it made."""
     require_callable(submission, "run_experiment")
-    return submission.op("spy_run_experiment", SPY_CONFIG, SPY_SEED)
+    return submission.op("spy_run_experiment", SPY_CONFIG, SPY_SEED, what="run_experiment")
 
 
 def test_run_experiment_seeds_torch_and_draws_its_data_from_the_config(spied):
@@ -130,7 +130,8 @@ def fake_run(submission):
         return {"error": tr("w notatniku nie ma komórki, która tworzy RESULTS",
                             "no notebook cell builds RESULTS")}
     try:
-        return submission.op("fake_exec", sources, timeout=SETTINGS.limits.train_call_seconds)
+        return submission.op("fake_exec", sources, timeout=SETTINGS.limits.train_call_seconds,
+                             what=tr("komórki tworzące RESULTS", "the cells that build RESULTS"))
     except (StudentError, WorkerFailure) as exc:
         return {"error": str(exc)}
 

@@ -267,11 +267,15 @@ class Submission:
             target["method"] = method
         return self._call(target, what, args, kwargs, _timeout, _seed)
 
-    def op(self, name: str, *args, timeout: float | None = None, seed: int | None = None) -> Any:
-        """A grader helper from labkit.worker_ops, run next to the student's objects."""
+    def op(self, name: str, *args, timeout: float | None = None, seed: int | None = None,
+           what: str | None = None) -> Any:
+        """A grader helper from labkit.worker_ops, run next to the student's objects.
+
+        ``what`` names the student code the helper drives, for messages (default: the op).
+        """
         request = {"kind": "op", "name": name, "args": encode(list(args)),
                    "seed": self.settings.seeds.base if seed is None else seed}
-        return self._simple(request, f"op {name}", timeout)
+        return self._simple(request, what or f"op {name}", timeout)
 
     def _simple(self, request: dict, what: str, timeout: float | None = None) -> Any:
         self._check_handles(request)

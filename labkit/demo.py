@@ -1,11 +1,10 @@
 """The main job: a demo class through the whole nbgrader round trip, then a score table.
 
 generate_assignment -> a few submissions in submitted/ -> autograde -> generate_feedback
--> export (grades.csv, per-part CSV) -> TA report -> a per-student, per-part table.
+-> export (grades.csv, grades_parts.csv, TA report) -> a per-student, per-part table.
 """
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import subprocess
@@ -68,15 +67,6 @@ def part_table(course: Path) -> list[dict]:
     return sorted(rows, key=lambda r: r["student"])
 
 
-def write_part_csv(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student", *PARTS, "manual", "total"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
-
-
 def print_table(rows: list[dict]) -> None:
     header = f"{'student':22}" + "".join(f"{p:>12}" for p in PARTS) + f"{'manual':>8}{'total':>8}"
     print(header)
@@ -92,8 +82,9 @@ def run_demo(*, course: Path = REPO_ROOT) -> list[dict]:
     write_submissions(course)
     nbgrader("autograde", ASSIGNMENT_ID, "--force", course=course)
     nbgrader("generate_feedback", ASSIGNMENT_ID, "--force", course=course)
-    nbgrader("export", course=course)
+    # nbgrader's grades.csv unchanged, plus grades_parts.csv and the TA report (reports/lab06_report.html).
+    nbgrader("export", "--exporter=labkit.export.ReportExporter", course=course)
     rows = part_table(course)
-    write_part_csv(rows, course / "grades_parts.csv")
     print_table(rows)
+    print(f"\nTA report: {course / 'reports' / f'{ASSIGNMENT_ID}_report.html'}")
     return rows

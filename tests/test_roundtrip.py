@@ -77,3 +77,4 @@ def test_grades_csv_has_the_gradebook_numbers(course):
         assert float(exported[student]["max_score"]) == pytest.approx(sum(PART_POINTS.values()) + CONCLUSIONS_POINTS)
     assert part_table(root) == sorted(rows.values(), key=lambda r: r["student"])
     assert (root / "grades_parts.csv").exists()
+    assert (root / "reports" / f"{ASSIGNMENT_ID}_report.html").exists()
