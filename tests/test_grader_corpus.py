@@ -1,0 +1,116 @@
+"""The hidden grader on the fixture corpus (tests/corpus.py).
+
+"Every correct style scores full marks; each mistake loses points in its own part and
+nowhere else." Every case is graded once by labkit.grade.grade_notebook (each grading is
+its own subprocess, two at a time); three cases are graded a second time to show that a
+regrade gives the same credit for every check.
+
+Run: ``.venv/bin/python -m pytest tests/test_grader_corpus.py -q`` (about 3-4 min on 2 cores).
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from corpus import CASES, CORRECT, MISTAKES, build
+from labkit.grade import grade_notebook
+from labkit.settings import PART_POINTS, PARTS
+
+pytestmark = pytest.mark.slow
+
+# One correct case and two mistakes, graded twice.
+REGRADE = ("correct_flatten_loss", "squeeze_loss_shapes", "undertrained_best_config")
+
+# Cases that do not land where the issue says because the GRADER is wrong, with the problem
+# reported to the grader's owners: case -> reason. Marked xfail(strict=True) meanwhile, so a
+# fix in grader_tests/ or labkit/ turns them into XPASS failures and they get removed here.
+GRADER_PROBLEMS: dict[str, str] = {}
+
+# What a student-facing message must never contain: hidden test code or the grader's files.
+LEAKS = ("def test_", "assert ", "grader_tests", "pytest", "hypothesis", "labkit/", "CheckFailed")
+
+
+def _params(names):
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=GRADER_PROBLEMS[name]))
+            if name in GRADER_PROBLEMS else name for name in names]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """{"first": {case: SubmissionResult}, "second": {case: SubmissionResult}, "seconds": float}."""
+    dest = tmp_path_factory.mktemp("corpus")
+    paths = {name: build(name, dest) for name in CASES}
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = {name: pool.submit(grade_notebook, path) for name, path in paths.items()}
+        second = {name: pool.submit(grade_notebook, paths[name]) for name in REGRADE}
+        results = {"first": {name: f.result() for name, f in first.items()},
+                   "second": {name: f.result() for name, f in second.items()}}
+    results["seconds"] = time.perf_counter() - started
+    print(f"\ngraded {len(first) + len(second)} notebooks in {results['seconds']:.0f} s")
+    for name, result in results["first"].items():
+        scores = " ".join(f"{p}={result.parts[p].score:g}" for p in PARTS)
+        print(f"  {name:34s} {scores}  ({result.timings.get('grade_seconds', 0):.0f} s)")
+    return results
+
+
+def _failures(result, parts=PARTS) -> str:
+    lines = []
+    for part in parts:
+        pr = result.parts[part]
+        for check in pr.checks:
+            if check.credit < 1.0:
+                lines.append(f"  {part}.{check.name} [{check.status}, credit {check.credit:.2f}]: {check.message}")
+    flags = f" flags={result.flags}" if result.flags else ""
+    invalid = f" invalid={result.invalid!r}" if result.invalid else ""
+    return (f"scores {{{', '.join(f'{p}: {result.parts[p].score:g}/{result.parts[p].max_points:g}' for p in PARTS)}}}"
+            f"{flags}{invalid}\n" + "\n".join(lines) + (f"\n{result.grader_log}" if result.grader_log else ""))
+
+
+def test_corpus_covers_every_part():
+    assert {CASES[name].loses for name in MISTAKES} == set(PARTS)
+    assert len(CORRECT) >= 8
+
+
+@pytest.mark.parametrize("case", _params(CORRECT))
+def test_correct_case_scores_full_marks(graded, case):
+    result = graded["first"][case]
+    assert not result.invalid and "grader_error" not in result.flags, _failures(result)
+    short = [p for p in PARTS if result.parts[p].score < PART_POINTS[p]]
+    assert not short, f"{case}: not full marks in {short}\n{_failures(result)}"
+
+
+@pytest.mark.parametrize("case", _params(MISTAKES))
+def test_mistake_loses_points_in_its_own_part_only(graded, case):
+    result = graded["first"][case]
+    part = CASES[case].expected["loses"]
+    assert not result.invalid and "grader_error" not in result.flags, _failures(result)
+    assert result.parts[part].score < result.parts[part].max_points, \
+        f"{case}: expected to lose points in {part!r}\n{_failures(result)}"
+    elsewhere = [p for p in PARTS if p != part and result.parts[p].score < result.parts[p].max_points]
+    assert not elsewhere, f"{case}: also lost points in {elsewhere}\n{_failures(result)}"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_failed_checks_explain_themselves_without_hidden_code(graded, case):
+    result = graded["first"][case]
+    for part in PARTS:
+        for check in result.parts[part].checks:
+            if check.status == "passed":
+                continue
+            where = f"{case}: {part}.{check.name} [{check.status}]"
+            assert check.message.strip(), f"{where}: empty message"
+            leaked = [s for s in LEAKS if s in check.message]
+            assert not leaked, f"{where}: message contains {leaked}:\n{check.message}"
+
+
+@pytest.mark.parametrize("case", REGRADE)
+def test_regrade_gives_identical_credit_per_check(graded, case):
+    def credits(result):
+        return sorted((c.part, c.name, c.credit, c.status) for p in PARTS for c in result.parts[p].checks)
+
+    first, second = graded["first"][case], graded["second"][case]
+    assert credits(first) == credits(second)
+    assert [first.parts[p].score for p in PARTS] == [second.parts[p].score for p in PARTS]
