@@ -1,0 +1,73 @@
+"""Parallel and cached grading: same verdicts as one at a time, on a pool and on Dask."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import cache as cache_module
+from labkit.cache import ResultCache, submission_key
+from labkit.parallel import grade_many
+from labkit.submissions import RELEASE_NOTEBOOK, build_submission
+
+pytestmark = pytest.mark.slow
+
+
+def credits(result) -> dict:
+    return {(c.part, c.name): c.credit for p in result.parts.values() for c in p.checks}
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("class")
+    filled = build_submission(folder / "filled.ipynb")
+    release = folder / "release.ipynb"
+    release.write_bytes(RELEASE_NOTEBOOK.read_bytes())
+    return [filled, release]
+
+
+@pytest.fixture(scope="module")
+def local(notebooks, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache")
+    started = time.perf_counter()
+    results = grade_many(notebooks, jobs=2, cache=ResultCache(folder), progress=False)
+    return results, folder, time.perf_counter() - started
+
+
+def test_pool_grades_reference_full_and_release_zero(local, notebooks):
+    results, _, _ = local
+    filled, release = notebooks
+    assert results[filled].total == pytest.approx(20.0)
+    assert results[release].total == 0.0
+
+
+def test_unchanged_class_is_regraded_from_the_cache(local, notebooks):
+    results, folder, first = local
+    started = time.perf_counter()
+    again = grade_many(notebooks, jobs=2, cache=ResultCache(folder), progress=False)
+    elapsed = time.perf_counter() - started
+    assert all(again[nb].timings.get("cached") for nb in notebooks)
+    assert {nb: credits(r) for nb, r in again.items()} == {nb: credits(r) for nb, r in results.items()}
+    assert elapsed < 0.1 * first
+
+
+def test_a_changed_grader_or_notebook_changes_the_key(notebooks, monkeypatch):
+    filled, _ = notebooks
+    key = submission_key(filled)
+    monkeypatch.setattr(cache_module, "_code_digest", lambda: "another grader")
+    assert submission_key(filled) != key
+    monkeypatch.undo()
+    edited = filled.with_name("edited.ipynb")
+    edited.write_text(filled.read_text().replace("sd=0.2", "sd=0.25", 1))
+    assert submission_key(edited) != key
+
+
+def test_dask_cluster_gives_the_local_verdicts(local, notebooks):
+    distributed = pytest.importorskip("dask.distributed")
+    results, _, _ = local
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        remote = grade_many(notebooks, scheduler=cluster.scheduler_address, progress=False)
+    for nb in notebooks:
+        assert credits(remote[nb]) == credits(results[nb])
