@@ -1,6 +1,8 @@
 """Part `data` (6.1.3): make_rings."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,6 +39,7 @@ def class_stats(X: np.ndarray, y: np.ndarray, label: int, r: float) -> dict:
             "mean_cos": np.cos(angle).mean(), "mean_sin": np.sin(angle).mean()}
 
 
+@lru_cache(maxsize=256)
 def expected_stats(n: int, r1: float, r2: float, sd: float) -> tuple[dict, dict]:
     """The same statistics for the reference at a large n: noise biases the radius, and both
     sides estimate the same biased quantity."""
