@@ -361,9 +361,11 @@ def _strip_magics(source: str) -> str:
 
 
 def _describe_error(exc: BaseException) -> dict:
-    """Type, message and the student's own frames only (worker internals are noise)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/labkit/" not in f.filename]
-    lines = traceback.format_list(frames[-8:])
+    """Type, message and the student's own frames (library and worker frames are noise,
+    and would show the grading host's paths)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if f.filename.startswith("<komórka")]
+    lines = traceback.format_list(mine[-8:])
     try:
         message = str(exc)
     except Exception:
