@@ -91,23 +91,17 @@ def solutions() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- attacks
 KILL_PARENT = '''
-# --- atak: zabij proces, który mnie ocenia (rodzica), a potem wszystko, co się da
+# --- atak: zabij proces, który mnie ocenia (rodzica), jego grupę procesów i wszystko, co się da
 import os as _os, signal as _signal
-for _cel, _opis in ((_os.getppid(), "rodzic"), (-1, "kill -1")):
+_cele = (("rodzic", lambda: _os.kill(_os.getppid(), _signal.SIGKILL)),
+         ("kill -1", lambda: _os.kill(-1, _signal.SIGKILL)),
+         ("grupa rodzica", lambda: _os.killpg(_os.getpgid(_os.getppid()), _signal.SIGKILL)))
+for _opis, _zabij in _cele:
     try:
-        _os.kill(_cel, _signal.SIGKILL)
-        print("atak kill", _opis, _cel, ": sygnał wysłany")
+        _zabij()
+        print("atak kill", _opis, ": sygnał wysłany, przeżyłem")
     except OSError as _e:
-        print("atak kill", _opis, _cel, ": odmowa", _e)
-'''
-
-KILLPG_PARENT = '''
-# --- atak: zabij całą grupę procesów rodzica (sprawdzarkę razem z nbgraderem)
-import os as _os, signal as _signal
-_grupa = _os.getpgid(_os.getppid())
-print("atak killpg: grupa rodzica", _grupa, "moja", _os.getpgid(0))
-_os.killpg(_grupa, _signal.SIGKILL)
-print("atak killpg: przeżyłem")
+        print("atak kill", _opis, ": odmowa", _e)
 '''
 
 GRADEBOOK = '''
@@ -192,9 +186,9 @@ for _p in sorted(set(_ofiary)):
     except OSError as _e:
         print("atak kasowanie: odmowa", _p, _e)
 for _katalog in ("@@COURSE@@/submitted", "../../submitted"):
-    _shutil.rmtree(_katalog, ignore_errors=True)
-    if not _os.path.exists(_katalog) and _katalog.startswith("/"):
-        print("@@BREACH@@ usunięto katalog", _katalog)
+    if _os.path.isdir(_katalog):
+        _shutil.rmtree(_katalog, ignore_errors=True)
+        print("@@BREACH@@" if not _os.path.exists(_katalog) else "atak kasowanie: odmowa", "katalog", _katalog)
 print("atak kasowanie: celów", len(set(_ofiary)))
 '''
 
@@ -349,6 +343,7 @@ class HostileCase:
     invalid: bool = False                       # the grader cannot read it: every part scores 0
     gradebook_submission: bool = True           # nbgrader records a submission for it
     fallback: str = ""                          # what happens under LABKIT_SANDBOX=off
+    evidence: str = ""                          # text the worker's outputs must contain (the attack ran)
 
     def expected(self, part: str) -> str:
         if self.invalid:
@@ -381,61 +376,60 @@ def _cases() -> list[HostileCase]:
     return [
         # ---- attacks
         HostileCase("kill_parent", "attack",
-                    "os.kill(os.getppid(), SIGKILL) and kill(-1, SIGKILL) from a solution cell",
-                    _append(best, KILL_PARENT),
-                    fallback="kills the trusted pytest grader (every part 0); kill -1 as root kills "
-                             "every process on the host"),
-        HostileCase("killpg_parent", "attack",
-                    "os.killpg(os.getpgid(os.getppid()), SIGKILL)",
-                    _append(best, KILLPG_PARENT), expect={"experiments": "lt"},
-                    fallback="kills the grader's process group: the grader, and nbgrader with it"),
+                    "os.kill(os.getppid(), SIGKILL), kill(-1, SIGKILL) and "
+                    "os.killpg(os.getpgid(os.getppid()), SIGKILL) from a solution cell",
+                    _append(best, KILL_PARENT), evidence="atak kill grupa rodzica",
+                    fallback="kills the trusted pytest grader (every part 0), or its process group with "
+                             "nbgrader in it; kill -1 as root kills every process on the host"),
         HostileCase("gradebook_rewrite", "attack",
                     "search gradebook.db upward from cwd and at absolute paths; UPDATE scores, overwrite",
-                    _append("data_solution", GRADEBOOK),
+                    _append("data_solution", GRADEBOOK), evidence="atak gradebook: sprawdzono",
                     fallback="the absolute path is writable: the gradebook is corrupted"),
         HostileCase("read_hidden_tests", "attack",
                     "read grader_tests/*.py, reference/*.py, source/ (absolute, ../.., sys.path, import) "
                     "and print them into the cell's output",
-                    _append("loader_solution", READ_HIDDEN),
+                    _append("loader_solution", READ_HIDDEN), evidence="atak odczyt: plików znalezionych 0",
                     fallback="reads and prints everything (and `import reference` works)"),
         HostileCase("delete_other_submissions", "attack",
                     "delete other students' notebooks: ../../submitted/... and absolute paths",
-                    _append("model_solution", DELETE_OTHERS),
+                    _append("model_solution", DELETE_OTHERS), evidence="atak kasowanie: celów 0",
                     fallback="absolute paths are writable: other submissions are destroyed"),
         HostileCase("patch_torch_allclose", "attack",
                     "torch.allclose/isclose/equal, numpy.allclose, math.isclose always True; "
                     "dataset_loss returns the sum instead of the mean",
                     {"loss_solution_dataset_loss": sum_loss.rstrip("\n") + "\n\n" + PATCH_TORCH.lstrip("\n")},
-                    expect={"loss": "lt"}),
+                    expect={"loss": "lt"}, evidence="tamper:torch.allclose"),
         HostileCase("patch_numpy", "attack",
                     "numpy.arctan2/hypot/linalg.norm/std/allclose faked; make_rings draws half circles",
                     {"data_solution": half_circle.rstrip("\n") + "\n\n" + PATCH_NUMPY.lstrip("\n")},
-                    expect={"data": "lt"}),
+                    expect={"data": "lt"}, evidence="tamper:numpy.allclose"),
         HostileCase("patch_isinstance", "attack",
                     "builtins.isinstance says everything is a Module/Tensor/ndarray, issubclass always "
                     "True; the model lacks its Sigmoid",
                     {"model_solution": no_sigmoid.rstrip("\n") + "\n\n" + PATCH_ISINSTANCE.lstrip("\n")},
-                    expect={"model": "lt", **{p: "le" for p in PARTS if p != "model"}}),
+                    expect={"model": "lt", **{p: "le" for p in PARTS if p != "model"}},
+                    evidence="tamper:builtins.isinstance"),
         HostileCase("hang_top_level", "attack", "while True: pass at the top level of a cell",
-                    _append(best, HANG_TOP), expect={"experiments": "lt"}),
+                    _append(best, HANG_TOP), expect={"experiments": "lt"}, evidence="status:timeout"),
         HostileCase("hang_in_function", "attack",
                     "dataset_loss loops forever (also hangs the demo cell that calls it)",
-                    {"loss_solution_dataset_loss": HANG_IN_FUNCTION}, expect={"loss": "lt"}),
+                    {"loss_solution_dataset_loss": HANG_IN_FUNCTION}, expect={"loss": "lt"},
+                    evidence="status:timeout"),
         HostileCase("memory_hog", "attack", "allocate 128 MiB arrays until memory runs out",
-                    _append(best, MEMORY_HOG),
+                    _append(best, MEMORY_HOG), evidence="MemoryError",
                     fallback="contained by RLIMIT_AS as well"),
         HostileCase("fork_bomb", "attack", "while True: os.fork()",
-                    _append(best, FORK_BOMB), expect={p: "le" for p in PARTS},
+                    _append(best, FORK_BOMB), evidence="BlockingIOError",
                     fallback="contained by the pids cgroup when the grader can create one (root, "
                              "cgroup v1 pids or delegated v2), else by RLIMIT_NPROC, which does not "
                              "apply to root"),
         HostileCase("output_flood", "attack",
                     "80 MB of print(), 50 MB on stderr, 40 MB on fds 1-2, a 100 MB repr",
-                    _append(best, OUTPUT_FLOOD), fallback="contained the same way"),
+                    _append(best, OUTPUT_FLOOD), evidence="pominięto", fallback="contained the same way"),
         HostileCase("network", "attack",
                     "TCP to 1.1.1.1:53 and to a listener on the grader's localhost, UDP DNS query, "
                     "getaddrinfo",
-                    _append("data_solution", NETWORK), fallback="network is open"),
+                    _append("data_solution", NETWORK), evidence="atak sieć: DNS", fallback="network is open"),
         # ---- bad inputs
         HostileCase("invalid_json", "bad_input", "the notebook file is not JSON",
                     raw=b'{"cells": [{"cell_type": "code", "source": "print(1)"\n', invalid=True),
@@ -446,21 +440,21 @@ def _cases() -> list[HostileCase]:
                     transform="delete_test_cells"),
         HostileCase("duplicated_grade_cells", "bad_input",
                     "the model tests cell and the data solution cell appear twice",
-                    transform="duplicate_cells", expect={p: "le" for p in PARTS}),
+                    transform="duplicate_cells"),
         HostileCase("renamed_function", "bad_input", "predict renamed to przewiduj",
                     {"loss_solution": renamed}, expect={"loss": "lt"}),
         HostileCase("syntax_error", "bad_input", "a missing colon in the dataset_loss cell",
-                    {"loss_solution_dataset_loss": syntax}, expect={"loss": "lt"}),
+                    {"loss_solution_dataset_loss": syntax}, expect={"loss": "lt"}, evidence="SyntaxError"),
         HostileCase("sys_exit", "bad_input", "sys.exit() at the end of a solution cell",
-                    _append(best, SYS_EXIT)),
+                    _append(best, SYS_EXIT), evidence="SystemExit"),
         HostileCase("os_exit", "bad_input", "os._exit(3) at the end of a solution cell",
-                    _append(best, OS_EXIT), expect={"experiments": "lt"}),
+                    _append(best, OS_EXIT), expect={"experiments": "lt"}, evidence="status:crashed"),
         HostileCase("torch_py_beside_notebook", "bad_input",
-                    "a torch.py in the submission folder that would shadow `import torch`",
+                    "a torch.py (and numpy.py) in the submission folder that would shadow imports",
                     extra_files={"torch.py": TORCH_SHADOW.encode(), "numpy.py": TORCH_SHADOW.encode()}),
         HostileCase("extra_files", "bad_input",
-                    "extra files, a subfolder, a 2 MB blob and symlinks to a hidden test and another "
-                    "student's notebook",
+                    "extra files, a subfolder, a 2 MB blob, another notebook, and symlinks to a hidden "
+                    "test and to another student's notebook",
                     extra_files={"notatki.txt": "moje notatki\n".encode(), "dane/wyniki.csv": b"a,b\n1,2\n",
                                  "dane/duzy.bin": os.urandom(2 * 1024 * 1024),
                                  "inny.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'},
@@ -468,7 +462,7 @@ def _cases() -> list[HostileCase]:
                               "cudzy.ipynb": "@@COURSE@@/submitted/honest_reference/lab06/lab06.ipynb"}),
         HostileCase("missing_notebook", "bad_input", "the submission folder has no notebook",
                     notebook=False, extra_files={"notatki.txt": "zapomniałem notatnika\n".encode()},
-                    invalid=True),
+                    invalid=True, gradebook_submission=False),
     ]
 
 
