@@ -201,7 +201,26 @@ PROBE_CELLS = [
     "def hog():\n"
     "    eaten = []\n"
     "    while True:\n"
-    "        eaten.append(np.ones(2**24))\n",
+    "        eaten.append(np.ones(2**24))\n"
+    "def fill(where, total_mib):\n"
+    "    # 32 MiB files (each under RLIMIT_FSIZE) until total_mib or the first refusal\n"
+    "    block, done, names = b'x' * 2**20, 0, []\n"
+    "    try:\n"
+    "        while done < total_mib:\n"
+    "            names.append(os.path.join(where, f'fill-{{len(names)}}'))\n"
+    "            with open(names[-1], 'wb') as f:\n"
+    "                for _ in range(32):\n"
+    "                    f.write(block)\n"
+    "                    done += 1\n"
+    "    except OSError as e:\n"
+    "        return done, repr(e)\n"
+    "    finally:\n"
+    "        for name in names:\n"
+    "            try:\n"
+    "                os.remove(name)\n"
+    "            except OSError:\n"
+    "                pass\n"
+    "    return done, None\n",
     # 6: a flood at the top level of a cell
     "for _ in range(100_000):\n"
     "    print('SPAM' * 25)\n"
@@ -331,6 +350,25 @@ def test_memory_limit_is_enforced_and_reported(probe):
     if isinstance(hog.value, StudentError):
         assert hog.value.type == "MemoryError"
     assert sub.call("f", 2).value == 3
+
+
+DISK_BUG = ("labkit sandbox: /tmp is a tmpfs without --size (RAM outside RLIMIT_AS, up to half the "
+            "host's memory) and the scratch is a bind of a host directory where RLIMIT_FSIZE caps one file, "
+            "not the total (proposed: --size tmpfs for both)")
+
+
+@pytest.mark.parametrize("probe", [
+    pytest.param("bwrap", id="bwrap", marks=[MODES[0].marks[0], pytest.mark.xfail(strict=True, reason=DISK_BUG)]),
+    pytest.param("off", id="fallback", marks=pytest.mark.xfail(
+        strict=True, reason=f"{FALLBACK_CANNOT}: the scratch is a host directory with no quota")),
+], indirect=True)
+def test_disk_and_tmpfs_writes_are_bounded(probe):
+    mode, sub, _ = probe
+    total = 1024   # MiB: far above anything the notebook needs, well below the host's free space
+    places = ["/tmp", "."] if mode == "bwrap" else ["."]   # the fallback's /tmp is the host's own
+    for where in places:
+        written, error = sub.call("fill", where, total, _timeout=60).value
+        assert written < total and error is not None, (where, written, error)
 
 
 def test_hanging_call_times_out_and_the_next_call_works(probe):
