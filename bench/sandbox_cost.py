@@ -53,6 +53,29 @@ def _one(what: str, notebook: str) -> dict:
             "notebook_seconds": result.timings.get("notebook_seconds")}
 
 
+def bare_launch(repeats: int = 20) -> dict[str, float]:
+    """Median ms to start and finish ``/bin/true`` confined both ways: the set-up alone."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from labkit import sandbox
+    from labkit.settings import Limits
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="sandbox-bare-") as tmp:
+        for mode, policy in MODES.items():
+            plan = sandbox.plan(policy)
+            times = []
+            for i in range(repeats):
+                launch = sandbox.launch(plan, scratch=Path(tmp) / f"s{i}", limits=Limits(), generation=1)
+                argv = launch.argv[:launch.argv.index("--") + 1] + ["/bin/true"] if "--" in launch.argv \
+                    else ["/bin/true"]
+                started = time.perf_counter()
+                subprocess.run(argv, env=launch.env, cwd=launch.cwd, preexec_fn=launch.preexec_fn, check=True)
+                times.append(time.perf_counter() - started)
+                for path in launch.cleanup_paths:
+                    sandbox.remove_cgroup(path)
+            out[mode] = statistics.median(times) * 1000
+    return out
+
+
 def measure(what: str, mode: str, notebook: Path) -> dict:
     env = dict(os.environ, LABKIT_SANDBOX=MODES[mode], PYTHONDONTWRITEBYTECODE="1")
     started = time.perf_counter()
@@ -81,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(_one(*args.one)))
         return 0
+    bare = bare_launch()
+    print(f"set-up alone (/bin/true): bwrap {bare['bwrap']:.1f} ms, fallback {bare['fallback']:.1f} ms")
     whats = [args.only] if args.only else ["worker", "grade"]
     samples: dict[tuple[str, str], list[dict]] = {(w, m): [] for w in whats for m in MODES}
     with tempfile.TemporaryDirectory(prefix="sandbox-cost-") as tmp:
@@ -105,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             if what == "grade":
                 label = "grade_notebook (start + run + hidden checks)"
             print(f"| {label} | {b:.2f} | {f:.2f} | {b / f:.3f} |")
+    print(f"| set-up alone (`/bin/true`) | {bare['bwrap'] / 1000:.3f} | {bare['fallback'] / 1000:.3f} | "
+          f"{bare['bwrap'] / bare['fallback']:.1f} |")
     return 0
 
 
