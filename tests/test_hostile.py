@@ -40,8 +40,8 @@ pytestmark = pytest.mark.slow
 
 # Limits for the batch (operational settings, see labkit.settings.load_settings).
 LIMITS_ENV = {
-    "LABKIT_LIMIT_CELL_SECONDS": "25",       # the top-level hang costs this once
-    "LABKIT_LIMIT_CALL_SECONDS": "15",       # the hanging function costs this once
+    "LABKIT_LIMIT_CELL_SECONDS": "20",       # the top-level hang costs this once (honest cells: < 13 s)
+    "LABKIT_LIMIT_CALL_SECONDS": "10",       # the hanging function costs this once (honest calls: < 1 s)
     "LABKIT_LIMIT_MEMORY_BYTES": str(2 * 1024**3),
     "LABKIT_LIMIT_PROCESSES": "32",
 }
