@@ -1,0 +1,1171 @@
+#!/usr/bin/env python
+"""Calibrate every statistical and numerical threshold of the hidden grader.
+
+For each threshold in ``labkit.settings`` the statistic its check computes is re-run for
+*correct* solutions (the reference, plus alternative correct implementations where style
+matters) over many seeds. The grader's own helpers are imported from ``grader_tests/`` so
+that the numbers measure exactly what the checks compute.
+
+For every check the table shows the threshold, the worst observed value, the mean and std
+of the statistic, the margin in standard deviations and an estimated false-fail
+probability per check run:
+
+    P(check fails) <= m * sum over failing sides of exp(-z**2 / 2),   z = distance / std
+
+where ``exp(-z**2/2)`` is the Chernoff bound of a Gaussian tail with the observed mean and
+std (it is above the exact Gaussian tail) and ``m`` is the number of comparisons the check
+makes per run (hypothesis examples x classes x statistics), a union bound. The count of
+empirical failures over all draws is shown next to it.
+
+Usage::
+
+    python bench/calibrate.py                      # default run (~10 min on one core)
+    python bench/calibrate.py --quick              # smoke run (< 1 min)
+    python bench/calibrate.py --seeds 40000        # scale: data draws per case (others scale along)
+    python bench/calibrate.py --markdown docs/calibration.md
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "grader_tests"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from scipy import optimize, special, stats  # noqa: E402
+from torch import nn  # noqa: E402
+
+torch.set_num_threads(1)
+
+import reference  # noqa: E402
+from labkit import worker_ops  # noqa: E402
+from labkit.settings import ACTIVATIONS, load_settings  # noqa: E402
+from labkit.worker import _seed_everything  # noqa: E402  (what the worker does before every call)
+
+# The grader's own helpers: calibration measures exactly what the checks compute.
+from grader import grader_weights, reference_model, set_weights, torch_mlp  # noqa: E402
+from test_data import class_stats, expected_stats  # noqa: E402
+from test_experiments import accuracy_of, heldout, reference_pipeline  # noqa: E402
+from test_loss import HIDDEN as LOSS_HIDDEN  # noqa: E402
+from test_loss import data as loss_data  # noqa: E402
+from test_model import inputs as model_inputs  # noqa: E402
+from test_training import BATCH, SIZES, initial_weights, run_reference, training_data  # noqa: E402
+
+SETTINGS = load_settings()
+TOL = SETTINGS.tol
+BUDGET = SETTINGS.budget
+K = SETTINGS.hypothesis_examples
+TARGET = 1e-6
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet():
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+# ---------------------------------------------------------------------------------------
+# Tail estimates
+# ---------------------------------------------------------------------------------------
+
+def chernoff(z: float) -> float:
+    """Chernoff bound of a Gaussian tail beyond z standard deviations (1 if z <= 0)."""
+    return 1.0 if z <= 0 else math.exp(-z * z / 2)
+
+
+@dataclass
+class Tail:
+    """Distribution of one statistic against its pass region [lo, hi]."""
+
+    values: np.ndarray
+    lo: float = -math.inf
+    hi: float = math.inf
+    strict: bool = False          # pass region open at hi (check is `value < hi`)
+    label: str = ""
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+
+    def distances(self) -> list[float]:
+        return [d for d in (self.mean - self.lo, self.hi - self.mean) if math.isfinite(d)]
+
+    @property
+    def margin(self) -> float:
+        d = min(self.distances())
+        if self.std == 0:
+            return math.inf if d > 0 else -math.inf
+        return d / self.std
+
+    @property
+    def p(self) -> float:
+        """Per-comparison false-fail estimate: sum of the Chernoff bounds of both sides."""
+        if self.std == 0:
+            return 0.0 if min(self.distances()) > 0 else 1.0
+        return min(1.0, sum(chernoff(d / self.std) for d in self.distances()))
+
+    @property
+    def p_gauss(self) -> float:
+        """Per-comparison Gaussian tail estimate (exact tail of N(mean, std^2), both sides)."""
+        if self.std == 0:
+            return 0.0 if min(self.distances()) > 0 else 1.0
+        return min(1.0, sum(float(stats.norm.sf(d / self.std)) for d in self.distances()))
+
+    @property
+    def fails(self) -> int:
+        v = self.values
+        bad = (v < self.lo) | ((v >= self.hi) if self.strict else (v > self.hi))
+        return int(bad.sum())
+
+    @property
+    def worst(self) -> float:
+        """The observed value closest to (or furthest beyond) a threshold."""
+        v = self.values
+        if math.isfinite(self.lo) and math.isfinite(self.hi):
+            centre = (self.lo + self.hi) / 2
+            return float(v[np.argmax(np.abs(v - centre))])
+        return float(v.max() if math.isfinite(self.hi) else v.min())
+
+
+@dataclass
+class Row:
+    part: str
+    check: str
+    threshold: str
+    tails: list[Tail]             # one per case (parameter combo x class x statistic); worst decides
+    multiplicity: int             # comparisons per check run (union bound)
+    note: str = ""
+    p_override: float | None = None   # analytic probability where one exists
+    suggest_override: str | None = None
+    worst_override: str | None = None
+
+    @property
+    def draws(self) -> int:
+        return sum(len(t.values) for t in self.tails)
+
+    @property
+    def critical(self) -> Tail:
+        return max(self.tails, key=lambda t: (t.p, -t.margin))
+
+    @property
+    def p_run(self) -> float:
+        if self.p_override is not None:
+            return self.p_override
+        return min(1.0, self.multiplicity * self.critical.p)
+
+    @property
+    def p_gauss_run(self) -> float:
+        if self.p_override is not None:
+            return self.p_override
+        return min(1.0, self.multiplicity * self.critical.p_gauss)
+
+    @property
+    def fails(self) -> int:
+        return sum(t.fails for t in self.tails)
+
+    @property
+    def worst(self) -> float:
+        """Worst observed value over all cases, measured as distance to the threshold."""
+        best_t, best_d = None, math.inf
+        for t in self.tails:
+            w = t.worst
+            d = min(abs(w - b) * (1 if t.lo <= w <= t.hi else -1) for b in (t.lo, t.hi) if math.isfinite(b))
+            if d < best_d:
+                best_t, best_d = w, d
+        return best_t
+
+    @property
+    def ok(self) -> bool:
+        return self.p_run < TARGET
+
+    def suggestion(self) -> str:
+        """Threshold at which the same tail estimate would fall below TARGET."""
+        if self.suggest_override:
+            return self.suggest_override
+        t = self.critical
+        sides = len(t.distances())
+        z = math.sqrt(2 * math.log(sides * self.multiplicity / TARGET))
+        if math.isfinite(t.lo) and math.isfinite(t.hi):
+            return f"|stat| <= {abs(t.mean) + z * t.std:.3g}"
+        if math.isfinite(t.hi):
+            return f"<= {t.mean + z * t.std:.3g}"
+        return f">= {t.mean - z * t.std:.3g}"
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def fmt_p(row: Row, gauss: bool = False) -> str:
+    p = row.p_gauss_run if gauss else row.p_run
+    if row.p_override is not None:
+        return f"{p:.1e}" if p > 0 else "0"
+    if p == 0:
+        return "0 (no spread)" if row.critical.std == 0 else "< 1e-300"
+    return f"{p:.1e}"
+
+
+# ---------------------------------------------------------------------------------------
+# Part data: alternative correct make_rings styles
+# ---------------------------------------------------------------------------------------
+
+def rings_endpoint(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """The lab's version: np.linspace(0, 2*pi, m) with the endpoint (angle 0 twice)."""
+    rng = np.random.default_rng(seed)
+    m0, m1 = n // 2, n - n // 2
+    t0, t1 = np.linspace(0, 2 * np.pi, m0), np.linspace(0, 2 * np.pi, m1)
+    X0 = np.c_[r1 * np.cos(t0), r1 * np.sin(t0)]
+    X1 = np.c_[r2 * np.cos(t1), r2 * np.sin(t1)]
+    X = np.vstack([X0, X1]) + rng.normal(0, sd, (n, 2))
+    return X, np.r_[np.zeros(m0), np.ones(m1)]
+
+
+def rings_legacy(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """Legacy global NumPy generator: np.random.seed + np.random.normal."""
+    np.random.seed(seed)
+    m0, m1 = n // 2, n - n // 2
+    t = np.r_[np.linspace(0, 2 * np.pi, m0, endpoint=False), np.linspace(0, 2 * np.pi, m1, endpoint=False)]
+    r = np.r_[np.full(m0, r1), np.full(m1, r2)]
+    X = np.stack([r * np.cos(t) + np.random.normal(0, sd, n), r * np.sin(t) + np.random.normal(0, sd, n)], 1)
+    return X, (np.arange(n) >= m0).astype(float)
+
+
+def rings_torch(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """Noise from a torch.Generator (float64), positions in NumPy."""
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(seed)
+    m0, m1 = n // 2, n - n // 2
+    t = np.r_[np.linspace(0, 2 * np.pi, m0, endpoint=False), np.linspace(0, 2 * np.pi, m1, endpoint=False)]
+    r = np.r_[np.full(m0, r1), np.full(m1, r2)]
+    noise = torch.normal(0.0, float(sd), size=(n, 2), generator=g, dtype=torch.float64).numpy()
+    X = np.column_stack([r * np.cos(t), r * np.sin(t)]) + noise
+    return X, np.r_[np.zeros(m0), np.ones(m1)]
+
+
+def rings_uniform_angles(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """Angles drawn uniformly at random (one reading of "kąty rozłożone równomiernie")."""
+    rng = np.random.default_rng(seed)
+    m0, m1 = n // 2, n - n // 2
+    t = rng.uniform(0, 2 * np.pi, n)
+    r = np.r_[np.full(m0, r1), np.full(m1, r2)]
+    X = np.column_stack([r * np.cos(t), r * np.sin(t)]) + rng.normal(0, sd, (n, 2))
+    return X, np.r_[np.zeros(m0), np.ones(m1)]
+
+
+DATA_STYLES = {
+    "reference": reference.make_rings,
+    "linspace+endpoint": rings_endpoint,
+    "legacy np.random": rings_legacy,
+    "torch.Generator": rings_torch,
+}
+# Not one of the hinted styles; reported on its own rows because the contract's wording
+# ("kąty są rozłożone równomiernie") can be read as uniformly random angles.
+EXTRA_STYLES = {"uniform random angles": rings_uniform_angles}
+
+# Worst corners of statistical_ring_params(): n = stat_n (fewest points per class), the
+# smallest and largest radii (r1 in [0.5, 3], r2 = r1 + gap up to 6) and both ends of sd.
+DATA_COMBOS = [
+    (TOL.stat_n, 0.5, 1.0, 0.3),
+    (TOL.stat_n, 0.5, 1.0, 0.05),
+    (TOL.stat_n, 3.0, 6.0, 0.3),
+    (TOL.stat_n, 3.0, 6.0, 0.05),
+]
+DATA_STATS = ("mean_radius", "spread", "mean_cos", "mean_sin")
+
+
+def data_draws(style, combo, draws: int, seed0: int) -> np.ndarray:
+    """(draws, class, stat): got - expected for radius/spread, raw mean cos/sin, as the checks."""
+    n, r1, r2, sd = combo
+    inner_exp, outer_exp = expected_stats(n, r1, r2, sd)
+    out = np.empty((draws, 2, 4))
+    for k in range(draws):
+        X, y = style(n, r1, r2, sd, seed=seed0 + k)
+        for c, (label, radius, exp) in enumerate(((0, r1, inner_exp), (1, r2, outer_exp))):
+            s = class_stats(X, y, label, radius)
+            out[k, c] = (s["mean_radius"] - exp["mean_radius"], s["spread"] - exp["spread"],
+                         s["mean_cos"], s["mean_sin"])
+    return out
+
+
+def calibrate_data(counts) -> tuple[list[Row], dict]:
+    rows, details = [], {"combos": []}
+    styles = {**DATA_STYLES, **EXTRA_STYLES}
+    results = {}
+    for name, style in styles.items():
+        draws = counts["data_ref"] if name == "reference" else counts["data_alt"]
+        for ci, combo in enumerate(DATA_COMBOS):
+            results[name, ci] = data_draws(style, combo, draws, seed0=1_000_000 * ci)
+        log(f"  data: {name}: {draws} draws x {len(DATA_COMBOS)} combos")
+
+    def tails(name, stat_idx, tol):
+        out = []
+        for ci, combo in enumerate(DATA_COMBOS):
+            for c in (0, 1):
+                for s in stat_idx:
+                    r = combo[1 + c]
+                    out.append(Tail(results[name, ci][:, c, s], -tol, tol,
+                                    label=f"n={combo[0]}, r={r}, sd={combo[3]}, {DATA_STATS[s]}"))
+        return out
+
+    specs = [
+        ("radius_mean", "class mean radius vs large-n reference", (0,), TOL.radius_mean, 2 * K),
+        ("radius_spread", "class radial spread vs large-n reference", (1,), TOL.radius_spread, 2 * K),
+        ("angle_mean", "|mean cos|, |mean sin| per class", (2, 3), TOL.angle_mean, 4 * K),
+    ]
+    for key, what, idx, tol, mult in specs:
+        for name in styles:
+            extra = name in EXTRA_STYLES
+            ts = tails(name, idx, tol)
+            row = Row("data", f"{key} [{name}]", f"|Δ| ≤ {tol}", ts, mult,
+                      note=what + ("; style outside the hint (see notes)" if extra else ""))
+            rows.append(row)
+    # Worst case per combo, for the notes.
+    for ci, combo in enumerate(DATA_COMBOS):
+        r = results["reference", ci]
+        details["combos"].append((combo, [float(r[:, c, s].std(ddof=1)) for c in (0, 1) for s in range(4)]))
+
+    # exact: sd = 0 gives exact radii (tolerance TOL.exact), every style.
+    errs = []
+    for style in styles.values():
+        for n, r1, r2 in ((2, 0.5, 1.0), (301, 3.0, 6.0), (157, 1.234, 4.2), (300, 2.999, 5.999)):
+            X, _ = style(n, r1, r2, 0.0, seed=8)
+            expected = np.where(np.arange(n) < n // 2, r1, r2)
+            errs.append(float(np.max(np.abs(np.hypot(X[:, 0], X[:, 1]) - expected))))
+    rows.append(Row("data", "exact [all styles]", f"≤ {TOL.exact:g}", [Tail(np.array(errs), hi=TOL.exact)], K,
+                    note="sd=0: |radius - r|, float64 rounding only"))
+    return rows, details
+
+
+# ---------------------------------------------------------------------------------------
+# Part model: alternative correct Klasyfikator implementations
+# ---------------------------------------------------------------------------------------
+
+_TORCH_ACT = {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "leaky_relu": F.leaky_relu}
+
+
+class ModuleListNet(nn.Module):
+    """nn.ModuleList of Linear layers, activations from torch / F, torch.sigmoid output."""
+
+    def __init__(self, hidden=(4, 2), activation="relu"):
+        super().__init__()
+        widths = [2, *hidden, 1]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+        self.act = _TORCH_ACT[activation]
+
+    def forward(self, x):
+        for layer in self.layers[:-1]:
+            x = self.act(layer(x))
+        return torch.sigmoid(self.layers[-1](x))
+
+
+class NamedLayersNet(nn.Module):
+    """Named attributes fc1, fc2, ... and nn.functional activations, F.sigmoid output."""
+
+    def __init__(self, hidden=(4, 2), activation="relu"):
+        super().__init__()
+        widths = [2, *hidden, 1]
+        self.depth = len(widths) - 1
+        for i, (a, b) in enumerate(zip(widths, widths[1:]), start=1):
+            setattr(self, f"fc{i}", nn.Linear(a, b))
+        self.activation = activation
+
+    def forward(self, x):
+        act = getattr(F, self.activation)
+        for i in range(1, self.depth):
+            x = act(getattr(self, f"fc{i}")(x))
+        return F.sigmoid(getattr(self, f"fc{self.depth}")(x))
+
+
+class ManualNet(nn.Module):
+    """Explicit parameters, x @ W.T + b, hand-written relu/sigmoid/leaky, 1 / (1 + exp(-z)) output."""
+
+    def __init__(self, hidden=(4, 2), activation="relu"):
+        super().__init__()
+        widths = [2, *hidden, 1]
+        self.depth = len(widths) - 1
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            self.register_parameter(f"w{i}", nn.Parameter(torch.randn(b, a) * 0.1))
+            self.register_parameter(f"b{i}", nn.Parameter(torch.zeros(b)))
+        self.activation = activation
+
+    def act(self, z):
+        if self.activation == "relu":
+            return torch.clamp(z, min=0)
+        if self.activation == "tanh":
+            return torch.tanh(z)
+        if self.activation == "sigmoid":
+            return 1 / (1 + torch.exp(-z))
+        return torch.where(z >= 0, z, 0.01 * z)
+
+    def forward(self, x):
+        for i in range(self.depth):
+            x = x @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")
+            x = self.act(x) if i < self.depth - 1 else 1 / (1 + torch.exp(-x))
+        return x
+
+
+class HandTanhNet(ManualNet):
+    """ManualNet with tanh written out as (e^z - e^-z) / (e^z + e^-z): correct, but it loses
+    float32 precision near z = 0 (cancellation), the sloppiest correct style we know of."""
+
+    def act(self, z):
+        if self.activation == "tanh":
+            return (torch.exp(z) - torch.exp(-z)) / (torch.exp(z) + torch.exp(-z))
+        return super().act(z)
+
+
+# name -> (class, activations it is compared on; None = all)
+MODEL_STYLES = {
+    "reference (fresh instance)": (reference.Klasyfikator, None),
+    "ModuleList + torch.*": (ModuleListNet, None),
+    "named layers + F.*": (NamedLayersNet, None),
+    "manual x@W.T+b, hand-written acts": (ManualNet, None),
+    "hand-written tanh formula": (HandTanhNet, ("tanh",)),
+}
+
+
+def calibrate_model(counts) -> list[Row]:
+    rng = np.random.default_rng(2024)
+    diffs = {name: [] for name in MODEL_STYLES}
+    for _ in range(counts["forward"]):
+        hidden = tuple(int(w) for w in rng.integers(1, 17, size=rng.integers(0, 4)))
+        activation = ACTIVATIONS[rng.integers(len(ACTIVATIONS))]
+        seed = int(rng.integers(0, 10_001))
+        weights = grader_weights(hidden, seed)
+        x = model_inputs(seed, 32)
+        ref = reference_model(hidden, activation, weights)
+        ref.eval()
+        with torch.no_grad():
+            expected = ref(torch.tensor(x)).numpy().astype(np.float64)
+        for name, (cls, only) in MODEL_STYLES.items():
+            if only is not None and activation not in only:
+                continue
+            model = cls(hidden, activation)
+            worker_ops.op_set_params(model, weights)
+            got = worker_ops.op_forward(model, x).numpy().astype(np.float64)
+            diffs[name].append(float(np.max(np.abs(got - expected))))
+    rows = []
+    for name, d in diffs.items():
+        only = MODEL_STYLES[name][1]
+        rows.append(Row("model", f"forward [{name}]", f"≤ {TOL.forward:g}", [Tail(np.array(d), hi=TOL.forward)], K,
+                        note="max |Δ| of 32 outputs, grader_weights, drawn architectures"
+                             + (f" ({'/'.join(only)} only)" if only else "")))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# Part loss: dataset_loss (float32 BCELoss) vs the grader's float64 formula
+# ---------------------------------------------------------------------------------------
+
+def loss_flatten(model, X, y, loss_fn):
+    model.eval()
+    with torch.no_grad():
+        return float(loss_fn(model(X).flatten(), y))
+
+
+def loss_batched(model, X, y, loss_fn, batch=64):
+    """Mean over the whole set computed batch by batch, weighted by batch size."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(X), batch):
+            xb, yb = X[i:i + batch], y[i:i + batch]
+            total += float(loss_fn(model(xb), yb.reshape(-1, 1))) * len(xb)
+    return total / len(X)
+
+
+LOSS_STYLES = {"reference": reference.dataset_loss, "flatten": loss_flatten, "batched mean": loss_batched}
+
+
+def calibrate_loss(counts) -> list[Row]:
+    rng = np.random.default_rng(77)
+    rel = {name: [] for name in LOSS_STYLES}
+    acc_diff = []
+    for seed in rng.integers(0, 10_001, size=counts["loss"]):
+        seed = int(seed)
+        # grader_model(): the worker's 2-8-1 net with Dropout, and the local reference copy.
+        weights = grader_weights(LOSS_HIDDEN, seed, scale=1.0)
+        handle = worker_ops.op_mlp_dropout([2, *LOSS_HIDDEN, 1], 0.5)
+        worker_ops.op_set_params(handle, weights)
+        local = reference.Klasyfikator(LOSS_HIDDEN, "relu")
+        set_weights(local, weights)
+        local.eval()
+        _, _, X32, y32 = loss_data(seed)
+        with torch.no_grad():
+            p = local(torch.tensor(X32)).numpy().reshape(-1).astype(np.float64)
+        # The check's formula, verbatim.
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+        expected = -np.mean(y32 * log_p + (1 - y32) * log_q)
+        for name, fn in LOSS_STYLES.items():
+            _seed_everything(SETTINGS.seeds.base)
+            got = fn(handle, torch.tensor(X32), torch.tensor(y32), nn.BCELoss())
+            rel[name].append(abs(got - expected) / abs(expected))
+        # evaluate's accuracy (atol 1e-12), same setup.
+        accuracy, _ = reference.evaluate(handle, torch.tensor(X32), y32.astype(np.float64))
+        with torch.no_grad():
+            y_pred = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+        acc_diff.append(abs(accuracy - np.mean(y_pred == y32.astype(np.int64))))
+    rows = [Row("loss", f"loss_rel [{name}]", f"rel ≤ {TOL.loss_rel:g}", [Tail(np.array(v), hi=TOL.loss_rel)], K,
+                note="|Δ|/|expected|, 400 points, 2-8-1 net with Dropout, scale-1 weights")
+            for name, v in rel.items()]
+    rows.append(Row("loss", "evaluate accuracy [reference]", "≤ 1e-12", [Tail(np.array(acc_diff), hi=1e-12)], K,
+                    note="accuracy_score vs np.mean"))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# Part training: alternative correct loops
+# ---------------------------------------------------------------------------------------
+
+def train_flatten(model, loader, loss_fn, optimizer, n_epochs=4):
+    """loss_fn(p.flatten(), y); history as the mean of a list."""
+    model.train()
+    history = []
+    for _ in range(n_epochs):
+        losses = []
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb).flatten(), yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history.append(sum(losses) / len(losses))
+        print(history[-1])
+    return history
+
+
+def train_zero_grad_last(model, loader, loss_fn, optimizer, n_epochs=4):
+    """zero_grad after step (the gradients are zero before every backward anyway)."""
+    model.train()
+    history = []
+    for _ in range(n_epochs):
+        losses = []
+        for xb, yb in loader:
+            loss = loss_fn(model(xb), yb.view(-1, 1))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(float(loss.detach()))
+        history.append(float(np.mean(losses)))
+        print(history[-1])
+    return history
+
+
+def train_keep_grads(model, loader, loss_fn, optimizer, n_epochs=4):
+    """zero_grad(set_to_none=False), unsqueeze targets, epoch loss summed as a float32 tensor."""
+    model.train()
+    history = []
+    for _ in range(n_epochs):
+        total, batches = torch.zeros(()), 0
+        for xb, yb in loader:
+            optimizer.zero_grad(set_to_none=False)
+            loss = loss_fn(model(xb), yb.unsqueeze(1))
+            loss.backward()
+            optimizer.step()
+            total = total + loss.detach()
+            batches += 1
+        history.append((total / batches).item())
+        print(history[-1])
+    return history
+
+
+def train_model_zero_grad(model, loader, loss_fn, optimizer, n_epochs=4):
+    """model.zero_grad() instead of optimizer.zero_grad()."""
+    model.train()
+    history = []
+    for _ in range(n_epochs):
+        total, batches = 0.0, 0
+        for xb, yb in loader:
+            model.zero_grad()
+            loss = loss_fn(model(xb), yb.reshape(len(yb), 1))
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            batches += 1
+        history.append(total / batches)
+        print(history[-1])
+    return history
+
+
+TRAIN_STYLES = {
+    "reference (worker copy)": reference.train,
+    "flatten loss": train_flatten,
+    "zero_grad at end": train_zero_grad_last,
+    "set_to_none=False": train_keep_grads,
+    "model.zero_grad()": train_model_zero_grad,
+}
+
+
+def student_run(train_fn, sizes, weights, X, y, n_epochs, *, dropout=None, eval_first=False):
+    """run_student() of test_training with the worker ops, in this process."""
+    model = worker_ops.op_mlp_dropout(sizes, dropout) if dropout else worker_ops.op_mlp(sizes, "tanh")
+    worker_ops.op_set_params(model, weights)
+    if eval_first:
+        model.eval()
+    loader = worker_ops.op_loader(X, y, BATCH, False)
+    optimizer = worker_ops.op_adam(model, 0.01)
+    _seed_everything(SETTINGS.seeds.base)          # the worker seeds before calling train
+    with quiet():
+        history = train_fn(model, loader, worker_ops.op_bce_loss(), optimizer, n_epochs)
+    return history, [p.numpy() for p in worker_ops.op_get_params(model)]
+
+
+def calibrate_training(counts) -> list[Row]:
+    rng = np.random.default_rng(55)
+    params = {name: [] for name in TRAIN_STYLES}
+    history = {name: [] for name in TRAIN_STYLES}
+    dropout = {name: [] for name in TRAIN_STYLES}
+    for _ in range(counts["train"]):
+        seed, n_epochs = int(rng.integers(0, 1001)), int(rng.integers(1, 3))
+        weights = initial_weights(SIZES, seed)
+        X, y = training_data(seed)
+        with quiet():
+            ref_hist, ref_params = run_reference(SIZES, weights, X, y, n_epochs)
+        dsizes = [2, 8, 1]
+        dweights = initial_weights(dsizes, seed)
+        with quiet():
+            _, dref = run_reference(dsizes, dweights, X, y, 1, dropout=0.5)
+        for name, fn in TRAIN_STYLES.items():
+            hist, got = student_run(fn, SIZES, weights, X, y, n_epochs)
+            params[name].append(max(float(np.max(np.abs(g - e))) for g, e in zip(got, ref_params)))
+            history[name].append(float(np.max(np.abs(np.array(hist) - ref_hist) / np.abs(ref_hist))))
+            _, dgot = student_run(fn, dsizes, dweights, X, y, 1, dropout=0.5, eval_first=True)
+            dropout[name].append(max(float(np.max(np.abs(g - e))) for g, e in zip(dgot, dref)))
+    rows = []
+    for name in TRAIN_STYLES:
+        rows.append(Row("training", f"train_params [{name}]", f"≤ {TOL.train_params:g}",
+                        [Tail(np.array(params[name]), hi=TOL.train_params)], K,
+                        note="max |Δparam|, 257 samples, batch 32, Adam 0.01, [2,6,4,1] tanh, 1-2 epochs"))
+    for name in TRAIN_STYLES:
+        rows.append(Row("training", f"history rtol [{name}]", f"rel ≤ {TOL.train_params:g}",
+                        [Tail(np.array(history[name]), hi=TOL.train_params)], 3,
+                        note="mean batch loss per epoch vs reference (3 epochs checked once)"))
+    for name in TRAIN_STYLES:
+        rows.append(Row("training", f"train-mode/Dropout [{name}]", f"≤ {TOL.train_params:g}",
+                        [Tail(np.array(dropout[name]), hi=TOL.train_params)], 1,
+                        note="[2,8,1] + Dropout(0.5) given in eval mode, 1 epoch"))
+    return rows
+
+
+def loss_drop_ratio(X, y, init_seed: int, train_seed: int) -> float:
+    """test_loss_halves_on_a_grader_2_16_16_1_network with the reference train."""
+    sizes = [2, 16, 16, 1]
+    _seed_everything(init_seed)
+    model = worker_ops.op_mlp(sizes, "relu")
+    before = [p.numpy() for p in worker_ops.op_get_params(model)]
+    loader = worker_ops.op_loader(X, y, BATCH, True)
+    optimizer = worker_ops.op_adam(model, 0.01)
+    _seed_everything(train_seed)
+    with quiet():
+        reference.train(model, loader, worker_ops.op_bce_loss(), optimizer, 10)
+    after = [p.numpy() for p in worker_ops.op_get_params(model)]
+    local = torch_mlp(sizes, "relu")
+    losses = []
+    for weights in (before, after):
+        set_weights(local, weights)
+        with torch.no_grad():
+            losses.append(float(F.binary_cross_entropy(local(torch.tensor(X)), torch.tensor(y).reshape(-1, 1))))
+    return losses[1] / losses[0]
+
+
+def calibrate_loss_drop(counts) -> tuple[list[Row], dict]:
+    X, y = training_data(14, n=1000)
+    graded = loss_drop_ratio(X, y, 14, SETTINGS.seeds.base)
+    ratios = np.array([loss_drop_ratio(X, y, s, 1_000_000 + s) for s in range(counts["loss_drop"])])
+    row = Row("training", "loss_drop [reference]", f"final/initial < {TOL.loss_drop}",
+              [Tail(ratios, hi=TOL.loss_drop, strict=True)], 1,
+              note=f"2-16-16-1 relu, 1000 samples, 10 epochs, shuffled; torch seeds vary init and order; "
+                   f"graded run (init 14, base seed) = {graded:.4f}")
+    return [row], {"graded": graded, "ratios": ratios}
+
+
+# ---------------------------------------------------------------------------------------
+# Part experiments
+# ---------------------------------------------------------------------------------------
+
+def bayes_limit(r1=1.0, r2=2.0, sd=0.2, mc_points=2_000_000, seed=0) -> dict:
+    """Accuracy of the exact likelihood-ratio classifier with equal priors (5000/5000 held out).
+
+    A point x of ring k has density (1/(2 pi sd^2)) exp(-(|x|^2 + r_k^2)/(2 sd^2)) I0(|x| r_k / sd^2)
+    (uniform angle + isotropic Gaussian noise), so its radius is Rice(r_k/sd, scale=sd) and the
+    likelihood ratio depends on |x| only: the Bayes rule is a threshold rho* on the radius.
+    """
+    def log_density(rho, r):
+        z = rho * r / sd**2
+        return -(rho - r) ** 2 / (2 * sd**2) + np.log(special.i0e(z))
+
+    rho_star = optimize.brentq(lambda rho: log_density(rho, r2) - log_density(rho, r1), r1, r2)
+    exact = 0.5 * (stats.rice.cdf(rho_star, r1 / sd, scale=sd) + stats.rice.sf(rho_star, r2 / sd, scale=sd))
+    # Monte Carlo with the 2-D likelihood ratio (no radius shortcut), rings drawn like make_rings.
+    rng = np.random.default_rng(seed)
+    m = mc_points // 2
+    t = rng.uniform(0, 2 * np.pi, 2 * m)
+    r = np.r_[np.full(m, r1), np.full(m, r2)]
+    X = np.c_[r * np.cos(t), r * np.sin(t)] + rng.normal(0, sd, (2 * m, 2))
+    rho = np.hypot(X[:, 0], X[:, 1])
+    pred = log_density(rho, r2) > log_density(rho, r1)
+    truth = np.r_[np.zeros(m, bool), np.ones(m, bool)]
+    mc = float(np.mean(pred == truth))
+    return {"rho_star": float(rho_star), "exact": float(exact), "mc": mc,
+            "mc_se": math.sqrt(mc * (1 - mc) / (2 * m)),
+            "heldout_sd": math.sqrt(exact * (1 - exact) / BUDGET.heldout_points)}
+
+
+def median3(p: float) -> float:
+    """P(median of 3 independent runs < t) when one run falls below t with probability p."""
+    return min(1.0, 3 * p**2 - 2 * p**3)
+
+
+def lower_tail(accs: np.ndarray, t: float, frac: float = 0.1) -> dict:
+    """P(single run < t) three ways: Gaussian fit, binomial count, exponential peaks-over-threshold.
+
+    Held-out accuracy has a long left tail (a seed now and then converges slowly), so a Gaussian
+    fit of the bulk understates it. The POT fit models the shortfall below the `frac` quantile u
+    as exponential: P(acc < t) = frac * exp(-(u - t) / mean excess).
+    """
+    n = len(accs)
+    k = int((accs < t).sum())
+    u = float(np.quantile(accs, frac))
+    excess = u - accs[accs < u]
+    beta = float(excess.mean()) if excess.size else 0.0
+    p_pot = frac * math.exp(-(u - t) / beta) if beta > 0 and t < u else (frac if t >= u else 0.0)
+    p_gauss = float(stats.norm.cdf((t - accs.mean()) / accs.std(ddof=1))) if n > 1 else 0.0
+    return {"k": k, "n": n, "p_hat": k / n, "p_up": float(stats.beta.ppf(0.95, k + 1, n - k)),
+            "p_gauss": p_gauss, "p_pot": p_pot, "u": u, "beta": beta}
+
+
+def student_pipeline_local(config: dict, seed: int) -> float:
+    """test_experiments.student_pipeline for a submission equal to the reference, in this process.
+
+    The worker re-seeds every generator with `seed` before each call (make_loader, Klasyfikator,
+    make_optimizer, train), so the initial weights match reference_pipeline but the shuffle order
+    of train does not: the grader's fallback is a second, partly independent draw.
+    """
+    X, y = reference.make_rings(config["n"], sd=config["sd"], seed=seed)
+    _seed_everything(seed)
+    loader = reference.make_loader(X, y, batch_size=config["batch_size"])
+    _seed_everything(seed)
+    model = reference.Klasyfikator(tuple(config["hidden"]), config["activation"])
+    _seed_everything(seed)
+    optimizer = reference.make_optimizer(model, lr=config["lr"])
+    _seed_everything(seed)
+    with quiet():
+        reference.train(model, loader, nn.BCELoss(), optimizer, config["n_epochs"])
+    X_test, y_test = heldout(seed)
+    _seed_everything(SETTINGS.seeds.base)
+    return accuracy_of(worker_ops.op_forward(model, X_test).numpy(), y_test)
+
+
+def calibrate_best(counts) -> tuple[list[Row], dict]:
+    """BEST_CONFIG credit: median of 3 seeds, student pipeline first, reference pipeline as fallback.
+
+    Each seed is run through both pipelines of test_experiments (the student's functions under the
+    worker's per-call seeding, and reference_pipeline); the check withholds credit only when both
+    medians fall short.
+    """
+    config = reference.BEST_CONFIG
+    n_triples = counts["best_triples"]
+    seeds = list(SETTINGS.seeds.best_config) + [5000 + k for k in range(3 * (n_triples - 1))]
+    student, ref, cpu = [], [], []
+    for s in seeds:
+        start = time.process_time()
+        student.append(student_pipeline_local(config, s))
+        cpu.append(time.process_time() - start)
+        with quiet():
+            ref.append(reference_pipeline(config, s))
+    student, ref, cpu = np.array(student), np.array(ref), np.array(cpu)
+    med_s = np.median(student.reshape(-1, 3), axis=1)
+    med_r = np.median(ref.reshape(-1, 3), axis=1)
+    pooled = np.r_[student, ref]             # both pipelines have the same marginal distribution
+    corr = float(np.corrcoef(student, ref)[0, 1]) if len(seeds) > 2 else float("nan")
+    full, zero = BUDGET.full_credit_accuracy, BUDGET.zero_credit_accuracy
+    tails = {t: lower_tail(pooled, t) for t in (full, zero)}
+    rows = []
+    for t, label, relation in ((full, "full credit", "≥"), (zero, "zero credit", ">")):
+        tl = tails[t]
+        p1 = max(tl["p_pot"], tl["p_hat"])
+        alone = median3(p1)
+        joint_obs = int(((med_s < t) & (med_r < t)).sum())
+        # The mean/std/margin columns are the Gaussian fit of the student-pipeline medians; the
+        # probability uses the single-run tail (POT fit, or the observed rate if larger) and the
+        # median-of-3 formula; with the fallback, both medians must fall short (pipelines share data
+        # and initial weights but not the shuffle order; their per-seed correlation is reported).
+        # Threshold at which the POT tail gives P(median < t) = TARGET (p = sqrt(TARGET/3)), and the
+        # same with the fallback (P(median < t)**2 = TARGET).
+        def t_for(p_single):
+            return tl["u"] - tl["beta"] * math.log(0.1 / p_single) if tl["beta"] > 0 else float("nan")
+        # The POT fit alone may be optimistic (the observed rate can exceed it): also stay a full
+        # point below the lowest single run seen.
+        floor = math.floor(pooled.min() * 100) / 100 - 0.01
+        suggest_alone = (f"median ≥ {min(t_for(math.sqrt(TARGET / 3)), floor):.2f} (POT fit gives "
+                         f"{t_for(math.sqrt(TARGET / 3)):.3f}; lowest single run {pooled.min():.4f})")
+        suggest_joint = f"median ≥ {t_for(math.sqrt(math.sqrt(TARGET) / 3)):.3f} (POT fit)"
+        rows.append(Row("experiments", f"BEST_CONFIG {label}, student pipeline alone", f"median {relation} {t}",
+                        [Tail(med_s, lo=t)], 1, p_override=alone, suggest_override=suggest_alone,
+                        note=f"single-run p = {p1:.1e}, the larger of the POT fit {tl['p_pot']:.1e} and the "
+                             f"observed rate {tl['k']}/{tl['n']} below {t} (95% upper bound {tl['p_up']:.1e} → "
+                             f"{median3(tl['p_up']):.1e}); P = 3p² − 2p³"))
+        rows.append(Row("experiments", f"BEST_CONFIG {label}, with reference fallback", f"max of 2 medians {relation} {t}",
+                        [Tail(np.maximum(med_s, med_r), lo=t)], 1, p_override=alone**2,
+                        suggest_override=suggest_joint,
+                        note=f"as graded; ≈ P(median < t)², treating the two medians as independent (per-seed correlation "
+                             f"{corr:.2f}); {joint_obs}/{len(med_s)} triples with both medians below {t}"))
+    rows.append(Row("experiments", "BEST_CONFIG train time", f"≤ {BUDGET.max_train_seconds:g} s CPU",
+                    [Tail(cpu, hi=BUDGET.max_train_seconds)], 3,
+                    note="CPU s of the whole student-like pipeline (data+train+eval) on this machine"))
+    return rows, {"student": student, "ref": ref, "med_s": med_s, "med_r": med_r, "cpu": cpu,
+                  "corr": corr, "tails": tails, "pooled": pooled}
+
+
+def calibrate_lab_stalls(counts) -> dict:
+    accs = []
+    for s in range(counts["lab"]):
+        with quiet():
+            accs.append(reference.run_experiment(reference.LAB_CONFIG, seed=s)["test_accuracy"])
+    accs = np.array(accs)
+    return {"accs": accs, "stalled": int((accs < 0.9).sum()), "dead": int((accs < 0.6).sum()), "n": len(accs)}
+
+
+def calibrate_rerun(counts) -> list[Row]:
+    grid = dict((f"{f}:{c}", c) for f, c in reference.experiment_grid())
+    picks = [("lab", reference.LAB_CONFIG, 0)]
+    for i, (key, config) in enumerate(list(grid.items())[::7][: counts["rerun"] - 1]):
+        picks.append((key, config, i + 1))
+    diffs, notes = [], []
+    for key, config, seed in picks:
+        with quiet():
+            a = reference.run_experiment(config, seed=seed)["test_accuracy"]
+            # Disturb every global generator between the two runs.
+            _seed_everything(987654)
+            torch.rand(17)
+            np.random.rand(5)
+            b = reference.run_experiment(config, seed=seed)["test_accuracy"]
+        diffs.append(abs(a - b))
+        notes.append(key)
+    return [Row("experiments", "rerun_accuracy [reference]", f"≤ {TOL.rerun_accuracy:g}",
+                [Tail(np.array(diffs), hi=TOL.rerun_accuracy)], 2,
+                note=f"run_experiment twice, global RNGs disturbed between; configs: {', '.join(notes)}")]
+
+
+# ---------------------------------------------------------------------------------------
+# Part loader
+# ---------------------------------------------------------------------------------------
+
+def calibrate_loader(counts) -> list[Row]:
+    n = 96
+    i = np.arange(n, dtype=np.float64)
+    X, y = np.column_stack([i, -i / 2]), i % 2
+    # P(first epoch is the identity) + P(second epoch equals the first) for uniform permutations.
+    p_analytic = 2 * math.exp(-math.lgamma(n + 1))
+    bad = []
+    for s in [SETTINGS.seeds.base] + list(range(counts["loader"])):
+        _seed_everything(s)
+        loader = reference.make_loader(X, y, batch_size=16, shuffle=True)
+        orders = [np.rint(np.concatenate([b[0].numpy() for b in epoch])[:, 0]).astype(int)
+                  for epoch in worker_ops.op_iterate(loader, 2)]
+        bad.append(float(np.array_equal(orders[0], np.arange(n)) or np.array_equal(orders[0], orders[1])))
+    return [Row("loader", "shuffle differs [reference]", "not identity, epochs differ",
+                [Tail(np.array(bad), hi=0.5)], 1, p_override=p_analytic,
+                note=f"analytic 2/96! = {p_analytic:.1e} (uniform permutations); empirical over "
+                     f"{len(bad)} torch seeds incl. the grader's base seed")]
+
+
+# ---------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------
+
+MANUAL_MARKER = "<!-- hand-written below: kept when bench/calibrate.py regenerates this file -->"
+
+HEADER = ["part", "check", "threshold", "draws", "worst", "mean", "std", "margin σ", "× m",
+          "P(fail)/run Gauss", "P(fail)/run Chernoff", "fails", "< 1e-6"]
+
+
+def table_rows(rows: list[Row]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        t = r.critical
+        out.append([r.part, r.check, r.threshold, str(r.draws), fmt(r.worst), fmt(t.mean), fmt(t.std),
+                    fmt(t.margin, 3) if t.std > 0 or r.p_override is None else "–", str(r.multiplicity), fmt_p(r, gauss=True), fmt_p(r),
+                    str(r.fails), "yes" if r.ok else "**NO**"])
+    return out
+
+
+def text_table(rows: list[Row]) -> str:
+    body = [HEADER] + table_rows(rows)
+    widths = [max(len(line[i]) for line in body) for i in range(len(HEADER))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in table_rows(rows)]
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[Row]) -> list[str]:
+    out = []
+    for r in rows:
+        if not r.ok and r.p_override is not None:
+            out.append(f"- **{r.check}** (threshold {r.threshold}): estimated false-fail probability "
+                       f"{r.p_run:.1e} per check run ({r.note}). Suggested: {r.suggestion()}.")
+        elif not r.ok:
+            t = r.critical
+            out.append(f"- **{r.check}** (threshold {r.threshold}): false-fail probability per check run "
+                       f"≤ {r.p_run:.1e} by the Chernoff bound, ≈ {r.p_gauss_run:.1e} by the Gaussian tail "
+                       f"(critical case: {t.label or 'all draws'}; mean "
+                       f"{t.mean:.4g}, std {t.std:.3g}, {r.fails} empirical failures in {r.draws} draws). "
+                       f"The same estimate falls below 1e-6 at {r.suggestion()}.")
+    return out
+
+
+def markdown_report(rows, extras, counts, args, runtime) -> str:
+    best, lab, bayes, drop = extras["best"], extras["lab"], extras["bayes"], extras["loss_drop"]
+    failing = verdicts(rows)
+    cmd = "OMP_NUM_THREADS=1 .venv/bin/python bench/calibrate.py" + (" --quick" if args.quick else "") + \
+        (f" --seeds {args.seeds}" if args.seeds_given else "") + " --markdown docs/calibration.md"
+    lines = [
+        "# Calibration of the hidden grader's thresholds",
+        "",
+        "Requirement: every threshold has a false-fail probability below 1e-6 for a correct solution. "
+        "This page is generated by `bench/calibrate.py`; every number below comes from that run.",
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        cmd,
+        "```",
+        "",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M')}, {runtime / 60:.1f} min on one thread "
+        f"(torch {torch.__version__}, numpy {np.__version__}, Python {platform.python_version()}). "
+        f"Counts: {', '.join(f'{k}={v}' for k, v in counts.items())}. "
+        "`--quick` is a < 1 min smoke run; `--seeds N` scales every count (N data draws per case).",
+        "",
+        "## Method",
+        "",
+        "- Each check's statistic is recomputed for correct solutions with the grader's own helpers "
+        "(`class_stats`, `expected_stats`, `grader_weights`, `reference_model`, `inputs`, `data`, "
+        "`initial_weights`, `training_data`, `run_reference`, `reference_pipeline` imported from "
+        "`grader_tests/`, the worker ops from `labkit/worker_ops.py`, and the worker's `_seed_everything` "
+        "before every simulated call into student code).",
+        "- Correct solutions: the reference, and where style matters alternative correct implementations "
+        "(bracketed in the check name). `make_rings`: reference (`linspace(..., endpoint=False)`, "
+        "`default_rng`), the lab's `linspace` with the endpoint, legacy `np.random.seed`/`np.random.normal`, "
+        "`torch.Generator` noise. `Klasyfikator`: a fresh reference instance, `ModuleList` + `torch.*` "
+        "activations, named layers + `F.*`, explicit parameters with `x @ W.T + b` and hand-written "
+        "activations/sigmoid, and tanh written out as (e^z − e^−z)/(e^z + e^−z) (tanh architectures only). `dataset_loss`: reference, `flatten()` targets, batch-wise weighted mean. "
+        "`train`: a worker-side copy of the reference, `loss_fn(p.flatten(), y)`, `zero_grad` after `step`, "
+        "`zero_grad(set_to_none=False)` with a float32 loss sum, `model.zero_grad()`.",
+        "- Data checks are run at the worst corners of `statistical_ring_params`: n = stat_n = "
+        f"{TOL.stat_n} (fewest points per class), radii 0.5/1.0 and 3.0/6.0, sd 0.05 and 0.3; each case "
+        "(corner x class x statistic) gets its own mean/std and the worst case decides.",
+        "- **Tail estimate.** For a statistic with observed mean μ and std σ and a pass region bounded at "
+        "distance d from μ, z = d/σ and one side fails with probability at most exp(-z²/2) (Chernoff bound "
+        "of a Gaussian tail, above the exact Gaussian tail Q(z), which is shown too). Two-sided checks add "
+        "both sides. The check's probability per run is this times m, the comparisons it makes per run "
+        f"(union bound: {K} hypothesis examples × classes × statistics; 1 for single-shot checks). The "
+        "verdict column uses the Chernoff bound, the stricter of the two. This presumes "
+        "near-Gaussian tails; the worst observed value and the empirical failure count are shown next "
+        "to it. Where the statistic has no spread (identical floating-point operations) the estimate is 0.",
+        "- The loader's shuffle check has an analytic probability (uniform random permutations).",
+        "",
+        "## Results",
+        "",
+        markdown_table(rows),
+        "",
+        "Columns: *draws* counts statistic values (draws × cases); "
+        "*worst* is the observed value closest to (or beyond) the threshold; *mean*, *std*, "
+        "*margin σ* belong to the critical case (largest tail estimate); *× m* is the union-bound "
+        "multiplicity; *fails* counts empirical failures over all draws.",
+        "",
+        "## Verdict",
+        "",
+    ]
+    if failing:
+        lines += ["Thresholds that do **not** reach an estimated false-fail probability below 1e-6:", ""]
+        lines += failing
+    else:
+        lines += ["Every threshold reaches an estimated false-fail probability below 1e-6."]
+    lines += [
+        "",
+        "## Notes",
+        "",
+        f"- **Bayes limit** of the lab's data (r1=1, r2=2, sd=0.2, equal priors): the likelihood ratio "
+        f"depends on the radius only (Rice densities), threshold ρ* = {bayes['rho_star']:.4f}; exact "
+        f"accuracy {bayes['exact']:.5f} by numerical integration, {bayes['mc']:.5f} ± {bayes['mc_se']:.5f} "
+        f"by Monte Carlo with the 2-D likelihood ratio. On {BUDGET.heldout_points} held-out points even the "
+        f"Bayes classifier scatters by ±{bayes['heldout_sd']:.4f} (1 sd).",
+        f"- **BEST_CONFIG** `{reference.BEST_CONFIG}`: {len(best['student'])} seeds "
+        f"({len(best['med_s'])} triples, the first is the grader's seeds {SETTINGS.seeds.best_config}), each "
+        "trained twice as the check does: by the student pipeline (a submission equal to the reference, "
+        "re-seeded before every call as the worker does) and by `reference_pipeline` (the fallback). "
+        f"Single-run accuracy (both pipelines pooled, {len(best['pooled'])} runs): mean "
+        f"{best['pooled'].mean():.4f}, std {best['pooled'].std(ddof=1):.4f}, min {best['pooled'].min():.4f}, "
+        f"max {best['pooled'].max():.4f}. Median of 3 (student pipeline): mean {best['med_s'].mean():.4f}, "
+        f"std {best['med_s'].std(ddof=1):.4f}, min {best['med_s'].min():.4f}. Grader's seeds: student "
+        f"pipeline {', '.join(f'{a:.4f}' for a in best['student'][:3])} → median {best['med_s'][0]:.4f}; "
+        f"reference pipeline {', '.join(f'{a:.4f}' for a in best['ref'][:3])} → median {best['med_r'][0]:.4f}. "
+        f"Per-seed correlation between the two pipelines: {best['corr']:.2f} (they share data and initial "
+        "weights, not the shuffle order). Training CPU time max "
+        f"{best['cpu'].max():.1f} s (budget {BUDGET.max_train_seconds:g} s).",
+        "  Single-run accuracy has a long left tail (now and then a shuffle order converges slowly), so a "
+        "Gaussian fit of the bulk understates it and is not used for this check. P(one run < t) is taken "
+        "from an exponential peaks-over-threshold (POT) fit of the lowest 10 % of runs (or the observed "
+        "rate if larger); P(median of 3 < t) = 3p² − 2p³; with the fallback both medians must fall short, "
+        "≈ P(median < t)² given the low correlation:",
+    ]
+    for t, tl in best["tails"].items():
+        lines.append(
+            f"  - t = {t}: {tl['k']}/{tl['n']} runs below; POT (u = {tl['u']:.4f}, mean excess "
+            f"{tl['beta']:.4f}) p = {tl['p_pot']:.1e}; binomial 95 % upper bound p ≤ {tl['p_up']:.1e}; Gaussian "
+            f"fit p = {tl['p_gauss']:.1e}. P(median < t): POT {median3(max(tl['p_pot'], tl['p_hat'])):.1e}, "
+            f"upper bound {median3(tl['p_up']):.1e}, Gaussian {median3(tl['p_gauss']):.1e}.")
+    lines += [
+        f"- **The lab's 2-4-2-1 net** (`LAB_CONFIG`, `run_experiment`, seeds 0–{lab['n'] - 1}) ends "
+        f"below 0.9 accuracy in {lab['stalled']} of {lab['n']} seeds ({lab['stalled'] / lab['n']:.0%}), "
+        f"{lab['dead']} of them dead at ≈ 0.5 ({lab['dead'] / lab['n']:.0%}); "
+        f"accuracies: {' '.join(f'{a:.3f}' for a in lab['accs'])}. No check depends on it: the grader's "
+        "training checks use their own 2-6-4-1 tanh and 2-16-16-1 relu nets, and BEST_CONFIG is the "
+        "student's choice.",
+        f"- **loss_drop**: final/initial ratio over {len(drop['ratios'])} torch seeds (init and shuffle): "
+        f"mean {drop['ratios'].mean():.4f}, max {drop['ratios'].max():.4f}; the graded run (init seed 14, "
+        f"train under the base seed) gives {drop['graded']:.4f}. For a correct `train` the graded run is "
+        "deterministic; the seed spread covers loops that consume the global RNG differently.",
+        "- **Data corners** (reference style; std of got − expected per class, "
+        "[mean radius, spread, mean cos, mean sin]):",
+    ]
+    for combo, sds in extras["data"]["combos"]:
+        n, r1, r2, sd = combo
+        lines.append(f"  - n={n}, r1={r1}, r2={r2}, sd={sd}: inner {', '.join(f'{v:.2e}' for v in sds[:4])}; "
+                     f"outer {', '.join(f'{v:.2e}' for v in sds[4:])}")
+    lines += [
+        "- **Uniform random angles** (`rng.uniform(0, 2π)` instead of `linspace`) are not the hinted "
+        "style, but the contract's \"kąty są rozłożone równomiernie\" can be read that way; their "
+        "rows show how the data thresholds treat such a submission.",
+        "- Data checks call `make_rings(..., seed=5/6/7)`, so for one implementation the 25 examples "
+        "share their noise stream: the union bound over examples is conservative.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def rows_by(rows: list[Row], check: str) -> Row:
+    return next(r for r in rows if r.check == check)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fast smoke run (< 1 min)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="scale: data draws per case for the reference style (default 20000, "
+                             "--quick 400); every other count scales with it")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the report as markdown here")
+    args = parser.parse_args(argv)
+    args.seeds_given = args.seeds is not None
+    N = args.seeds if args.seeds is not None else (400 if args.quick else 20_000)
+    scale = N / 20_000
+    counts = {
+        "data_ref": N,
+        "data_alt": max(100, N // 5),
+        "forward": max(40, N // 10),
+        "loss": max(40, N // 10),
+        "train": max(8, round(300 * scale)),
+        "loss_drop": max(8, round(200 * scale)),
+        "best_triples": max(2, round(60 * scale)),
+        "lab": max(8, round(40 * scale)),
+        "loader": max(100, N // 20),
+        "rerun": 2 if args.quick else 4,
+    }
+    start = time.perf_counter()
+    rows: list[Row] = []
+    extras: dict = {}
+
+    def section(name, fn):
+        t = time.perf_counter()
+        log(f"[{name}] ...")
+        result = fn(counts)
+        log(f"[{name}] {time.perf_counter() - t:.1f} s")
+        return result
+
+    data_rows, extras["data"] = section("data", calibrate_data)
+    rows += data_rows
+    rows += section("loader", calibrate_loader)
+    rows += section("model", calibrate_model)
+    rows += section("loss", calibrate_loss)
+    rows += section("training", calibrate_training)
+    drop_rows, extras["loss_drop"] = section("loss_drop", calibrate_loss_drop)
+    rows += drop_rows
+    best_rows, extras["best"] = section("best_config", calibrate_best)
+    rows += best_rows
+    extras["lab"] = section("lab_stalls", calibrate_lab_stalls)
+    rows += section("rerun", calibrate_rerun)
+    extras["bayes"] = section("bayes", lambda _c: bayes_limit())
+    runtime = time.perf_counter() - start
+
+    print(text_table(rows))
+    print()
+    failing = verdicts(rows)
+    print("\n".join(failing) if failing else "Every threshold: false-fail bound < 1e-6.")
+    b = extras["bayes"]
+    print(f"\nBayes limit: exact {b['exact']:.5f}, MC {b['mc']:.5f} ± {b['mc_se']:.5f}, rho* = {b['rho_star']:.4f}")
+    best = extras["best"]
+    tl = best["tails"][BUDGET.full_credit_accuracy]
+    print(f"BEST_CONFIG: student-pipeline medians mean {best['med_s'].mean():.4f}, min {best['med_s'].min():.4f}; "
+          f"grader seeds {best['med_s'][0]:.4f} / fallback {best['med_r'][0]:.4f}; single runs min "
+          f"{best['pooled'].min():.4f}, {tl['k']}/{tl['n']} below {BUDGET.full_credit_accuracy}; "
+          f"pipeline correlation {best['corr']:.2f}")
+    lab = extras["lab"]
+    print(f"LAB_CONFIG 2-4-2-1: {lab['stalled']}/{lab['n']} seeds below 0.9 ({lab['dead']} at ~0.5)")
+    print(f"loss_drop graded run ratio {extras['loss_drop']['graded']:.4f}")
+    print(f"runtime {runtime:.0f} s")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        text = markdown_report(rows, extras, counts, args, runtime)
+        # Keep a hand-written part (findings, decisions) below the marker across regenerations.
+        if args.markdown.exists():
+            old = args.markdown.read_text(encoding="utf-8")
+            if MANUAL_MARKER in old:
+                text = text.rstrip("\n") + "\n\n" + old[old.index(MANUAL_MARKER):]
+        args.markdown.write_text(text, encoding="utf-8")
+        log(f"wrote {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
