@@ -2,7 +2,7 @@
 
 With bwrap the worker gets fresh user, pid, network, ipc and uts namespaces, a
 read-only view of the interpreter and of ``labkit`` only, and one writable scratch
-directory. ``grader_tests/``, ``reference/``, ``source/``, the gradebook and the
+directory (a tmpfs of bounded size, like /tmp). ``grader_tests/``, ``reference/``, ``source/``, the gradebook and the
 submissions are simply not mounted. Resource limits (address space, CPU time, file
 size, open files) are rlimits inherited through bwrap; the number of processes is
 bounded by a pids cgroup when the grader may create one, or RLIMIT_NPROC otherwise.
@@ -204,7 +204,9 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
         home = "/scratch"
         argv = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session",
                 "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+                "--proc", "/proc", "--dev", "/dev",
+                # Sized tmpfs mounts: writes are bounded in total, not only per file (RLIMIT_FSIZE).
+                "--size", str(limits.file_bytes), "--tmpfs", "/tmp"]
         for system_dir in ("/usr", "/bin", "/lib", "/lib64", "/etc"):
             if Path(system_dir).exists():
                 argv += ["--ro-bind", system_dir, system_dir]
@@ -214,7 +216,7 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
         argv += ["--ro-bind", str(kit), str(kit)]
         for hidden in _hidden_paths():
             argv += ["--tmpfs", str(hidden)]
-        argv += ["--bind", str(scratch), home, "--chdir", home,
+        argv += ["--size", str(limits.file_bytes), "--tmpfs", home, "--chdir", home,
                  "--", python, "-s", "-c", _BOOT.format(kit_parent=str(kit.parent))]
         env = worker_env(limits, generation, home)
         return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup)

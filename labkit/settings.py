@@ -55,7 +55,7 @@ class Tolerances:
     radius_mean: float = 0.05     # |mean radius of a class - r| (statistical, n >= STAT_N)
     radius_spread: float = 0.03   # |std of radius - sd| (statistical, n >= STAT_N)
     angle_mean: float = 0.06      # |mean cos|, |mean sin| per class
-    stat_n: int = 4000            # smallest n the statistical checks use
+    stat_n: int = 8000            # smallest n the statistical checks use (docs/calibration.md)
     exact: float = 1e-9           # sd = 0 gives exact radii
     forward: float = 1e-6         # forward pass vs reference, same weights
     loss_rel: float = 1e-5        # dataset_loss vs grader's BCE, relative

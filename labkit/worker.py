@@ -94,6 +94,7 @@ class Worker:
 
     def __init__(self, generation: int, output_limit: int, images_per_cell: int):
         self.generation = generation
+        self.pid = os.getpid()
         self.output_limit = output_limit
         self.images_per_cell = images_per_cell
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
@@ -200,6 +201,8 @@ class Worker:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
             error = _describe_error(exc)
         finally:
+            if os.getpid() != self.pid:
+                os._exit(0)  # a child forked by student code must never reach the protocol loop
             sys.stdout, sys.stderr = saved
         return value, error, stdout.getvalue(), stderr.getvalue()
 
@@ -312,6 +315,30 @@ class Worker:
                                        "traceback": []}}
 
 
+def _reap_strays() -> None:
+    """Kill processes that student code forked and left running (same session, not us).
+
+    DataLoader workers and the like end with their call; anything still alive after a
+    request is a runaway (a fork bomb's survivors) and would compete with the grader.
+    """
+    me, session = os.getpid(), os.getsid(0)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[3]) == session:   # fields after comm: state ppid pgrp session ...
+                os.kill(int(entry), 9)
+        except (OSError, ValueError, IndexError):
+            continue
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def _warm_up() -> None:
     """Touch what torch patches lazily (the first optimizer rebinds torch.manual_seed and
     Optimizer.step), so the tamper baseline sees the library as student code will."""
@@ -401,6 +428,7 @@ def main() -> None:
             reply = worker.handle(request)
         except BaseException as exc:
             reply = {"ok": False, "error": _describe_error(exc), "internal": True}
+        _reap_strays()
         reply["tamper"] = worker.tampered()
         reply["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
