@@ -211,8 +211,10 @@ def test_grader_survived_and_graded_every_readable_submission(batch):
             continue
         readable = case is None or (case.notebook and not case.invalid)
         autograded = batch.course / "autograded" / student / ASSIGNMENT_ID / NOTEBOOK
-        assert autograded.exists() == readable, student
+        # Unreadable files: nbgrader aborts them today (no autograded notebook); with a
+        # tolerant reader they get one that scores 0 (test_attacked_part_scores_...).
         if readable:
+            assert autograded.exists(), student
             assert student in batch.results, f"no SubmissionResult kept for {student}"
             assert batch.results[student]["sandbox"] == "bwrap", student
 
