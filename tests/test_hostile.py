@@ -59,9 +59,6 @@ NBGRADER_CRASHES = {
 }
 KNOWN_SCORE_BUGS = {
     **NBGRADER_CRASHES,
-    "fork_bomb": "labkit worker: processes forked by student code return into the worker loop and answer "
-                 "requests; the bomb cell is replayed after every restart, so every part scores 0 "
-                 "(proposed: forked children _exit in Worker._run, client kills strays in the cgroup)",
 }
 
 
