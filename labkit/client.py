@@ -337,6 +337,8 @@ class Submission:
             self._kill()
             raise WorkerCrashed(what, "before the request was sent") from None
         reply = self._read_reply(what, timeout)
+        if self.plan.kind != "bwrap":
+            self._sweep_cgroup()
         rss = reply.get("maxrss_kib")
         if isinstance(rss, int):
             self.peak_rss_kib = max(self.peak_rss_kib, rss)
@@ -345,6 +347,31 @@ class Submission:
             self.tamper.update(str(t)[:100] for t in tamper[:50])
             self.flags.add("tamper")
         return reply
+
+    def _sweep_cgroup(self) -> None:
+        """Without a pid namespace, strays that left the worker's session are found by cgroup.
+
+        Killed strays stay listed as zombies until reaped, so only live ones are counted;
+        passes repeat (for up to a second) until none is left, since a bomb re-forks.
+        """
+        cgroups = self._launch.cleanup_paths if self._launch else []
+        if not cgroups or self.proc is None:
+            return
+        deadline = time.perf_counter() + 1.0
+        while time.perf_counter() < deadline:
+            try:
+                members = [int(p) for p in (cgroups[0] / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            strays = [pid for pid in members if pid != self.proc.pid and _running(pid)]
+            if not strays:
+                return
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.001)
 
     def _read_reply(self, what: str, timeout: float) -> dict:
         deadline = time.perf_counter() + timeout
@@ -383,6 +410,15 @@ class Submission:
             self._buffer += chunk
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _describe_exit(code: int | None) -> str:

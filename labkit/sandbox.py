@@ -219,6 +219,7 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
         argv += ["--size", str(limits.file_bytes), "--tmpfs", home, "--chdir", home,
                  "--", python, "-s", "-c", _BOOT.format(kit_parent=str(kit.parent))]
         env = worker_env(limits, generation, home)
+        env["LABKIT_PIDNS"] = "1"   # the worker may reap every process of its namespace but init
         return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup)
     env = worker_env(limits, generation, str(scratch))
     argv = [python, "-s", "-c", _BOOT.format(kit_parent=str((REPO_ROOT / "labkit").parent))]

@@ -316,27 +316,52 @@ class Worker:
 
 
 def _reap_strays() -> None:
-    """Kill processes that student code forked and left running (same session, not us).
+    """Kill processes that student code forked and left running.
 
     DataLoader workers and the like end with their call; anything still alive after a
     request is a runaway (a fork bomb's survivors) and would compete with the grader.
+    In bwrap's pid namespace that is every process but its init and us, even ones that
+    called setsid, and ``kill(-1)`` reaches them all at once; without a namespace, the
+    processes of our session. Passes repeat until none is left, since a bomb re-forks.
     """
+    own_namespace = os.environ.get("LABKIT_PIDNS") == "1"
+    for _ in range(100):
+        strays = _strays(own_namespace)
+        if not strays:
+            break
+        if own_namespace:
+            try:
+                os.kill(-1, 9)   # in a pid namespace: everyone but init and the caller
+            except OSError:
+                pass
+        for pid in strays:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+
+
+def _strays(own_namespace: bool) -> list[int]:
     me, session = os.getpid(), os.getsid(0)
+    found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or int(entry) == me or (own_namespace and entry == "1"):
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            if int(fields[3]) == session:   # fields after comm: state ppid pgrp session ...
-                os.kill(int(entry), 9)
+            if fields[0] == b"Z" and int(fields[1]) != me:
+                continue                     # someone else's zombie: nothing to kill
+            if own_namespace or int(fields[3]) == session:   # after comm: state ppid pgrp session
+                found.append(int(entry))
         except (OSError, ValueError, IndexError):
             continue
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
+    return found
 
 
 def _warm_up() -> None:
