@@ -44,6 +44,16 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 c.GradeInWorker.results_dir = str(_ROOT / "reports" / "results")
+# Unreadable submissions become an empty notebook graded zero (with the reason), not an
+# aborted student and exit code 1; missing/duplicated grade cells do not crash OverwriteCells.
+from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec  # noqa: E402
+
+from labkit.nbgrader_plugin import SafeOverwriteCells, TolerantNotebookExporter  # noqa: E402
+
+c.Autograde.exporter_class = TolerantNotebookExporter
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, SafeOverwriteCells, CheckCellMetadata,
+]
 # A student who deletes a graded cell gets it back (scored from the verdicts), not a hole.
 c.OverwriteCells.add_missing_cells = True
 # Parallel, cached grading inside `nbgrader autograde`: one single-threaded grader per core

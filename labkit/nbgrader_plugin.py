@@ -14,11 +14,13 @@ feedback cannot show hidden test code. ``SaveAutoGrades`` then reads the scores 
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbconvert.exporters import NotebookExporter
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Int, Unicode
 
 from labkit.cache import ResultCache, submission_key
@@ -26,7 +28,7 @@ from labkit.checks import tr
 from labkit.grade import grade_notebook
 from labkit.parallel import grade_many
 from labkit.notebook import is_autograder_tests, nbgrader_meta
-from labkit.results import PartResult, SubmissionResult
+from labkit.results import PartResult, SubmissionResult, failed_submission
 
 _ALLOWED_MIME = ("text/plain", "image/png")
 _MAX_TEXT = 100_000
@@ -51,17 +53,26 @@ class GradeInWorker(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         cache = ResultCache(Path(self.cache_dir)) if self.cache_dir else _MEMORY
+        info = resources.get("nbgrader", {})
+        linked = self._drop_linked_files(info)
+        if linked:
+            self.log.warning("labkit: %s submitted symlinks, not copied: %s", info.get("student"), linked)
         if self.prefetch:
             self._prefetch(cache)
-        with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
-            path = Path(tmp) / "submission.ipynb"
-            nbformat.write(nb, str(path))
-            key = submission_key(path)
-            result = cache.get(key)
-            if result is None:
-                result = grade_notebook(path)
-                cache.put(key, result)
-        info = resources.get("nbgrader", {})
+        unreadable = (nb.metadata.get("labkit") or {}).get("unreadable")
+        if unreadable:
+            result = failed_submission(str(info.get("student")), tr(
+                "Nie da się odczytać pliku notatnika: {r}", "The notebook file cannot be read: {r}",
+                r=unreadable), "invalid_notebook")
+        else:
+            with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
+                path = Path(tmp) / "submission.ipynb"
+                nbformat.write(nb, str(path))
+                key = submission_key(path)
+                result = cache.get(key)
+                if result is None:
+                    result = grade_notebook(path)
+                    cache.put(key, result)
         self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
         for warning in ("sandbox_fallback",):
             if warning in result.flags:
@@ -81,6 +92,29 @@ class GradeInWorker(NbGraderPreprocessor):
                 cell.execution_count = index if status else None
         resources.setdefault("labkit", {})["result"] = result
         return nb, resources
+
+    def _drop_linked_files(self, info: dict) -> list[str]:
+        """nbgrader copies every extra file of submitted/<student>/<assignment>/ into autograded/
+        (and generate_feedback copies them on into feedback/), following symlinks with the
+        grader's privileges: a link to grader_tests/test_data.py hands the hidden tests back
+        to the student. Remove whatever was copied through a symlink."""
+        converter = getattr(getattr(self, "parent", None), "parent", None)
+        coursedir = getattr(converter, "coursedir", None)
+        if coursedir is None or not info.get("student"):
+            return []
+        source = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
+        dest = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
+        dropped = []
+        for path in sorted(source.rglob("*")) if source.is_dir() else []:
+            if not path.is_symlink():
+                continue
+            copy = dest / path.relative_to(source)
+            if copy.is_dir() and not copy.is_symlink():
+                shutil.rmtree(copy, ignore_errors=True)
+            elif copy.exists() or copy.is_symlink():
+                copy.unlink()
+            dropped.append(str(path.relative_to(source)))
+        return dropped
 
     def _prefetch(self, cache) -> None:
         """Grade every submission this autograde run will visit, ``jobs`` at a time, into the cache.
@@ -192,3 +226,74 @@ def cell_failure_output(status: str) -> dict:
                       "The cell was skipped because it broke a previous run."),
     }[status]
     return {"output_type": "error", "ename": "CellAborted", "evalue": text, "traceback": [text]}
+
+
+class TolerantNotebookExporter(NotebookExporter):
+    """Reads a submission nbformat cannot (not JSON, a broken nbformat 3) as an empty notebook.
+
+    Without it nbgrader aborts that student (nothing in autograded/, no feedback) and exits
+    1 at the end of the batch. With it the student gets a gradebook entry of zero and
+    feedback that says why; GradeInWorker reads the reason from the notebook's metadata.
+    """
+
+    def from_file(self, file_stream, resources=None, **kw):
+        raw = file_stream.read()
+        try:
+            nb = nbformat.reads(raw, as_version=4)
+        except Exception as exc:  # NotJSONError, ValidationError, errors of the v3->v4 upgrade
+            nb = nbformat.v4.new_notebook()
+            nb.metadata["labkit"] = {"unreadable": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            self.log.warning("labkit: unreadable notebook graded as empty: %s", nb.metadata["labkit"]["unreadable"])
+        return self.from_notebook_node(nb, resources=resources, **kw)
+
+
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader") or {}
+    return meta.get("grade_id")
+
+
+class SafeOverwriteCells(OverwriteCells):
+    """OverwriteCells whose add_missing_cells survives real notebooks.
+
+    nbgrader 0.9.6 raises KeyError (and aborts the student) when a deleted grade cell
+    follows a locked cell (here: experiments_tests after demo_best), and when
+    DeduplicateIds has emptied the metadata of a duplicated cell. Missing grade cells go
+    after the nearest earlier cell of the source notebook that is still present.
+    """
+
+    def preprocess(self, nb, resources):
+        # DeduplicateIds leaves ``nbgrader: {}`` on the earlier copies of a duplicated cell;
+        # CheckCellMetadata then calls it an "old metadata format" and nbgrader aborts the
+        # whole batch, not just this student. A cell without metadata is plain student code.
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", None) == {}:
+                del cell.metadata["nbgrader"]
+        return super().preprocess(nb, resources)
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        source_cells = source_nb.source_cells
+        order = [cell.name for cell in source_cells]
+        solution_ids = {cell.name for cell in source_nb.solution_cells}
+        for grade_cell in source_nb.grade_cells:
+            present = {_grade_id(cell): i for i, cell in enumerate(nb.cells) if _grade_id(cell)}
+            if grade_cell.name in present:
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", grade_cell.name)
+            index = order.index(grade_cell.name)
+            cell = self.missing_cell_transform(source_cells[index], grade_cell.max_score,
+                                               is_solution=grade_cell.name in solution_ids)
+            position = next((present[prev] + 1 for prev in reversed(order[:index]) if prev in present), 0)
+            nb.cells.insert(position, cell)
+        return nb, resources
+
+    def add_missing_task_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        source_cells = source_nb.source_cells
+        order = [cell.name for cell in source_cells]
+        present = {_grade_id(cell) for cell in nb.cells}
+        for task_cell in source_nb.task_cells:
+            if task_cell.name not in present:
+                cell = source_cells[order.index(task_cell.name)]
+                nb.cells.append(self.missing_cell_transform(cell, task_cell.max_score, is_task=True))
+        return nb, resources
