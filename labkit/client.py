@@ -145,6 +145,10 @@ class Submission:
         os.chmod(self._scratch, 0o777)
         self._launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits,
                                       generation=self.generation)
+        if not self._launch.process_limit:
+            if self.settings.sandbox == "required":
+                raise sandbox.SandboxUnavailable("running as root without a pids cgroup: no process limit")
+            self.flags.add("no_process_limit")
         # Start-up errors (before the worker silences fds 1-2) land in a log for the grader.
         with open(self._scratch.parent / f"{self._scratch.name}.log", "wb") as log:
             self.proc = subprocess.Popen(

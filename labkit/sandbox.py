@@ -54,6 +54,7 @@ class Launch:
     cwd: str
     preexec_fn: object
     cleanup_paths: list[Path] = field(default_factory=list)
+    process_limit: bool = True     # False: root without a pids cgroup, nothing bounds a fork bomb
 
 
 def bwrap_path() -> str | None:
@@ -200,6 +201,8 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
     python = os.path.normpath(os.path.abspath(sys.executable))
     cgroup = _make_pids_cgroup(limits.processes)
     cleanup = [cgroup] if cgroup else []
+    # RLIMIT_NPROC does not bind root; without a pids cgroup nothing bounds the process count.
+    bounded = cgroup is not None or os.geteuid() != 0
     if plan_.kind == "bwrap":
         home = "/scratch"
         argv = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session",
@@ -220,10 +223,10 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
                  "--", python, "-s", "-c", _BOOT.format(kit_parent=str(kit.parent))]
         env = worker_env(limits, generation, home)
         env["LABKIT_PIDNS"] = "1"   # the worker may reap every process of its namespace but init
-        return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup)
+        return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup, bounded)
     env = worker_env(limits, generation, str(scratch))
     argv = [python, "-s", "-c", _BOOT.format(kit_parent=str((REPO_ROOT / "labkit").parent))]
-    return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup)
+    return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup, bounded)
 
 
 # The worker must import labkit (and only labkit) from the kit, never the course root:
