@@ -23,6 +23,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus import CHEAP_GRID  # the corpus's cheap sweep: 8 factors x 3 values
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("data", "loader", "model", "loss", "training", "experiments")
 NOTEBOOK = "lab06.ipynb"
@@ -32,23 +34,6 @@ GRID_CELL = "experiments_solution_grid"
 BREACH = "LABKIT-BREACH"
 
 # --------------------------------------------------------------------------- honest parts
-CHEAP_GRID = '''\
-# Plan eksperymentów: małe n i mało epok, żeby przegląd liczył się w kilka sekund.
-CHANGES = {
-    "hidden_size": [{"hidden": (2, 2)}, {"hidden": (8, 8)}, {"hidden": (16, 16)}],
-    "n_layers": [{"hidden": (8,)}, {"hidden": (8, 8)}, {"hidden": (8, 8, 8)}],
-    "activation": [{"activation": "relu"}, {"activation": "tanh"}, {"activation": "leaky_relu"}],
-    "lr": [{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.1}],
-    "n_epochs": [{"n_epochs": 1}, {"n_epochs": 2}, {"n_epochs": 3}],
-    "batch_size": [{"batch_size": 16}, {"batch_size": 64}, {"batch_size": 256}],
-    "n": [{"n": 200}, {"n": 300}, {"n": 400}],
-    "sd": [{"sd": 0.1}, {"sd": 0.3}, {"sd": 0.5}],
-}
-BAZA = {**LAB_CONFIG, "n": 300, "n_epochs": 1}
-EXPERIMENT_GRID = [(czynnik, {**BAZA, **zmiana})
-                   for czynnik, zmiany in CHANGES.items() for zmiana in zmiany]
-'''
-
 MODEL_MODULELIST = '''\
 class Klasyfikator(nn.Module):
     """Warstwy ukryte w nn.ModuleList, aktywacja funkcyjnie."""

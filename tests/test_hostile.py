@@ -22,15 +22,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from listener import Listener
 
 import hostile
 from labkit import sandbox
@@ -46,33 +46,6 @@ LIMITS_ENV = {
     "LABKIT_LIMIT_PROCESSES": "32",
 }
 NOTEBOOK = f"{ASSIGNMENT_ID}.ipynb"
-
-class Listener:
-    """A TCP server on the grader's localhost; counts connections from the network attack."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.connections = 0
-        self._stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self._stop:
-            try:
-                conn, _ = self.server.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self._stop = True
-        self.thread.join(2)
-        self.server.close()
-
 
 def tree_digest(root: Path) -> dict[str, str]:
     """relative path -> sha256 (symlinks by their target), for every file under root."""

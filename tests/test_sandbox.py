@@ -17,13 +17,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from listener import Listener
 
 from labkit import sandbox
 from labkit.client import StudentError, Submission, WorkerCrashed, WorkerTimeout
@@ -78,33 +78,6 @@ def probes(sub: Submission, index: int) -> dict:
             found.update(json.loads(line[6:]))
     assert found, f"cell {index} printed no probe: {sub.cell_runs[index]}"
     return found
-
-
-class Listener:
-    """A TCP server on the grader's localhost that counts who connects."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.connections = 0
-        self._stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self._stop:
-            try:
-                conn, _ = self.server.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self._stop = True
-        self.thread.join(2)
-        self.server.close()
 
 
 # --------------------------------------------------------------------------- the probe notebook
