@@ -1,6 +1,7 @@
 """Parallel and cached grading: same verdicts as one at a time, on a pool and on Dask."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from labkit import cache as cache_module
 from labkit.cache import ResultCache, submission_key
 from labkit.parallel import grade_many
-from labkit.submissions import RELEASE_NOTEBOOK, build_submission
+from labkit.submissions import RELEASE_NOTEBOOK, build_submission, solution_sources
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +59,18 @@ def test_a_changed_grader_or_notebook_changes_the_key(notebooks, monkeypatch):
     monkeypatch.setattr(cache_module, "_code_digest", lambda: "another grader")
     assert submission_key(filled) != key
     monkeypatch.undo()
-    edited = filled.with_name("edited.ipynb")
-    edited.write_text(filled.read_text().replace("sd=0.2", "sd=0.25", 1))
+    source = solution_sources()["data_solution"]
+    edited = build_submission(filled.with_name("edited.ipynb"),
+                              {"data_solution": source.replace("sd, size=(n, 2)", "sd * 1.01, size=(n, 2)")})
+    assert edited.read_text() != filled.read_text()
     assert submission_key(edited) != key
+    # Prose is not graded: editing a markdown cell keeps the key (and the cached verdict).
+    prose = filled.with_name("prose.ipynb")
+    nb = json.loads(filled.read_text())
+    markdown = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    markdown["source"] = "Zmieniony opis.\n"
+    prose.write_text(json.dumps(nb))
+    assert submission_key(prose) == key
 
 
 def test_dask_cluster_gives_the_local_verdicts(local, notebooks):
