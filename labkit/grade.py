@@ -72,6 +72,30 @@ def _run_pytest(args: list[str], cwd: str, log: str) -> None:
     os._exit(int(code))
 
 
+def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | None:
+    """Run pytest with ``args``; its exit code, or None after a timeout.
+
+    Forked from the preloaded forkserver where we may have children; a daemonic process
+    (a Dask worker) may not, so there the grader is a plain subprocess.
+    """
+    if multiprocessing.current_process().daemon:
+        import subprocess
+        with open(log, "wb") as out:
+            try:
+                return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=grader_env(),
+                                      stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                return None
+    child = _context().Process(target=_run_pytest, args=(args, cwd, str(log)), daemon=False)
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None
+    return child.exitcode
+
+
 def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> SubmissionResult:
     """Run every hidden check against ``notebook`` (a path, or "reference")."""
     settings = load_settings()
@@ -90,16 +114,12 @@ def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> Sub
                 "--submission", str(Path(notebook).resolve()) if notebook != "reference" else "reference",
                 "--results-json", str(out)]
         started = time.perf_counter()
-        child = _context().Process(target=_run_pytest, args=(args, tmp, str(log)), daemon=False)
-        child.start()
-        child.join(timeout)
-        if child.is_alive():
-            child.kill()
-            child.join()
+        exitcode = _run_grader(args, tmp, log, timeout)
+        if exitcode is None:
             return failed_submission(label, f"grader timed out after {timeout:.0f} s", "grader_timeout")
         if not out.exists():
             # The grader's own output may quote hidden test code: TAs see it, students do not.
-            result = failed_submission(label, f"grader exited with code {child.exitcode}", "grader_error")
+            result = failed_submission(label, f"grader exited with code {exitcode}", "grader_error")
             result.grader_log = log.read_text(errors="replace")[-8000:] if log.exists() else ""
             return result
         result = SubmissionResult.load(out)
