@@ -74,9 +74,8 @@ class GradeInWorker(NbGraderPreprocessor):
                     result = grade_notebook(path)
                     cache.put(key, result)
         self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
-        for warning in ("sandbox_fallback",):
-            if warning in result.flags:
-                self.log.warning("labkit: %s for student %s", warning, info.get("student"))
+        if "sandbox_fallback" in result.flags:
+            self.log.warning("labkit: no bwrap sandbox for student %s (see docs/security.md)", info.get("student"))
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
