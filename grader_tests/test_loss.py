@@ -40,6 +40,12 @@ def data(seed: int, n: int = 400) -> tuple[TensorData, TensorData, np.ndarray, n
     return TensorData(X32, "float32"), TensorData(y32, "float32"), X32, y32
 
 
+def grader_labels(local, X32: np.ndarray) -> np.ndarray:
+    """The labels a correct predict gives: p > 0.5 of the grader's own copy of the model."""
+    with torch.no_grad():
+        return (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+
+
 def labels_from(value, what: str, n: int) -> np.ndarray:
     array = expect_ndarray(value, what, kind="fiub")
     if array.shape not in ((n,), (n, 1)):
@@ -76,8 +82,7 @@ def test_predict_thresholds_probabilities_at_one_half(submission, seed):
     X, _, X32, _ = data(seed)
     what = "predict(model, X)"
     got = labels_from(submission.call("predict", handle, X).value, what, len(X32))
-    with torch.no_grad():
-        expected = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+    expected = grader_labels(local, X32)
     wrong = np.flatnonzero(got != expected)
     if wrong.size:
         fail("{what}: {k} z {n} etykiet różni się od progu p > 0.5 (w trybie eval), np. próbka {i}: "
@@ -109,8 +114,7 @@ def test_evaluate_matches_grader_accuracy_and_confusion_matrix(submission, seed)
              what=what)
     accuracy = expect_number(result[0], f"{what} → accuracy")
     confusion = expect_ndarray(result[1], f"{what} → confusion", shape=(2, 2), kind="iuf")
-    with torch.no_grad():
-        y_pred = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+    y_pred = grader_labels(local, X32)
     y_true = y32.astype(np.int64)
     expect_close(np.array(accuracy), np.array(np.mean(y_pred == y_true)), f"{what} → accuracy", atol=1e-12)
     expected = confusion_matrix(y_true, y_pred, labels=[0, 1])
