@@ -11,6 +11,7 @@ collection and its own checks, not for interpreter and library start-up.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -72,6 +73,25 @@ def _run_pytest(args: list[str], cwd: str, log: str) -> None:
     os._exit(int(code))
 
 
+@contextlib.contextmanager
+def _hidden_main():
+    """Start a grader child without re-running the caller's ``__main__`` in it.
+
+    multiprocessing re-imports the parent's main script in every child; the grader's
+    target lives in this module, and a caller without an ``if __name__ == "__main__"``
+    guard (or reading from stdin) would otherwise break or re-run itself per submission.
+    """
+    main = sys.modules["__main__"]
+    with _CONTEXT_LOCK:  # one start at a time: threads must not restore each other's main
+        saved = {k: main.__dict__.pop(k) for k in ("__file__", "__spec__") if k in main.__dict__}
+        main.__spec__ = None  # multiprocessing reads it; None and no __file__: nothing to re-run
+        try:
+            yield
+        finally:
+            del main.__spec__
+            main.__dict__.update(saved)
+
+
 def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | None:
     """Run pytest with ``args``; its exit code, or None after a timeout.
 
@@ -87,7 +107,8 @@ def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | N
             except subprocess.TimeoutExpired:
                 return None
     child = _context().Process(target=_run_pytest, args=(args, cwd, str(log)), daemon=False)
-    child.start()
+    with _hidden_main():
+        child.start()
     child.join(timeout)
     if child.is_alive():
         child.kill()
