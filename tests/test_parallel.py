@@ -83,13 +83,14 @@ def test_dask_cluster_gives_the_local_verdicts(local, notebooks):
         assert credits(remote[nb]) == credits(results[nb])
 
 
-def test_grading_works_from_a_caller_without_a_main_guard(notebooks):
-    """Grader children must not re-run the caller's __main__ (here: code given with -c)."""
+def test_grading_works_from_a_caller_without_a_main_guard(notebooks, tmp_path):
+    """Grader children must not re-run the caller's __main__ (a script with no guard)."""
     import subprocess
     import sys
     _, release = notebooks
-    code = ("from labkit.grade import grade_notebook\n"
-            f"r = grade_notebook({str(release)!r})\n"
-            "print('FLAGS', r.flags, 'TOTAL', r.total)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    script = tmp_path / "unguarded.py"
+    script.write_text("from labkit.grade import grade_notebook\n"
+                      f"r = grade_notebook({str(release)!r})\n"
+                      "print('FLAGS', r.flags, 'TOTAL', r.total)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert "FLAGS [] TOTAL 0.0" in out.stdout, out.stdout + out.stderr[-2000:]
