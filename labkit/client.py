@@ -8,6 +8,7 @@ once fails fast afterwards, so one infinite loop costs one timeout, not one per 
 """
 from __future__ import annotations
 
+import logging
 import os
 import select
 import shutil
@@ -19,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit import sandbox
+from labkit import sandbox, zygote
 from labkit.codec import Handle, ProtocolError, decode, encode
 from labkit.notebook import CodeCell, load_cells, reference_cells
 from labkit.settings import Limits, Settings, load_settings
 
 _HEADER_BYTES = 8
+_log = logging.getLogger("labkit.client")
 
 
 class WorkerFailure(Exception):
@@ -111,6 +113,7 @@ class Submission:
         self._scratch_root = scratch_root
         self._scratch: Path | None = None
         self.notebook_seconds = 0.0
+        self.start_seconds = 0.0     # the first worker's start-up (interpreter, imports, sandbox)
         self.peak_rss_kib = 0
         if self.plan.kind != "bwrap":
             self.flags.add("sandbox_fallback")
@@ -125,7 +128,9 @@ class Submission:
 
     def start(self) -> None:
         """Start a worker and run the notebook once, recording each cell's outputs."""
+        started = time.perf_counter()
         self._spawn()
+        self.start_seconds = time.perf_counter() - started
         started = time.perf_counter()
         self._run_cells(record=True)
         self.notebook_seconds = time.perf_counter() - started
@@ -143,6 +148,13 @@ class Submission:
             shutil.rmtree(self._scratch, ignore_errors=True)
         self._scratch = Path(tempfile.mkdtemp(prefix="labkit-worker-", dir=self._scratch_root))
         os.chmod(self._scratch, 0o777)
+        if self.plan.kind == "bwrap" and self.settings.zygote:
+            address = os.environ.get("LABKIT_ZYGOTE_ADDRESS") or zygote.shared_address(self.limits)
+            if address:
+                try:
+                    return self._spawn_from_zygote(address)
+                except zygote.ZygoteUnavailable as exc:
+                    _log.warning("labkit: zygote could not start a worker (%s); starting one directly", exc)
         self._launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits,
                                       generation=self.generation)
         if not self._launch.process_limit:
@@ -164,6 +176,23 @@ class Submission:
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
 
+    def _spawn_from_zygote(self, address: str) -> None:
+        """A worker forked from the zygote: no interpreter or torch start-up (labkit/zygote.py)."""
+        cgroup = sandbox.make_pids_cgroup(self.limits.processes)
+        env = sandbox.worker_env(self.limits, self.generation, zygote.HOME)
+        bounded = cgroup is not None or os.geteuid() != 0
+        self._launch = sandbox.Launch([], env, "", None, [cgroup] if cgroup else [], bounded)
+        if not bounded:
+            if self.settings.sandbox == "required":
+                raise sandbox.SandboxUnavailable("running as root without a pids cgroup: no process limit")
+            self.flags.add("no_process_limit")
+        nproc = None if cgroup is not None or os.geteuid() == 0 else self.limits.processes
+        self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc)
+        self._buffer = b""
+        ready = self._read_reply("worker start", 90.0)
+        if not ready.get("ready"):
+            raise WorkerCrashed("worker start", "no ready message")
+
     def _kill(self) -> None:
         if self.proc is not None:
             try:
@@ -175,9 +204,10 @@ class Submission:
             except ProcessLookupError:
                 pass
             self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout):
+            for stream in (self.proc.stdin, self.proc.stdout, getattr(self.proc, "conn", None)):
                 try:
-                    stream.close()
+                    if stream is not None:
+                        stream.close()
                 except OSError:
                     pass
             self.proc = None
@@ -408,12 +438,20 @@ class Submission:
                 continue
             chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
             if not chunk:
-                code = self.proc.poll()
+                code = _exit_status(self.proc)
                 self._kill()
                 raise WorkerCrashed(what, _describe_exit(code))
             self._buffer += chunk
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
+
+
+def _exit_status(proc) -> int | None:
+    """The exit status of a worker whose channel just closed (it may take a moment to die)."""
+    try:
+        return proc.wait(1.0)
+    except subprocess.TimeoutExpired:
+        return proc.poll()
 
 
 def _running(pid: int) -> bool:

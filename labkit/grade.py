@@ -57,8 +57,9 @@ def _context():
     return _CONTEXT
 
 
-def _run_pytest(args: list[str], cwd: str, log: str) -> None:
+def _run_pytest(args: list[str], cwd: str, log: str, env: dict[str, str]) -> None:
     """Body of one grader child: fresh pytest session in a fresh fork, output to a log file."""
+    os.environ.update(env)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -92,21 +93,32 @@ def _hidden_main():
             main.__dict__.update(saved)
 
 
+def zygote_env() -> dict[str, str]:
+    """Point grader children at this process's zygote, so no worker pays torch's start-up."""
+    from labkit import zygote
+    settings = load_settings()
+    if not settings.zygote or os.environ.get("LABKIT_ZYGOTE_ADDRESS"):
+        return {}
+    address = zygote.shared_address(settings.limits)
+    return {"LABKIT_ZYGOTE_ADDRESS": address} if address else {}
+
+
 def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | None:
     """Run pytest with ``args``; its exit code, or None after a timeout.
 
     Forked from the preloaded forkserver where we may have children; a daemonic process
     (a Dask worker) may not, so there the grader is a plain subprocess.
     """
+    env = zygote_env()
     if multiprocessing.current_process().daemon:
         import subprocess
         with open(log, "wb") as out:
             try:
-                return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=grader_env(),
+                return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env={**grader_env(), **env},
                                       stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
             except subprocess.TimeoutExpired:
                 return None
-    child = _context().Process(target=_run_pytest, args=(args, cwd, str(log)), daemon=False)
+    child = _context().Process(target=_run_pytest, args=(args, cwd, str(log), env), daemon=False)
     with _hidden_main():
         child.start()
     child.join(timeout)

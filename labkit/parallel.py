@@ -54,6 +54,9 @@ def grade_many(notebooks: list[Path], *, jobs: int | None = None, scheduler: str
 
 
 def _grade_locally(todo: list[Path], jobs: int):
+    if todo:
+        from labkit.grade import zygote_env
+        zygote_env()   # started here, not in a pool thread whose exit would take it down
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(grade_notebook, nb): nb for nb in todo}
         for future in as_completed(futures):

@@ -131,7 +131,7 @@ def worker_env(limits: Limits, generation: int, home: str) -> dict[str, str]:
     }
 
 
-def _make_pids_cgroup(limit: int) -> Path | None:
+def make_pids_cgroup(limit: int) -> Path | None:
     """A pids cgroup capped at ``limit`` tasks, when the host lets us make one."""
     if not (PIDS_CGROUP_ROOT / "cgroup.procs").exists() or not os.access(PIDS_CGROUP_ROOT, os.W_OK):
         return None
@@ -194,12 +194,16 @@ def _preexec(limits: Limits, cgroup: Path | None):
     return apply
 
 
-def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int) -> Launch:
-    """Command, environment and pre-exec hook that start ``python -m labkit.worker`` confined."""
+def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int,
+           entry: str = "worker") -> Launch:
+    """Command, environment and pre-exec hook that start ``labkit.<entry>.main()`` confined.
+
+    ``entry`` is "worker" (one submission) or "zygote" (labkit/zygote.py: forks workers).
+    """
     scratch.mkdir(parents=True, exist_ok=True)
     # normpath, not resolve: the venv's own python path is what selects its site-packages.
     python = os.path.normpath(os.path.abspath(sys.executable))
-    cgroup = _make_pids_cgroup(limits.processes)
+    cgroup = make_pids_cgroup(limits.processes)
     cleanup = [cgroup] if cgroup else []
     # RLIMIT_NPROC does not bind root; without a pids cgroup nothing bounds the process count.
     bounded = cgroup is not None or os.geteuid() != 0
@@ -220,12 +224,12 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
         for hidden in _hidden_paths():
             argv += ["--tmpfs", str(hidden)]
         argv += ["--size", str(limits.file_bytes), "--tmpfs", home, "--chdir", home,
-                 "--", python, "-s", "-c", _BOOT.format(kit_parent=str(kit.parent))]
+                 "--", python, "-s", "-c", _BOOT.format(kit_parent=str(kit.parent), entry=entry)]
         env = worker_env(limits, generation, home)
         env["LABKIT_PIDNS"] = "1"   # the worker may reap every process of its namespace but init
         return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup, bounded)
     env = worker_env(limits, generation, str(scratch))
-    argv = [python, "-s", "-c", _BOOT.format(kit_parent=str((REPO_ROOT / "labkit").parent))]
+    argv = [python, "-s", "-c", _BOOT.format(kit_parent=str((REPO_ROOT / "labkit").parent), entry=entry)]
     return Launch(argv, env, str(scratch), _preexec(limits, cgroup), cleanup, bounded)
 
 
@@ -238,5 +242,5 @@ _BOOT = (
     "spec = u.spec_from_file_location('labkit', {kit_parent!r} + '/labkit/__init__.py',"
     " submodule_search_locations=[{kit_parent!r} + '/labkit'])\n"
     "m = u.module_from_spec(spec); sys.modules['labkit'] = m; spec.loader.exec_module(m)\n"
-    "from labkit.worker import main; main()\n"
+    "from labkit.{entry} import main; main()\n"
 )

@@ -101,6 +101,7 @@ class Settings:
 
     language: str = "pl"
     sandbox: str = "auto"             # "auto" (bwrap if present, loud fallback), "required", "off"
+    zygote: bool = True               # fork bwrap workers from a pre-imported zygote (LABKIT_ZYGOTE=off)
     seeds: Seeds = field(default_factory=Seeds)
     tol: Tolerances = field(default_factory=Tolerances)
     budget: Budget = field(default_factory=Budget)
@@ -158,4 +159,5 @@ def load_settings() -> Settings:
     sandbox = os.environ.get("LABKIT_SANDBOX", "auto")
     if sandbox not in ("auto", "required", "off"):
         sandbox = "auto"
-    return Settings(language=language, sandbox=sandbox, limits=_limits_from_env())
+    zygote = os.environ.get("LABKIT_ZYGOTE", "on") != "off"
+    return Settings(language=language, sandbox=sandbox, zygote=zygote, limits=_limits_from_env())

@@ -324,6 +324,9 @@ def _reap_strays() -> None:
     called setsid, and ``kill(-1)`` reaches them all at once; without a namespace, the
     processes of our session. Passes repeat until none is left, since a bomb re-forks.
     """
+    if os.getpid() == 1:
+        _reap_as_init()
+        return
     own_namespace = os.environ.get("LABKIT_PIDNS") == "1"
     for _ in range(100):
         strays = _strays(own_namespace)
@@ -344,6 +347,24 @@ def _reap_strays() -> None:
                 pass
         except ChildProcessError:
             pass
+
+
+def _reap_as_init() -> None:
+    """As init of a pid namespace (a zygote's worker) every other process is a stray, and
+    ``kill(-1)`` reaches exactly those; it fails with ESRCH once none is left (no /proc scan)."""
+    for _ in range(1000):
+        try:
+            os.kill(-1, 9)
+        except ProcessLookupError:
+            return
+        except OSError:
+            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(0.001)
 
 
 def _strays(own_namespace: bool) -> list[int]:

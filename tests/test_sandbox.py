@@ -1,8 +1,11 @@
 """The worker's confinement, attack by attack, with the real ``labkit.client.Submission``.
 
-Each test runs a tiny notebook in a worker under both sandbox paths:
+Each test runs a tiny notebook in a worker under every sandbox path:
 
-- ``bwrap``: bubblewrap (``LABKIT_SANDBOX=required``); skipped when the host cannot run it;
+- ``bwrap-zygote``: bubblewrap (``LABKIT_SANDBOX=required``), the worker forked from the
+  pre-imported zygote and confined further (the default; labkit/zygote.py);
+- ``bwrap-cold``: the same with ``LABKIT_ZYGOTE=off``, a fresh bwrap per worker;
+  both are skipped when the host cannot run bwrap;
 - ``fallback``: ``LABKIT_SANDBOX=off``, a plain subprocess with rlimits and the pids cgroup.
 
 The fallback cannot stop file-system access, network access or signals to processes of
@@ -28,6 +31,7 @@ from listener import Listener
 from labkit import sandbox
 from labkit.client import StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.settings import REPO_ROOT, Limits, Settings
+from labkit.zygote import ZygoteChild
 
 LIMITS = dataclasses.replace(
     Limits(), notebook_seconds=120.0, cell_seconds=10.0, call_seconds=8.0,
@@ -45,21 +49,24 @@ def _bwrap_usable() -> bool:
     return sandbox.bwrap_path() is not None and sandbox._bwrap_works()
 
 
-MODES = [
-    pytest.param("bwrap", id="bwrap",
-                 marks=pytest.mark.skipif(not _bwrap_usable(), reason="bubblewrap cannot run here")),
-    pytest.param("off", id="fallback"),
+_NO_BWRAP = pytest.mark.skipif(not _bwrap_usable(), reason="bubblewrap cannot run here")
+SANDBOXED = [
+    pytest.param("bwrap", id="bwrap-zygote", marks=_NO_BWRAP),      # forked from the zygote (default)
+    pytest.param("bwrap-cold", id="bwrap-cold", marks=_NO_BWRAP),   # its own bwrap (LABKIT_ZYGOTE=off)
 ]
+MODES = [*SANDBOXED, pytest.param("off", id="fallback")]
 
 
 def fallback_cannot(what: str):
     """Mode params where the fallback is expected to lose (strict: an XPASS fails the suite)."""
-    return [MODES[0], pytest.param("off", id="fallback",
-                                   marks=pytest.mark.xfail(strict=True, reason=f"{FALLBACK_CANNOT}: {what}"))]
+    return [*SANDBOXED, pytest.param("off", id="fallback",
+                                     marks=pytest.mark.xfail(strict=True, reason=f"{FALLBACK_CANNOT}: {what}"))]
 
 
 def settings_for(mode: str) -> Settings:
-    return Settings(sandbox="required" if mode == "bwrap" else "off")
+    if mode == "off":
+        return Settings(sandbox="off")
+    return Settings(sandbox="required", zygote=mode == "bwrap")
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:
@@ -215,7 +222,7 @@ def probe(request, tmp_path_factory):
     os.chmod(outside, 0o777)
     os.chmod(outside / "existing.txt", 0o666)
     listener = Listener()
-    fmt = dict(port=listener.port, bwrap=mode == "bwrap", hidden={k: str(v) for k, v in HIDDEN_FILES.items()},
+    fmt = dict(port=listener.port, bwrap=mode != "off", hidden={k: str(v) for k, v in HIDDEN_FILES.items()},
                outside=str(outside), repo=str(REPO_ROOT), grader_pid=os.getpid(), big_bytes=4 * 1024**3)
     cells = [PROBE_CELLS[0]] + [c.format(**fmt) for c in PROBE_CELLS[1:]]
     path = write_notebook(tmp / "probe.ipynb", cells)
@@ -234,7 +241,8 @@ def probe(request, tmp_path_factory):
 
 def test_probe_notebook_ran_every_cell(probe):
     mode, sub, _ = probe
-    assert sub.plan.kind == ("bwrap" if mode == "bwrap" else "rlimit")
+    assert sub.plan.kind == ("rlimit" if mode == "off" else "bwrap")
+    assert isinstance(sub.proc, ZygoteChild) == (mode == "bwrap")
     assert ("sandbox_fallback" in sub.flags) == (mode == "off")
     assert [sub.cell_runs[i].status for i in range(len(PROBE_CELLS))] == ["ok"] * len(PROBE_CELLS)
     assert sub.cell_runs[7].outputs[0]["text"] == "after\n"
@@ -253,7 +261,7 @@ def test_no_network(probe):
     net = probes(sub, 1)["net"]
     assert net["localhost"] != "connected"
     assert context["listener"].connections == 0
-    if mode == "bwrap":
+    if mode != "off":
         assert net["dns"].startswith("error")
         assert net["1.1.1.1:53"] != "connected"
 
@@ -326,14 +334,14 @@ def test_memory_limit_is_enforced_and_reported(probe):
 
 
 @pytest.mark.parametrize("probe", [
-    MODES[0],
+    *SANDBOXED,
     pytest.param("off", id="fallback", marks=pytest.mark.xfail(
         strict=True, reason=f"{FALLBACK_CANNOT}: the scratch is a host directory with no quota")),
 ], indirect=True)
 def test_disk_and_tmpfs_writes_are_bounded(probe):
     mode, sub, _ = probe
     total = 1024   # MiB: far above anything the notebook needs, well below the host's free space
-    places = ["/tmp", "."] if mode == "bwrap" else ["."]   # the fallback's /tmp is the host's own
+    places = ["/tmp", "."] if mode != "off" else ["."]   # the fallback's /tmp is the host's own
     for where in places:
         written, error = sub.call("fill", where, total, _timeout=60).value
         assert written < total and error is not None, (where, written, error)
@@ -455,7 +463,7 @@ def test_no_forked_process_keeps_running_after_the_call(bombed):
 def test_a_process_limit_applies_without_a_pids_cgroup(tmp_path, monkeypatch):
     """Without a pids cgroup only RLIMIT_NPROC is left; it must bind the worker's user."""
     import subprocess
-    monkeypatch.setattr(sandbox, "_make_pids_cgroup", lambda limit: None)
+    monkeypatch.setattr(sandbox, "make_pids_cgroup", lambda limit: None)
     launch = sandbox.launch(sandbox.plan("off"), scratch=tmp_path / "s", limits=LIMITS, generation=1)
     proc = subprocess.Popen(["sleep", "5"], preexec_fn=launch.preexec_fn, cwd=launch.cwd)
     try:

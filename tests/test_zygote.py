@@ -1,0 +1,150 @@
+"""Workers forked from the zygote (labkit/zygote.py): fresh, confined and independent.
+
+The sandbox attacks of tests/test_sandbox.py run on this path too (``bwrap-zygote``); here
+are the properties only a shared parent could break: what one worker does must never reach
+the next one or a concurrent one, and the zygote must outlive every kind of worker death.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import sandbox, zygote
+from labkit.client import Submission, WorkerCrashed
+from labkit.settings import Settings, load_settings
+
+pytestmark = pytest.mark.skipif(not (sandbox.bwrap_path() and sandbox._bwrap_works()),
+                                reason="the zygote needs bubblewrap")
+SETTINGS = Settings(sandbox="required", zygote=True)
+
+SPY = (
+    "import ctypes, json, os, socket, torch\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "def state():\n"
+    "    seen = {'pid': os.getpid(), 'uid': os.getuid(), 'proc': sorted(os.listdir('/proc')),\n"
+    "            'tmp': sorted(os.listdir('/tmp')), 'home': sorted(os.listdir('.')),\n"
+    "            'dumpable': libc.prctl(3, 0, 0, 0, 0),\n"
+    "            'umount_tmp': libc.umount2(b'/tmp', 2), 'sethostname': libc.sethostname(b'x', 1),\n"
+    "            'add_is_pristine': torch.Tensor.add.__name__ == 'add',\n"
+    "            'seed_is_pristine': torch.manual_seed.__module__ == 'torch.random'}\n"
+    "    try:\n"
+    "        socket.socket(socket.AF_UNIX).connect('\\0labkit-test-peer')\n"
+    "        seen['peer_socket'] = 'connected'\n"
+    "    except OSError as exc:\n"
+    "        seen['peer_socket'] = type(exc).__name__\n"
+    "    return seen\n"
+)
+# What a hostile student leaves behind for whoever comes next.
+LITTER = (
+    "open('/tmp/left-by-a', 'w').write('x')\n"
+    "open('left-in-home', 'w').write('x')\n"
+    "torch.Tensor.add = lambda *a, **k: 'patched'\n"
+    "torch.manual_seed = lambda *a, **k: None\n"
+    "listener = socket.socket(socket.AF_UNIX)\n"
+    "listener.bind('\\0labkit-test-peer')\n"
+    "listener.listen(1)\n"
+)
+
+
+def notebook(path: Path, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_workers_come_from_the_zygote_and_are_pid_1_without_privileges(tmp_path):
+    with Submission(notebook=notebook(tmp_path / "a.ipynb", SPY), settings=SETTINGS) as sub:
+        assert isinstance(sub.proc, zygote.ZygoteChild)
+        seen = sub.call("state").value
+    assert seen["pid"] == 1 and seen["uid"] == 65534
+    assert seen["proc"] == [], "peers are not even listed"
+    assert seen["dumpable"] == 0
+    assert seen["umount_tmp"] == -1 and seen["sethostname"] == -1, "no capabilities left"
+
+
+def test_nothing_a_worker_leaves_behind_reaches_a_concurrent_or_a_later_one(tmp_path):
+    hostile = Submission(notebook=notebook(tmp_path / "a.ipynb", SPY, LITTER), settings=SETTINGS)
+    hostile.start()
+    try:
+        assert hostile.cell_runs[1].status == "ok", hostile.cell_runs[1]
+        assert "left-by-a" in hostile.call("state").value["tmp"]
+        with Submission(notebook=notebook(tmp_path / "b.ipynb", SPY), settings=SETTINGS) as concurrent:
+            seen_meanwhile = concurrent.call("state").value
+    finally:
+        hostile.close()
+    with Submission(notebook=notebook(tmp_path / "c.ipynb", SPY), settings=SETTINGS) as later:
+        seen_later = later.call("state").value
+    for seen in (seen_meanwhile, seen_later):
+        assert seen["tmp"] == [] and "left-in-home" not in seen["home"]
+        assert seen["add_is_pristine"] and seen["seed_is_pristine"]
+        assert seen["peer_socket"] != "connected", "each worker has its own network namespace"
+
+
+def test_the_zygote_outlives_crashes_kills_and_hangs(tmp_path):
+    address = zygote.shared_address(load_settings().limits)
+    cells = ("import ctypes, os\n"
+             "def die(code):\n    os._exit(code)\n"
+             "def segfault():\n    ctypes.string_at(0)\n"
+             "def hang():\n    while True:\n        pass\n")
+    with Submission(notebook=notebook(tmp_path / "a.ipynb", cells), settings=SETTINGS) as sub:
+        with pytest.raises(WorkerCrashed) as died:
+            sub.call("die", 3)
+        assert "exit code 3" in died.value.detail
+        with pytest.raises(WorkerCrashed) as segv:
+            sub.call("segfault")
+        assert "SIGSEGV" in segv.value.detail
+        with pytest.raises(Exception):
+            sub.call("hang", _timeout=2)
+        assert isinstance(sub.proc, zygote.ZygoteChild) or sub.proc is None
+    assert zygote.shared_address(load_settings().limits) == address, "the same zygote serves on"
+    with Submission(notebook=notebook(tmp_path / "b.ipynb", "x = 1"), settings=SETTINGS) as sub:
+        assert sub.get("x") == 1
+
+
+def test_a_client_that_hangs_up_takes_its_worker_along():
+    limits = load_settings().limits
+    child = zygote.ZygoteChild(zygote.shared_address(limits), limits=limits, cgroup=None,
+                               env=sandbox.worker_env(limits, 1, zygote.HOME))
+    assert os.path.exists(f"/proc/{child.pid}")
+    child.close()
+    child.stdin.close()
+    child.stdout.close()
+    for _ in range(200):
+        if not _alive(child.pid):
+            break
+        time.sleep(0.01)
+    assert not _alive(child.pid)
+
+
+def test_an_unreachable_zygote_falls_back_to_a_cold_worker(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("LABKIT_ZYGOTE_ADDRESS", str(tmp_path / "nobody-listens.sock"))
+    with Submission(notebook=notebook(tmp_path / "a.ipynb", "x = 2"), settings=SETTINGS) as sub:
+        assert not isinstance(sub.proc, zygote.ZygoteChild)
+        assert sub.get("x") == 2
+    assert "starting one directly" in caplog.text
+
+
+def test_only_the_trusted_side_can_reach_the_zygote():
+    address = Path(zygote.shared_address(load_settings().limits))
+    assert address.parent.stat().st_mode & 0o777 == 0o700
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    probe.connect(str(address))
+    probe.send(json.dumps({"env": {}, "limits": {}}).encode())   # no descriptors: refused
+    probe.settimeout(5)
+    assert probe.recv(64) == b"", "a request without its two pipe ends is hung up on"
+    probe.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
