@@ -29,7 +29,8 @@ _ARTIFACTS = pytest.StashKey[dict]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("labkit")
     group.addoption("--submission", default=None,
-                    help="notebook to grade, or 'reference' for the reference solution")
+                    help="notebook to grade, 'reference' for the reference solution "
+                         "(or 'kernel', used by labkit.inkernel)")
     group.addoption("--results-json", default=None, help="write the SubmissionResult here")
 
 
@@ -70,7 +71,15 @@ def submission(request: pytest.FixtureRequest):
     target = request.config.getoption("--submission")
     if not target:
         pytest.exit("--submission PATH.ipynb (or 'reference') is required", returncode=4)
-    sub = Submission(reference=True) if target == "reference" else Submission(notebook=Path(target))
+    if target == "kernel":  # stock-nbgrader mode, see labkit/inkernel.py
+        from labkit import inkernel
+        sub = inkernel.ACTIVE
+        if sub is None:
+            pytest.exit("--submission kernel is only for labkit.inkernel.grade_part", returncode=4)
+    elif target == "reference":
+        sub = Submission(reference=True)
+    else:
+        sub = Submission(notebook=Path(target))
     request.config.stash[_SUBMISSION] = sub
     sub.start()
     yield sub
@@ -187,6 +196,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         result.tamper = sorted(sub.tamper)
         result.sandbox = sub.plan.kind
         result.timings = {"notebook_seconds": round(sub.notebook_seconds, 3),
+                          "worker_start_seconds": round(getattr(sub, "start_seconds", 0.0), 3),
                           "worker_restarts": sub.restarts,
                           "worker_peak_mib": round(sub.peak_rss_kib / 1024, 1)}
     for part in parts.values():

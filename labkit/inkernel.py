@@ -1,0 +1,155 @@
+"""Stock-nbgrader mode: the same hidden checks, run inside the notebook's own kernel.
+
+The source notebook's hidden test sections call ``grade_part``. The kit's
+``GradeInWorker`` never executes autograder cells, so on the kit's path this code is inert.
+Under plain ``nbgrader autograde`` (nbgrader's ``Execute``, no kit config) the line runs in the
+student's kernel and awards the same partial credit as the kit would. That run is the
+baseline of ``bench/bench_speed.py``, and a fallback for a course without the kit's config.
+
+It is NOT safe, which is the point of the comparison: student code shares this process with
+the checks and can rebind what they use. The kit's grades are the trusted ones.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from labkit.client import CellRun, Submission
+from labkit.notebook import CodeCell
+from labkit.codec import read_message, write_message
+from labkit.settings import PARTS, REPO_ROOT, load_settings
+
+ACTIVE: "KernelSubmission | None" = None
+_STATUS: dict[int, str] = {}   # IPython execution count -> ok | error | timeout, once hooked
+
+
+class KernelSubmission(Submission):
+    """The Submission interface over a namespace in this very process (no worker, no limits).
+
+    Requests and replies still travel through the codec, so the checks see exactly the
+    values they would get over the worker's pipe.
+    """
+
+    def __init__(self, namespace: dict[str, Any], cells: list[CodeCell], status: dict[int, str]):
+        self.settings = load_settings()
+        self.limits = self.settings.limits
+        self.notebook = None
+        self.reference = False
+        self.plan = SimpleNamespace(kind="kernel")
+        # What the worker would know: the cells run so far and how each ended. An interrupted
+        # cell (nbgrader's timeout) is skipped like a timed-out cell on the kit's path.
+        self.cells = cells
+        self.cell_runs = {i: CellRun(i, status=s) for i, s in status.items()}
+        self.bad_cells = {i for i, s in status.items() if s == "timeout"}
+        self.hung = {}
+        self.flags = {"in_kernel"}
+        self.tamper = set()
+        self.generation = 1
+        self.restarts = 0
+        self.proc = None
+        self.notebook_seconds = self.start_seconds = 0.0
+        self.peak_rss_kib = 0
+        self._namespace = namespace
+        self._worker = None
+
+    def start(self) -> None:
+        from labkit.worker import Worker
+        worker = Worker.__new__(Worker)  # no warm-up, no display hooks: the kernel has its own
+        worker.generation, worker.pid = self.generation, os.getpid()
+        worker.output_limit, worker.images_per_cell = 262_144, 0
+        worker.namespace, worker.handles, worker.next_handle = self._namespace, {}, 1
+        worker.cell_outputs, worker.baseline = [], {}
+        self._worker = worker
+
+    def close(self) -> None:
+        self._worker = None
+
+    def _ensure_alive(self, what: str) -> None:
+        if self._worker is None:
+            self.start()
+
+    def _request(self, request: dict, what: str, timeout: float) -> dict:
+        request = _round_trip(request)
+        try:
+            reply = self._worker.handle(request)
+        except BaseException as exc:  # the worker's main loop turns these into replies too
+            from labkit.worker import _describe_error
+            reply = {"ok": False, "error": _describe_error(exc), "internal": True}
+        return _round_trip(reply)
+
+
+def _round_trip(message: dict) -> dict:
+    buffer = io.BytesIO()
+    write_message(buffer, message)
+    buffer.seek(0)
+    return read_message(buffer, 1 << 30)
+
+
+def _kernel_cells() -> tuple[list[CodeCell], dict[int, str]]:
+    """The student's cells this kernel has run (IPython's ``In``), minus autograder cells.
+
+    Statuses come from a ``post_run_cell`` hook that the first ``grade_part`` call installs:
+    the experiments cells, the only ones whose status a check reads, run after it.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return [], {}
+    shell = get_ipython()
+    if shell is None:
+        return [], {}
+    if not getattr(shell, "_labkit_hooked", False):
+        def record(result) -> None:
+            error = result.error_in_exec or result.error_before_exec
+            status = "ok" if error is None else "timeout" if isinstance(error, KeyboardInterrupt) else "error"
+            if result.execution_count is not None:
+                _STATUS[result.execution_count] = status
+        shell.events.register("post_run_cell", record)
+        shell._labkit_hooked = True
+    history = shell.user_ns.get("In", [])
+    cells = [CodeCell(i, src, None) for i, src in enumerate(history)
+             if i > 0 and "labkit.inkernel" not in src]
+    return cells, {i: s for i, s in _STATUS.items() if any(c.index == i for c in cells)}
+
+
+def grade_part(part: str, namespace: dict[str, Any] | None = None,
+               cells: list[CodeCell] | None = None) -> float:
+    """Run ``grader_tests/test_<part>.py`` against ``namespace`` and publish the part's score.
+
+    The score goes out as an ``execute_result`` right away (nbgrader's partial-credit
+    convention reads the first one), so the public asserts that follow in the same cell
+    do not change the grade, exactly as on the kit's path, where they never run.
+    """
+    global ACTIVE
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}")
+    namespace = namespace if namespace is not None else sys.modules["__main__"].__dict__
+    status: dict[int, str] = {}
+    if cells is None:
+        cells, status = _kernel_cells()
+    ACTIVE = KernelSubmission(namespace, cells, status)
+    import pytest
+    from labkit.results import SubmissionResult
+    with tempfile.TemporaryDirectory(prefix="labkit-inkernel-") as tmp:
+        out = Path(tmp) / "result.json"
+        noise = io.StringIO()
+        # nbgrader zeroes a cell with any stderr output: keep pytest's and warnings' noise out.
+        with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pytest.main([str(REPO_ROOT / "grader_tests" / f"test_{part}.py"), "-q", "-p", "no:cacheprovider",
+                         "--rootdir", str(REPO_ROOT), "--submission", "kernel", "--results-json", str(out)])
+        ACTIVE = None
+        result = SubmissionResult.load(out).parts[part]
+    for check in result.checks:
+        if check.credit < 1.0:
+            print(f"- {check.name}: {check.message}")
+    score = result.score
+    sys.displayhook(score)
+    return score
