@@ -85,6 +85,27 @@ class KernelSubmission(Submission):
         return _round_trip(reply)
 
 
+# A course of plain nbgrader at its default settings (Execute in a kernel, 30 s per cell):
+# the baseline the kit is compared with. Only what nbgrader needs to find the course is set.
+STOCK_CONFIG = """\
+import os
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+c = get_config()
+c.CourseDirectory.course_id = "stock"
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_assignments = [dict(name={assignment!r})]
+"""
+
+
+def write_stock_config(root: Path) -> Path:
+    """nbgrader_config.py for ``root`` as a stock-nbgrader course (no kit preprocessors)."""
+    from labkit.settings import ASSIGNMENT_ID
+    path = Path(root) / "nbgrader_config.py"
+    path.write_text(STOCK_CONFIG.format(root=str(Path(root).resolve()), assignment=ASSIGNMENT_ID))
+    return path
+
+
 def _round_trip(message: dict) -> dict:
     buffer = io.BytesIO()
     write_message(buffer, message)
@@ -136,17 +157,24 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
         cells, status = _kernel_cells()
     ACTIVE = KernelSubmission(namespace, cells, status)
     import pytest
+    import torch
     from labkit.results import SubmissionResult
-    with tempfile.TemporaryDirectory(prefix="labkit-inkernel-") as tmp:
-        out = Path(tmp) / "result.json"
-        noise = io.StringIO()
-        # nbgrader zeroes a cell with any stderr output: keep pytest's and warnings' noise out.
-        with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pytest.main([str(REPO_ROOT / "grader_tests" / f"test_{part}.py"), "-q", "-p", "no:cacheprovider",
-                         "--rootdir", str(REPO_ROOT), "--submission", "kernel", "--results-json", str(out)])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # as in the kit's worker: the CPU-time budget assumes one thread
+    try:
+        with tempfile.TemporaryDirectory(prefix="labkit-inkernel-") as tmp:
+            out = Path(tmp) / "result.json"
+            noise = io.StringIO()
+            # nbgrader zeroes a cell with any stderr output: keep pytest's and warnings' noise out.
+            with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pytest.main([str(REPO_ROOT / "grader_tests" / f"test_{part}.py"), "-q", "-p", "no:cacheprovider",
+                             "--rootdir", str(REPO_ROOT), "--submission", "kernel", "--results-json", str(out)])
+            result = SubmissionResult.load(out).parts[part]
+    finally:
         ACTIVE = None
-        result = SubmissionResult.load(out).parts[part]
+        torch.set_num_threads(threads)
     for check in result.checks:
         if check.credit < 1.0:
             print(f"- {check.name}: {check.message}")

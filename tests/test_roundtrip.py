@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from labkit.demo import DEMO_STUDENTS, nbgrader, part_table, run_demo
+from labkit.inkernel import write_stock_config
 from labkit.settings import ASSIGNMENT_ID, CONCLUSIONS_POINTS, PART_POINTS, PARTS, REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -46,6 +47,29 @@ def test_reference_scores_full_marks_on_every_autograded_cell(course):
 def test_untouched_release_scores_zero(course):
     _, rows = course
     assert all(rows["bartek_untouched"][part] == 0 for part in PARTS)
+
+
+@pytest.fixture(scope="module")
+def stock_rows(course, tmp_path_factory) -> dict:
+    """The demo's submissions graded by plain nbgrader: the same checks, run in the kernel."""
+    kit_root, _ = course
+    root = tmp_path_factory.mktemp("stock")
+    shutil.copytree(REPO_ROOT / "source", root / "source")
+    write_stock_config(root)
+    nbgrader("generate_assignment", ASSIGNMENT_ID, "--force", course=root)
+    shutil.copytree(kit_root / "submitted", root / "submitted")
+    nbgrader("autograde", ASSIGNMENT_ID, "--force", course=root)
+    return {row["student"]: row for row in part_table(root)}
+
+
+def test_stock_nbgrader_running_the_checks_in_kernel_agrees_with_the_kit(course, stock_rows):
+    """The bench's baseline (labkit/inkernel.py) awards exactly the kit's partial credit,
+    also where a public assert fails after the hidden section (half circle, no zero_grad)."""
+    _, rows = course
+    assert sorted(stock_rows) == sorted(rows)
+    for student, row in rows.items():
+        for part in PARTS:
+            assert stock_rows[student][part] == pytest.approx(row[part], abs=1e-9), (student, part)
 
 
 @pytest.mark.parametrize("student", sorted(MISTAKE_PART))
