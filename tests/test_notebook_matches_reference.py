@@ -25,11 +25,15 @@ from labkit.settings import CONCLUSIONS_GRADE_ID, CONCLUSIONS_POINTS, PART_POINT
 NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / "lab06" / "lab06.ipynb"
 IMPORTS_CELL = "imports"
 SWEEP_CELL = "experiments_solution_results"
-HIDDEN_BLOCK = (
-    "### BEGIN HIDDEN TESTS\n"
-    "# Ukryte testy tej części uruchamia sprawdzarka kursu (grader_tests/) poza Twoim procesem.\n"
-    "### END HIDDEN TESTS"
-)
+def hidden_block(part: str) -> str:
+    """The hidden section that opens each tests cell: inert for the kit, the in-kernel
+    checks under plain nbgrader (labkit/inkernel.py)."""
+    return ("### BEGIN HIDDEN TESTS\n"
+            "# Ukryte testy tej części uruchamia sprawdzarka kursu (grader_tests/) poza procesem studenta.\n"
+            "# Ta linia działa tylko w zwykłym `nbgrader autograde` bez konfiguracji kursu (tryb porównawczy,\n"
+            "# niebezpieczny: testy w jądrze studenta); preprocesor kursu nie wykonuje komórek testów.\n"
+            f"from labkit.inkernel import grade_part; _labkit_score = grade_part({part!r}, globals())\n"
+            "### END HIDDEN TESTS\n")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 
 
@@ -305,7 +309,7 @@ def test_one_tests_cell_per_part_with_settings_points(nb):
         assert cell.cell_type == "code"
         assert meta["grade"] is True and meta["solution"] is False and meta["locked"] is True
         assert meta["points"] == PART_POINTS[part]
-        assert cell.source.rstrip().endswith(HIDDEN_BLOCK)
+        assert cell.source.startswith(hidden_block(part))
     autograder = [c for c in nb.cells
                   if c.cell_type == "code" and _meta(c).get("grade") and not _meta(c).get("solution")]
     assert sorted(_gid(c) for c in autograder) == sorted(f"{p}_tests" for p in PARTS)
