@@ -72,10 +72,14 @@ def make_class(folder: Path, n: int) -> list[tuple[str, Path]]:
 
 
 def _sign(notebook: Path, student: str) -> None:
-    """A comment with the student's name in the first code cell: a class of distinct notebooks."""
+    """A comment with the student's name in the first answer cell: a class of distinct notebooks.
+
+    An answer cell, because nbgrader restores locked cells: a comment there would make the
+    autograded notebook differ from the submitted one (and miss the prefetched verdict).
+    """
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
+        if cell["cell_type"] == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             cell["source"] = f"# {student}\n{source}"
             break
