@@ -342,11 +342,16 @@ def _reap_strays() -> None:
                 os.kill(pid, 9)
             except OSError:
                 pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
+        _collect_children()
+
+
+def _collect_children() -> None:
+    """waitpid every child that has already exited (killed strays end up as our zombies)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
+    except ChildProcessError:
+        pass
 
 
 def _reap_as_init() -> None:
@@ -359,11 +364,7 @@ def _reap_as_init() -> None:
             return
         except OSError:
             pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            pass
+        _collect_children()
         time.sleep(0.001)
 
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from labkit import sandbox, zygote
-from labkit.client import Submission, WorkerCrashed
+from labkit.client import Submission, WorkerCrashed, _running as _alive
 from labkit.settings import Settings, load_settings
 
 pytestmark = pytest.mark.skipif(not (sandbox.bwrap_path() and sandbox._bwrap_works()),
@@ -141,10 +141,3 @@ def test_only_the_trusted_side_can_reach_the_zygote():
     assert probe.recv(64) == b"", "a request without its two pipe ends is hung up on"
     probe.close()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
