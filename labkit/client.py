@@ -187,7 +187,13 @@ class Submission:
                 raise sandbox.SandboxUnavailable("running as root without a pids cgroup: no process limit")
             self.flags.add("no_process_limit")
         nproc = None if cgroup is not None or os.geteuid() == 0 else self.limits.processes
-        self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc)
+        try:
+            self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc)
+        except zygote.ZygoteUnavailable:
+            if cgroup is not None:
+                sandbox.remove_cgroup(cgroup)
+            self._launch = None
+            raise
         self._buffer = b""
         ready = self._read_reply("worker start", 90.0)
         if not ready.get("ready"):
