@@ -195,7 +195,12 @@ class Submission:
             self._launch = None
             raise
         self._buffer = b""
-        ready = self._read_reply("worker start", 90.0)
+        try:
+            ready = self._read_reply("worker start", 90.0)
+        except (WorkerCrashed, ProtocolError) as exc:
+            # It died confining itself (a kernel without a needed feature): start cold instead.
+            self._kill()
+            raise zygote.ZygoteUnavailable(f"worker did not start: {exc}") from None
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
 

@@ -187,8 +187,8 @@ def _become_worker(request: dict, fds: list[int], conn: socket.socket, listener:
     Path("/proc/self/gid_map").write_text(f"{os.getgid()} {os.getgid()} 1")
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
     size = f"size={int(limits['file_bytes'])},mode=1777".encode()
-    for target in (b"/tmp", HOME.encode()):
-        _check(_libc.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, size), "mount tmpfs")
+    for target in ("/tmp", HOME):
+        _fresh_tmpfs(target, size)
     pid = os.fork()
     if pid:
         for fd in fds:
@@ -199,6 +199,38 @@ def _become_worker(request: dict, fds: list[int], conn: socket.socket, listener:
             os.kill(os.getpid(), os.WTERMSIG(status))
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     _run_worker(request, fds, limits)
+
+
+def _fresh_tmpfs(target: str, options: bytes) -> None:
+    """An empty tmpfs on ``target`` that keeps the read-only binds below it.
+
+    bwrap binds the interpreter and the kit where they are; in a checkout under /tmp those
+    binds sit below /tmp, and a plain tmpfs on /tmp would hide them. They are cloned first
+    (open_tree) and moved back onto the new tmpfs (move_mount), still read-only.
+    """
+    keep = []
+    for point in _mount_points_below(target):
+        fd = _libc.syscall(428, -100, point.encode(), 1 | 0x8000)   # open_tree(CLONE | AT_RECURSIVE)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), f"open_tree {point}")
+        keep.append((point, fd))
+    _check(_libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount tmpfs")
+    for point, fd in keep:
+        os.makedirs(point, exist_ok=True)
+        # move_mount(fd, "", AT_FDCWD, point, MOVE_MOUNT_F_EMPTY_PATH)
+        _check(_libc.syscall(429, fd, b"", -100, point.encode(), 0x4), f"move_mount {point}")
+        os.close(fd)
+
+
+def _mount_points_below(top: str) -> list[str]:
+    """Outermost mount points strictly below ``top`` (from mountinfo, octal escapes decoded)."""
+    points = set()
+    with open("/proc/self/mountinfo", encoding="utf-8") as info:
+        for line in info:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point.startswith(top.rstrip("/") + "/"):
+                points.add(point)
+    return sorted(p for p in points if not any(p.startswith(q + "/") for q in points))
 
 
 def _run_worker(request: dict, fds: list[int], limits: dict) -> None:

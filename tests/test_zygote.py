@@ -141,3 +141,26 @@ def test_only_the_trusted_side_can_reach_the_zygote():
     assert probe.recv(64) == b"", "a request without its two pipe ends is hung up on"
     probe.close()
 
+
+
+def test_read_only_binds_below_tmp_survive_the_workers_fresh_tmp(tmp_path, monkeypatch):
+    """A checkout under /tmp (a CI clone) has its venv and kit bound below /tmp: the worker's
+    own tmpfs on /tmp must keep them (they were hidden once, and every import broke)."""
+    shared = tmp_path / "checkout-like"
+    shared.mkdir()
+    (shared / "marker.txt").write_text("still here")
+    assert str(shared).startswith("/tmp/")
+    roots = sandbox._readable_roots()
+    monkeypatch.setattr(sandbox, "_readable_roots", lambda: [*roots, shared])
+    own = zygote.Zygote(limits=load_settings().limits)
+    try:
+        monkeypatch.setenv("LABKIT_ZYGOTE_ADDRESS", own.address)
+        cells = (f"seen = open({str(shared / 'marker.txt')!r}).read()\n"
+                 "import os\n"
+                 "tmp = sorted(os.listdir('/tmp'))\n")
+        with Submission(notebook=notebook(tmp_path / "a.ipynb", cells), settings=SETTINGS) as sub:
+            assert isinstance(sub.proc, zygote.ZygoteChild)
+            assert sub.get("seen") == "still here"
+            assert sub.get("tmp") == [shared.parts[2]], "only the path down to the bind, nothing else"
+    finally:
+        own.close()
