@@ -99,12 +99,9 @@ def serve(listen_fd: int) -> None:
                 owners[conn] = 0
                 continue
             sock = by_fd[fd]
-            if owners[sock] != 0 or events & (select.POLLHUP | select.POLLERR | select.POLLRDHUP):
-                if owners[sock] == 0 and events & select.POLLIN:
-                    pass  # a request and a hang-up together: serve the request first
-                else:
-                    _hang_up(sock, owners, children)
-                    continue
+            if owners[sock] != 0 or not events & select.POLLIN:   # a hang-up, not a request
+                _hang_up(sock, owners, children)
+                continue
             try:
                 message, fds, _, _ = socket.recv_fds(sock, 65536, 2)
             except OSError:
