@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import sys
 import tempfile
 import warnings
@@ -61,12 +60,7 @@ class KernelSubmission(Submission):
 
     def start(self) -> None:
         from labkit.worker import Worker
-        worker = Worker.__new__(Worker)  # no warm-up, no display hooks: the kernel has its own
-        worker.generation, worker.pid = self.generation, os.getpid()
-        worker.output_limit, worker.images_per_cell = 262_144, 0
-        worker.namespace, worker.handles, worker.next_handle = self._namespace, {}, 1
-        worker.cell_outputs, worker.baseline = [], {}
-        self._worker = worker
+        self._worker = Worker(self.generation, self.limits.output_bytes, 0, namespace=self._namespace)
 
     def close(self) -> None:
         self._worker = None
@@ -137,7 +131,8 @@ def _kernel_cells() -> tuple[list[CodeCell], dict[int, str]]:
     history = shell.user_ns.get("In", [])
     cells = [CodeCell(i, src, None) for i, src in enumerate(history)
              if i > 0 and "labkit.inkernel" not in src]
-    return cells, {i: s for i, s in _STATUS.items() if any(c.index == i for c in cells)}
+    indices = {c.index for c in cells}
+    return cells, {i: s for i, s in _STATUS.items() if i in indices}
 
 
 def grade_part(part: str, namespace: dict[str, Any] | None = None,

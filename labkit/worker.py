@@ -92,15 +92,21 @@ class BoundedText(io.TextIOBase):
 class Worker:
     """State of one worker process: the student namespace, handles and captured outputs."""
 
-    def __init__(self, generation: int, output_limit: int, images_per_cell: int):
+    def __init__(self, generation: int, output_limit: int, images_per_cell: int,
+                 namespace: dict[str, Any] | None = None):
+        """``namespace``: serve an existing one (labkit/inkernel.py), which keeps its own
+        display hooks and gets no warm-up or tamper baseline; None: a fresh worker's own."""
         self.generation = generation
         self.pid = os.getpid()
         self.output_limit = output_limit
         self.images_per_cell = images_per_cell
-        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         self.cell_outputs: list[dict] = []
+        if namespace is not None:
+            self.namespace, self.baseline = namespace, {}
+            return
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins}
         _warm_up()
         self.baseline = self._snapshot()
         self._install_display()
