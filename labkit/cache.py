@@ -19,7 +19,8 @@ from labkit.results import SubmissionResult
 from labkit.settings import REPO_ROOT, load_settings
 
 PINNED_PACKAGES = ("torch", "numpy", "scikit-learn", "hypothesis", "pytest", "nbgrader", "nbformat")
-TRANSIENT_FLAGS = {"grader_error", "grader_timeout"}
+# Not verdicts: the grader or the host failed, so the next run grades again.
+TRANSIENT_FLAGS = {"grader_error", "grader_timeout", "grader_overloaded"}
 
 
 @lru_cache(maxsize=1)

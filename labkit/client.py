@@ -1,13 +1,18 @@
 """The trusted side of the worker: start it confined, execute the notebook, make calls.
 
-A ``Submission`` owns one worker process at a time. Every call has a wall-time limit
-measured here; when it expires, or the worker dies, the process group is killed, the
-failure is reported to the caller, and the next call starts a fresh worker that
-replays the notebook without the cells that hung or crashed it. A function that hung
-once fails fast afterwards, so one infinite loop costs one timeout, not one per check.
+A ``Submission`` owns one worker process at a time. Every request has a budget in CPU
+seconds of the worker's process tree, read here from the kernel's accounting
+(labkit/cputime.py) and scaled by the run's machine speed (labkit/speed.py), so the
+verdict does not depend on how fast or how busy the host is. Wall time only backs the
+budget up (see ``Limits``). When a budget runs out, or the worker dies, the process group
+is killed, the failure is reported to the caller, and the next call starts a fresh
+worker that replays the notebook without the cells that hung or crashed it. A function
+that hung once fails fast afterwards, so one infinite loop costs one timeout, not one
+per check.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import select
@@ -20,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit import sandbox, zygote
+from labkit import sandbox, speed, zygote
 from labkit.codec import Handle, ProtocolError, decode, encode
+from labkit.cputime import ProcessTree
 from labkit.notebook import CodeCell, load_cells, reference_cells
 from labkit.settings import Limits, Settings, load_settings
 
 _HEADER_BYTES = 8
+_POLL_SECONDS = 0.25   # how often a waiting request reads the worker's CPU time
 _log = logging.getLogger("labkit.client")
 
 
@@ -34,9 +41,13 @@ class WorkerFailure(Exception):
 
 
 class WorkerTimeout(WorkerFailure):
-    def __init__(self, what: str, seconds: float, earlier: bool = False):
-        self.what, self.seconds, self.earlier = what, seconds, earlier
-        super().__init__(f"{what}: timeout after {seconds:.0f} s")
+    """A budget ran out. ``kind``: "cpu" (computed past its CPU budget), "idle" (waited
+    ``seconds`` of wall time without computing) or "overload" (the host gave the worker
+    too little CPU to decide: not the student's doing, graded again)."""
+
+    def __init__(self, what: str, seconds: float, earlier: bool = False, kind: str = "cpu"):
+        self.what, self.seconds, self.earlier, self.kind = what, seconds, earlier, kind
+        super().__init__(f"{what}: {kind} budget of {seconds:.0f} s exhausted")
 
 
 class WorkerCrashed(WorkerFailure):
@@ -70,8 +81,48 @@ class CallResult:
     value: Any
     stdout: str = ""
     stderr: str = ""
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0     # of the worker's process tree, measured by the grader
     wall_seconds: float = 0.0
+
+
+class _Wait:
+    """One request's budget, checked while its reply is awaited."""
+
+    def __init__(self, what: str, cpu_budget: float, stated: float, limits: Limits,
+                 meter: ProcessTree | None):
+        self.what, self.cpu_budget, self.stated, self.meter = what, cpu_budget, stated, meter
+        self.idle = limits.idle_seconds
+        self.wall = limits.overload_multiple * cpu_budget + limits.idle_seconds
+        self.started = self.progress_at = time.monotonic()
+        self.cpu0 = self.last = meter.sample().cpu_seconds if meter else 0.0
+
+    @property
+    def spent(self) -> float:
+        """CPU seconds the worker spent on this request, as of the latest reading."""
+        return self.last - self.cpu0
+
+    def finish(self) -> float:
+        """A last reading once the reply is in; the CPU seconds spent."""
+        if self.meter is not None:
+            self.last = self.meter.sample().cpu_seconds
+        return self.spent
+
+    def expired(self) -> WorkerTimeout | None:
+        """The budget that ran out, if one did."""
+        now = time.monotonic()
+        if self.meter is not None:
+            sample = self.meter.sample()
+            if sample.cpu_seconds - self.cpu0 > self.cpu_budget:
+                self.last = sample.cpu_seconds
+                return WorkerTimeout(self.what, self.stated, kind="cpu")
+            if sample.cpu_seconds > self.last or sample.runnable:
+                self.progress_at = now
+            elif now - self.progress_at > self.idle:
+                return WorkerTimeout(self.what, self.idle, kind="idle")
+            self.last = sample.cpu_seconds
+        if now - self.started > self.wall:
+            return WorkerTimeout(self.what, self.wall, kind="overload")
+        return None
 
 
 @dataclass
@@ -81,8 +132,8 @@ class CellRun:
     index: int
     outputs: list[dict] = field(default_factory=list)
     error: dict | None = None
-    seconds: float = 0.0
-    status: str = "ok"           # ok | error | timeout | crashed | skipped
+    seconds: float = 0.0         # CPU seconds (a timeout: the budget that ran out)
+    status: str = "ok"           # ok | error | timeout | overloaded | crashed | skipped
 
 
 class Submission:
@@ -90,7 +141,7 @@ class Submission:
 
     def __init__(self, *, notebook: Path | None = None, reference: bool = False,
                  settings: Settings | None = None, limits: Limits | None = None,
-                 scratch_root: Path | None = None):
+                 scratch_root: Path | None = None, machine: speed.MachineSpeed | None = None):
         if (notebook is None) == (not reference):
             raise ValueError("give exactly one of notebook= or reference=True")
         self.settings = settings or load_settings()
@@ -98,6 +149,7 @@ class Submission:
         self.notebook = notebook
         self.reference = reference
         self.plan = sandbox.plan(self.settings.sandbox)
+        self.machine = machine or speed.current()
         # The reference travels the same path as a student: its sources become cells.
         self.cells: list[CodeCell] = reference_cells() if reference else load_cells(Path(notebook))[1]
         self.cell_runs: dict[int, CellRun] = {}
@@ -108,6 +160,10 @@ class Submission:
         self.generation = 0
         self.restarts = 0
         self.proc: subprocess.Popen | None = None
+        self._meter: ProcessTree | None = None
+        self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
+        self.notebook_cpu_seconds = 0.0
+        self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
         self._buffer = b""
         self._launch: sandbox.Launch | None = None
         self._scratch_root = scratch_root
@@ -134,6 +190,9 @@ class Submission:
         started = time.perf_counter()
         self._run_cells(record=True)
         self.notebook_seconds = time.perf_counter() - started
+        if self.notebook_seconds > 3 * self.notebook_cpu_seconds + 30:
+            # Not a verdict (budgets are CPU time): tells a TA the host was slow or busy.
+            self.flags.add("slow_host")
 
     def close(self) -> None:
         self._kill()
@@ -167,9 +226,10 @@ class Submission:
                 self._launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=log, env=self._launch.env, cwd=self._launch.cwd,
                 preexec_fn=self._launch.preexec_fn, close_fds=True)
+        self._meter = ProcessTree(self.proc.pid, self._launch.cleanup_paths[0] if self._launch.cleanup_paths else None)
         self._buffer = b""
         try:
-            ready = self._read_reply("worker start", 90.0)
+            ready = self._read_reply(self._start_wait())
         except WorkerCrashed as exc:
             tail = (self._scratch.parent / f"{self._scratch.name}.log").read_bytes()[-1500:]
             raise WorkerCrashed("worker start", f"{exc.detail}: {tail.decode(errors='replace')}") from None
@@ -194,9 +254,10 @@ class Submission:
                 sandbox.remove_cgroup(cgroup)
             self._launch = None
             raise
+        self._meter = ProcessTree(self.proc.pid, cgroup)
         self._buffer = b""
         try:
-            ready = self._read_reply("worker start", 90.0)
+            ready = self._read_reply(self._start_wait())
         except (WorkerCrashed, ProtocolError) as exc:
             # It died confining itself (a kernel without a needed feature): start cold instead.
             self._kill()
@@ -222,6 +283,7 @@ class Submission:
                 except OSError:
                     pass
             self.proc = None
+            self._meter = None
         if self._launch is not None:
             for path in self._launch.cleanup_paths:
                 sandbox.remove_cgroup(path)
@@ -239,7 +301,7 @@ class Submission:
             if cell.index not in self.bad_cells:
                 self._request({"kind": "exec", "index": cell.index, "source": cell.source,
                                "seed": self.settings.seeds.base}, f"cell {cell.index}",
-                              self.limits.notebook_seconds)
+                              self.limits.cell_seconds)
 
     def _ensure_alive(self, what: str) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -247,13 +309,13 @@ class Submission:
 
     # -- notebook execution ----------------------------------------------------------------
     def _run_cells(self, record: bool) -> None:
-        deadline = time.perf_counter() + self.limits.notebook_seconds
+        """Each cell within its CPU budget, and all of them within the notebook's."""
         for cell in self.cells:
             if cell.index in self.bad_cells:
                 if record:
                     self.cell_runs[cell.index] = CellRun(cell.index, status="skipped")
                 continue
-            remaining = deadline - time.perf_counter()
+            remaining = self.limits.notebook_seconds - self.notebook_cpu_seconds
             if remaining <= 0:
                 self.bad_cells.add(cell.index)
                 self.flags.add("notebook_timeout")
@@ -265,11 +327,15 @@ class Submission:
             try:
                 reply = self._request({"kind": "exec", "index": cell.index, "source": cell.source,
                                        "seed": self.settings.seeds.base}, what, budget)
-            except WorkerTimeout:
+            except WorkerTimeout as exc:
                 self.bad_cells.add(cell.index)
-                self.flags.add("cell_timeout")
+                self.notebook_cpu_seconds += self.last_cpu_seconds
+                status = "overloaded" if exc.kind == "overload" else "timeout"
+                self.flags.add("grader_overloaded" if exc.kind == "overload" else "cell_timeout")
                 if record:
-                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout", seconds=budget)
+                    self.cell_runs[cell.index] = CellRun(
+                        cell.index, status=status, seconds=exc.seconds,
+                        error={"type": "Timeout", "kind": exc.kind, "message": str(exc), "traceback": []})
                 self._restart(what, upto=cell.index)
                 continue
             except (WorkerCrashed, ProtocolError) as exc:
@@ -281,6 +347,7 @@ class Submission:
                                                                 "message": str(exc), "traceback": []})
                 self._restart(what, upto=cell.index)
                 continue
+            self.notebook_cpu_seconds += self.last_cpu_seconds
             if record:
                 run = reply.get("cell", {})
                 outputs = run.get("outputs", [])
@@ -288,7 +355,7 @@ class Submission:
                 self.cell_runs[cell.index] = CellRun(
                     cell.index, outputs if isinstance(outputs, list) else [],
                     error if isinstance(error, dict) else None,
-                    float(run.get("seconds", 0.0)), "error" if error else "ok")
+                    round(self.last_cpu_seconds, 3), "error" if error else "ok")
 
     # -- calls --------------------------------------------------------------------------
     def names(self) -> dict[str, dict]:
@@ -344,9 +411,12 @@ class Submission:
         started = time.perf_counter()
         try:
             reply = self._request(request, what, timeout)
-        except WorkerTimeout:
-            self.hung[what] = timeout
-            self.flags.add("call_timeout")
+        except WorkerTimeout as exc:
+            if exc.kind == "overload":
+                self.flags.add("grader_overloaded")   # the host's fault: no fast-fail next time
+            else:
+                self.hung[what] = exc.seconds
+                self.flags.add("call_timeout")
             raise
         wall = time.perf_counter() - started
         if reply.get("missing"):
@@ -354,8 +424,7 @@ class Submission:
         if not reply.get("ok"):
             raise StudentError(what, reply.get("error") or {})
         return CallResult(decode(reply.get("value")), str(reply.get("stdout", ""))[:100_000],
-                          str(reply.get("stderr", ""))[:100_000],
-                          float(reply.get("cpu_seconds", 0.0)), wall)
+                          str(reply.get("stderr", ""))[:100_000], self.last_cpu_seconds, wall)
 
     def _check_handles(self, request: dict) -> None:
         """Handles from a dead worker point at nothing; fail the check, not the worker."""
@@ -374,14 +443,30 @@ class Submission:
             raise WorkerCrashed("handle", "object was lost when the worker restarted")
 
     # -- transport ----------------------------------------------------------------------------
-    def _request(self, request: dict, what: str, timeout: float) -> dict:
+    def _budget(self, what: str, cpu_seconds: float) -> _Wait:
+        """A request's budget: the stated CPU seconds, scaled to this host's speed."""
+        return _Wait(what, cpu_seconds * self.machine.budget_scale, cpu_seconds, self.limits, self._meter)
+
+    def _start_wait(self) -> _Wait:
+        """Starting a worker runs the kit's imports, no student code: its own generous budget."""
+        return _Wait("worker start", self.limits.start_seconds, self.limits.start_seconds,
+                     dataclasses.replace(self.limits, idle_seconds=self.limits.start_seconds), self._meter)
+
+    def _request(self, request: dict, what: str, cpu_seconds: float) -> dict:
+        """Send ``request``; its reply, within ``cpu_seconds`` of the worker's CPU time."""
         from labkit.codec import write_message
+        wait = self._budget(what, cpu_seconds)
         try:
             write_message(self.proc.stdin, request)
         except (BrokenPipeError, OSError, AttributeError):
             self._kill()
             raise WorkerCrashed(what, "before the request was sent") from None
-        reply = self._read_reply(what, timeout)
+        try:
+            reply = self._read_reply(wait)
+        finally:
+            self.last_cpu_seconds = wait.spent
+        self.last_cpu_seconds = wait.finish()
+        self.worker_cpu_seconds += self.last_cpu_seconds
         if self.plan.kind != "bwrap":
             self._sweep_cgroup()
         rss = reply.get("maxrss_kib")
@@ -418,14 +503,14 @@ class Submission:
                     pass
             time.sleep(0.001)
 
-    def _read_reply(self, what: str, timeout: float) -> dict:
-        deadline = time.perf_counter() + timeout
-        header = self._read_exactly(_HEADER_BYTES, deadline, what, timeout)
+    def _read_reply(self, wait: _Wait) -> dict:
+        what = wait.what
+        header = self._read_exactly(_HEADER_BYTES, wait)
         length = int.from_bytes(header, "big")
         if length > self.limits.message_bytes:
             self._kill()
             raise ProtocolError(f"{what}: reply of {length} bytes exceeds the limit")
-        body = self._read_exactly(length, deadline, what, timeout)
+        body = self._read_exactly(length, wait)
         import json
         try:
             reply = json.loads(body)
@@ -437,21 +522,21 @@ class Submission:
             raise ProtocolError(f"{what}: reply is not an object")
         return reply
 
-    def _read_exactly(self, size: int, deadline: float, what: str, timeout: float) -> bytes:
+    def _read_exactly(self, size: int, wait: _Wait) -> bytes:
         fd = self.proc.stdout.fileno()
         while len(self._buffer) < size:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                self._kill()
-                raise WorkerTimeout(what, timeout)
-            ready, _, _ = select.select([fd], [], [], remaining)
+            ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
             if not ready:
+                timeout = wait.expired()
+                if timeout is not None:
+                    self._kill()
+                    raise timeout
                 continue
             chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
             if not chunk:
                 code = _exit_status(self.proc)
                 self._kill()
-                raise WorkerCrashed(what, _describe_exit(code))
+                raise WorkerCrashed(wait.what, _describe_exit(code))
             self._buffer += chunk
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data

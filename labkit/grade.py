@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from labkit import speed
 from labkit.notebook import InvalidNotebook, load_cells
 from labkit.results import SubmissionResult, failed_submission
 from labkit.settings import REPO_ROOT, load_settings
@@ -109,7 +110,8 @@ def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | N
     Forked from the preloaded forkserver where we may have children; a daemonic process
     (a Dask worker) may not, so there the grader is a plain subprocess.
     """
-    env = zygote_env()
+    # One run, one speed factor: measured once here, handed to every grader.
+    env = {**zygote_env(), speed.ENV: speed.current().to_env()}
     if multiprocessing.current_process().daemon:
         import subprocess
         with open(log, "wb") as out:
@@ -138,7 +140,11 @@ def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> Sub
             load_cells(Path(notebook))
         except InvalidNotebook as exc:
             return failed_submission(label, str(exc), "invalid_notebook")
-    timeout = timeout or settings.limits.notebook_seconds * 2 + 600
+    # A backstop for a grader that hangs itself, never for student code (its budgets are CPU
+    # time in the worker): as generous as the worst overload the budgets tolerate.
+    limits = settings.limits
+    timeout = timeout or (limits.overload_multiple * (limits.notebook_seconds * 2 + 600)
+                          * speed.current().budget_scale)
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
         out = Path(tmp) / "result.json"
         log = Path(tmp) / "pytest.log"

@@ -15,6 +15,7 @@ import contextlib
 import io
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +25,7 @@ from labkit.client import CellRun, Submission
 from labkit.notebook import CodeCell
 from labkit.codec import read_message, write_message
 from labkit.settings import PARTS, REPO_ROOT, load_settings
+from labkit.speed import MachineSpeed
 
 ACTIVE: "KernelSubmission | None" = None
 _STATUS: dict[int, str] = {}   # IPython execution count -> ok | error | timeout, once hooked
@@ -53,7 +55,10 @@ class KernelSubmission(Submission):
         self.generation = 1
         self.restarts = 0
         self.proc = None
-        self.notebook_seconds = self.start_seconds = 0.0
+        self.notebook_seconds = self.start_seconds = self.notebook_cpu_seconds = 0.0
+        self.last_cpu_seconds = self.worker_cpu_seconds = 0.0
+        self.machine = MachineSpeed()   # no budgets here: nbgrader's cell timeout is the only limit
+        self._meter = None
         self.peak_rss_kib = 0
         self._namespace = namespace
         self._worker = None
@@ -71,11 +76,18 @@ class KernelSubmission(Submission):
 
     def _request(self, request: dict, what: str, timeout: float) -> dict:
         request = _round_trip(request)
+        started = time.process_time()
         try:
             reply = self._worker.handle(request)
-        except BaseException as exc:  # the worker's main loop turns these into replies too
+        except Exception as exc:  # the worker's main loop turns these into replies too
             from labkit.worker import _describe_error
             reply = {"ok": False, "error": _describe_error(exc), "internal": True}
+        finally:
+            self.last_cpu_seconds = time.process_time() - started
+        if (reply.get("error") or {}).get("type") == "KeyboardInterrupt":
+            # The worker treats an interrupt as the student's exception; here it is nbgrader
+            # stopping the cell at its timeout, and grading must stop with it.
+            raise KeyboardInterrupt(what)
         return _round_trip(reply)
 
 
@@ -153,6 +165,7 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
     ACTIVE = KernelSubmission(namespace, cells, status)
     import pytest
     import torch
+    from labkit.checks import tr
     from labkit.results import SubmissionResult
     threads = torch.get_num_threads()
     torch.set_num_threads(1)   # as in the kit's worker: the CPU-time budget assumes one thread
@@ -164,12 +177,21 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
             with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), \
                     warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pytest.main([str(REPO_ROOT / "grader_tests" / f"test_{part}.py"), "-q", "-p", "no:cacheprovider",
-                             "--rootdir", str(REPO_ROOT), "--submission", "kernel", "--results-json", str(out)])
-            result = SubmissionResult.load(out).parts[part]
+                code = pytest.main([str(REPO_ROOT / "grader_tests" / f"test_{part}.py"), "-q", "-p",
+                                    "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--submission", "kernel",
+                                    "--results-json", str(out)])
+            result = SubmissionResult.load(out) if out.exists() else None
     finally:
         ACTIVE = None
         torch.set_num_threads(threads)
+    if code == pytest.ExitCode.INTERRUPTED or result is None or "interrupted" in result.flags:
+        # nbgrader's cell timeout interrupts the kernel, and pytest swallows the interrupt:
+        # what ran is not the whole part, so it earns nothing, and the cell shows why.
+        print(tr("Sprawdzanie części {part} przerwano (limit czasu komórki): 0 punktów.",
+                 "Grading of part {part} was interrupted (the cell's time limit): 0 points.", part=part))
+        sys.displayhook(0.0)
+        raise KeyboardInterrupt(f"grading of {part} interrupted")
+    result = result.parts[part]
     for check in result.checks:
         if check.credit < 1.0:
             print(f"- {check.name}: {check.message}")

@@ -24,6 +24,7 @@ _CREDIT = pytest.StashKey[tuple]()
 _RESULTS = pytest.StashKey[dict]()
 _SUBMISSION = pytest.StashKey[Submission]()
 _ARTIFACTS = pytest.StashKey[dict]()
+_FINISHED = pytest.StashKey[set]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = {}
     config.stash[_ARTIFACTS] = {}
+    config.stash[_FINISHED] = set()
 
 
 def part_of(item: pytest.Item) -> str | None:
@@ -100,13 +102,7 @@ def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[str
                            "Calling `{what}` raised {type}: {msg}\n{tb}",
                            what=exc.what, type=exc.type, msg=exc.message, tb=tb).rstrip()
     if isinstance(exc, WorkerTimeout):
-        if exc.earlier:
-            return "timeout", tr("`{what}` przekroczyło wcześniej limit czasu {s:.0f} s; pominięto.",
-                                 "`{what}` timed out earlier ({s:.0f} s limit); skipped.",
-                                 what=exc.what, s=exc.seconds)
-        return "timeout", tr("`{what}` nie zakończyło się w limicie {s:.0f} s (pętla nieskończona?).",
-                             "`{what}` did not finish within {s:.0f} s (an infinite loop?).",
-                             what=exc.what, s=exc.seconds)
+        return ("overloaded" if exc.kind == "overload" else "timeout"), timeout_message(exc)
     if isinstance(exc, WorkerCrashed):
         return "crashed", tr("Proces z Twoim kodem zakończył się podczas `{what}` {detail}.",
                              "The process running your code died during `{what}` {detail}.",
@@ -120,6 +116,26 @@ def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[str
     return "error", tr("Wewnętrzny błąd sprawdzarki ({type}); zgłoś to prowadzącemu.",
                        "Internal grader error ({type}); please tell your instructor.",
                        type=type(exc).__name__)
+
+
+def timeout_message(exc: WorkerTimeout) -> str:
+    """Why a budget ran out, in the student's terms (budgets are CPU time, see Limits)."""
+    if exc.earlier:
+        return tr("`{what}` przekroczyło wcześniej limit {s:.0f} s czasu procesora; pominięto.",
+                  "`{what}` exceeded its {s:.0f} s CPU-time limit earlier; skipped.",
+                  what=exc.what, s=exc.seconds)
+    if exc.kind == "idle":
+        return tr("`{what}` czekało {s:.0f} s bez żadnych obliczeń (sleep, input(), zakleszczenie?); przerwano.",
+                  "`{what}` waited {s:.0f} s without computing anything (sleep, input(), a deadlock?); stopped.",
+                  what=exc.what, s=exc.seconds)
+    if exc.kind == "overload":
+        return tr("Sprawdzarka była przeciążona podczas `{what}` (Twój kod dostał za mało czasu procesora); "
+                  "to nie Twoja wina, praca zostanie oceniona ponownie.",
+                  "The grader was overloaded during `{what}` (your code got too little CPU time); "
+                  "this is not your fault, the work will be graded again.", what=exc.what)
+    return tr("`{what}` nie zakończyło się w limicie {s:.0f} s czasu procesora (pętla nieskończona?).",
+              "`{what}` did not finish within its {s:.0f} s CPU-time limit (an infinite loop?).",
+              what=exc.what, s=exc.seconds)
 
 
 def _failed_cells(sub: Submission | None) -> str:
@@ -160,6 +176,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if part is None:
         return
     results = item.config.stash[_RESULTS]
+    if report.when == "call" or report.skipped or report.failed:
+        item.config.stash[_FINISHED].add(item.nodeid)
     name = item.originalname if hasattr(item, "originalname") else item.name
     weight = float(CHECK_WEIGHTS.get(name, 1.0))
     sub = item.config.stash.get(_SUBMISSION, None)
@@ -186,16 +204,35 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     parts = empty_parts()
     for check in config.stash[_RESULTS].values():
         parts[check.part].checks.append(check)
+    interrupted = session.shouldstop or session.exitstatus == pytest.ExitCode.INTERRUPTED
+    for item in _unfinished(session):
+        # A check that never finished earns nothing: averaging only the finished ones would
+        # hand out full marks when the failing checks were the ones cut off (nbgrader's cell
+        # timeout interrupting the in-kernel mode did exactly that).
+        name = getattr(item, "originalname", item.name)
+        parts[part_of(item)].checks.append(CheckResult(
+            part_of(item), name, float(CHECK_WEIGHTS.get(name, 1.0)), 0.0, "timeout",
+            tr("Sprawdzanie przerwano, zanim ten test się zakończył (limit czasu).",
+               "Grading was interrupted before this check finished (a time limit).")))
+        interrupted = True
     sub: Submission | None = config.stash.get(_SUBMISSION, None)
     target = config.getoption("--submission")
     result = SubmissionResult(notebook=str(target), parts=parts)
+    if interrupted:
+        result.flags.append("interrupted")
     if sub is not None:
         result.cells = {str(i): run.outputs for i, run in sub.cell_runs.items()}
         result.cell_status = {str(i): run.status for i, run in sub.cell_runs.items()}
-        result.flags = sorted(sub.flags)
+        result.flags = sorted(set(result.flags) | sub.flags)
         result.tamper = sorted(sub.tamper)
         result.sandbox = sub.plan.kind
+        machine = getattr(sub, "machine", None)
+        if machine is not None:
+            result.machine = {"cpu_factor": machine.cpu_factor, "wall_factor": machine.wall_factor,
+                              "budget_scale": machine.budget_scale, "measured": machine.measured}
         result.timings = {"notebook_seconds": round(sub.notebook_seconds, 3),
+                          "notebook_cpu_seconds": round(sub.notebook_cpu_seconds, 3),
+                          "worker_cpu_seconds": round(sub.worker_cpu_seconds, 3),
                           "worker_start_seconds": round(getattr(sub, "start_seconds", 0.0), 3),
                           "worker_restarts": sub.restarts,
                           "worker_peak_mib": round(sub.peak_rss_kib / 1024, 1)}
@@ -208,7 +245,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     result.artifacts = config.stash[_ARTIFACTS]
     result.timings["session_seconds"] = round(time.time() - session.config._labkit_started, 3) \
         if hasattr(session.config, "_labkit_started") else None
+    result.timings["grader_cpu_seconds"] = round(time.process_time(), 3)
     Path(out).write_text(result.to_json(), encoding="utf-8")
+
+
+def _unfinished(session: pytest.Session) -> list[pytest.Item]:
+    """Collected checks with no result: the session was interrupted before they ended."""
+    done = session.config.stash[_FINISHED]
+    return [item for item in getattr(session, "items", []) if part_of(item) and item.nodeid not in done]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

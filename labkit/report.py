@@ -47,6 +47,14 @@ FLAG_INFO: dict[str, tuple[str, str]] = {
     "cell_timeout": ("timeout", "a notebook cell ran out of time"),
     "notebook_timeout": ("timeout", "the whole notebook ran out of time"),
     "grader_timeout": ("timeout", "the grader itself ran out of time"),
+    "grader_overloaded": ("crash", "the host gave student code too little CPU to decide a budget: "
+                                   "not a verdict, regrade (it is not cached)"),
+    "slow_host": ("changed", "the host was slow or busy (wall time far above CPU time); budgets are "
+                             "CPU time, so the grade is unaffected"),
+    "retried": ("changed", "graded a second time after a grader failure or an overloaded host"),
+    "interrupted": ("timeout", "grading stopped before every check ran; unfinished checks scored 0"),
+    "in_kernel": ("sandbox", "graded in the student's kernel (stock nbgrader mode), not the worker"),
+    "no_process_limit": ("sandbox", "root without a pids cgroup: nothing bounded the process count"),
     "cell_crash": ("crash", "the worker crashed while running a cell"),
     "grader_error": ("crash", "the grader failed internally"),
     "invalid_notebook": ("crash", "the notebook could not be graded"),
@@ -463,7 +471,7 @@ def _overview(entries: list[StudentEntry]) -> str:
              ("flagged", str(sum(1 for s in entries if s.flags)))]
     out = ['<section id="overview"><h2>Class overview</h2><div class="stats">']
     out += [f'<div class="stat"><b>{e(v)}</b>{e(k)}</div>' for k, v in stats]
-    out.append('</div><div class="figs">')
+    out.append(f'</div>{_machine_note(entries)}<div class="figs">')
     if totals:
         out.append(_figure("Histogram of total scores", histogram_png, totals, css="histogram"))
         out.append(_figure("Per-part averages", part_averages_png, averages, css="part-averages"))
@@ -479,6 +487,23 @@ def _overview(entries: list[StudentEntry]) -> str:
                    f'<td>{pct}</td><td>{full}</td></tr>')
     out.append("</tbody></table></section>")
     return "".join(out)
+
+
+def _machine_note(entries: list[StudentEntry]) -> str:
+    """The measured speed of the host(s) that graded: budgets are CPU seconds times cpu_factor."""
+    machines = [s.result.machine for s in entries if s.result is not None and s.result.machine]
+    if not machines:
+        return '<p class="machine missing">Machine speed: not recorded.</p>'
+    def span(key: str) -> str:
+        values = sorted(float(m.get(key, 1.0)) for m in machines)
+        return f"{values[0]:.2f}" if values[-1] - values[0] < 0.005 else f"{values[0]:.2f}–{values[-1]:.2f}"
+    unmeasured = sum(1 for m in machines if not m.get("measured", True))
+    return ('<p class="machine">Machine speed against the kit\'s baseline (&gt;1 is slower): '
+            f'CPU ×<span class="cpu-factor">{span("cpu_factor")}</span>, '
+            f'wall ×<span class="wall-factor">{span("wall_factor")}</span>; CPU budgets scaled by '
+            f'×{span("budget_scale")}. A wall factor far above the CPU factor means a busy or '
+            'CPU-limited host: grades do not depend on it.'
+            + (f" {unmeasured} result(s) graded without a measurement." if unmeasured else "") + "</p>")
 
 
 def _score_cell(value, key: str) -> str:

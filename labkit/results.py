@@ -56,6 +56,7 @@ class SubmissionResult:
     timings: dict = field(default_factory=dict)
     invalid: str = ""                                           # why the notebook could not be graded
     sandbox: str = ""
+    machine: dict = field(default_factory=dict)                 # labkit.speed.MachineSpeed of the run
     grader_log: str = ""                                        # for TAs only, never in feedback
 
     @property

@@ -56,12 +56,21 @@ class Tolerances:
     radius_spread: float = 0.03   # |std of radius - sd| (statistical, n >= STAT_N)
     angle_mean: float = 0.06      # |mean cos|, |mean sin| per class
     stat_n: int = 8000            # smallest n the statistical checks use (docs/calibration.md)
-    exact: float = 1e-9           # sd = 0 gives exact radii
+    exact: float = 1e-9           # sd = 0 gives exact radii: absolute floor of the tolerance below
+    # sd = 0: |radius - r| <= exact_ulps * eps * r, eps of X's dtype but never finer than float32's
+    # (torch computes in float32; a float64 X may hold float32 positions). Correct styles: <= 1.5.
+    exact_ulps: float = 32.0
+    # A returned number (float32 scalar or tensor, Python float from .item()) may miss its exact
+    # value by number_ulps * eps * |value| on top of a check's own tolerance, eps as for exact_ulps.
+    number_ulps: float = 8.0
+    accuracy: float = 1e-12       # evaluate's accuracy vs the grader's count (+ number_ulps)
+    passthrough: float = 1e-12    # a value passed on unchanged: lr into Adam, evaluate's accuracy
+                                  # into test_accuracy (+ number_ulps)
     forward: float = 1e-6         # forward pass vs reference, same weights
     loss_rel: float = 1e-5        # dataset_loss vs grader's BCE, relative
     train_params: float = 1e-5    # parameters after student train vs reference train
     loss_drop: float = 0.5        # grader 2-16-16-1 net: final epoch loss < 0.5 * initial loss
-    rerun_accuracy: float = 1e-9  # RESULTS rows re-run through run_experiment
+    rerun_accuracy: float = 1e-9  # RESULTS rows re-run through run_experiment (+ number_ulps)
 
 
 @dataclass(frozen=True)
@@ -79,12 +88,24 @@ class Budget:
 
 @dataclass(frozen=True)
 class Limits:
-    """Resources for one submission's worker."""
+    """Resources for one submission's worker.
 
-    notebook_seconds: float = 300.0   # wall time to execute the whole notebook once
-    cell_seconds: float = 90.0        # wall time of one notebook cell (stated in the notebook)
-    call_seconds: float = 30.0        # default wall time of one call into student code
-    train_call_seconds: float = 120.0 # a call that trains a model (BEST_CONFIG, run_experiment)
+    The budgets that can change a grade (``*_seconds`` of the notebook, a cell, a call) are
+    CPU seconds of the worker and every process it starts, measured by the grader from the
+    kernel's accounting (labkit/cputime.py), and scaled by the run's measured machine speed
+    (labkit/speed.py). A slow or busy host therefore grades exactly like an idle one. Wall
+    time only backs them up: a worker that computes nothing for ``idle_seconds`` (sleep,
+    input, deadlock) is stopped, and one that got less than 1/``overload_multiple`` of a
+    CPU is stopped as *grader overloaded*, a transient failure that is retried, never a verdict.
+    """
+
+    notebook_seconds: float = 300.0   # CPU time to execute the whole notebook once
+    cell_seconds: float = 90.0        # CPU time of one notebook cell (stated in the notebook)
+    call_seconds: float = 30.0        # default CPU time of one call into student code
+    train_call_seconds: float = 120.0 # CPU time of a call that trains a model (BEST_CONFIG, run_experiment)
+    idle_seconds: float = 60.0        # wall time a worker may wait without computing (stated in the notebook)
+    overload_multiple: float = 10.0   # wall backstop: this many times the CPU budget, plus idle_seconds
+    start_seconds: float = 120.0      # wall time for a worker to start (the kit's imports, no student code)
     cpu_seconds: int = 900            # RLIMIT_CPU of the worker
     memory_bytes: int = 3 * 1024**3   # RLIMIT_AS of the worker (torch needs ~1.5 GiB of address space)
     processes: int = 64               # RLIMIT_NPROC of the sandbox user

@@ -32,3 +32,45 @@ def test_an_empty_notebook_earns_nothing_and_says_what_is_missing(capsys):
     assert grade_part("data", {"__name__": "__main__"}, cells=[]) == 0
     out = capsys.readouterr().out
     assert "make_rings" in out and "Traceback" not in out
+
+
+def _interrupting(real, at: int):
+    """A KernelSubmission._request that raises KeyboardInterrupt at the ``at``-th request,
+    in the trusted checks' own code, as nbgrader's cell timeout does."""
+    count = 0
+
+    def request(sub, message, what, timeout):
+        nonlocal count
+        count += 1
+        if count == at:
+            raise KeyboardInterrupt
+        return real(sub, message, what, timeout)
+    return request
+
+
+@pytest.mark.parametrize("at", [1, 5])
+def test_an_interrupted_part_publishes_zero_not_the_finished_checks_mean(reference_namespace, capsys,
+                                                                        monkeypatch, at):
+    """Regression: an interrupt used to end pytest early, and the part's score was the mean of
+    the checks that had finished (all passing), i.e. full credit for an unfinished grading."""
+    from labkit import inkernel
+    monkeypatch.setattr(inkernel.KernelSubmission, "_request", _interrupting(inkernel.KernelSubmission._request, at))
+    with pytest.raises(KeyboardInterrupt):
+        grade_part("training", reference_namespace, cells=reference_cells())
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == repr(0.0)
+    assert any("przerwano" in line for line in lines)
+
+
+def test_an_interrupt_inside_student_code_stops_in_kernel_grading(reference_namespace, capsys):
+    """nbgrader's interrupt lands in student code most of the time; the worker would report it
+    as the student's exception, so one check would fail and the rest would run on."""
+    namespace = dict(reference_namespace)
+
+    def train(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    namespace["train"] = train
+    with pytest.raises(KeyboardInterrupt):
+        grade_part("training", namespace, cells=reference_cells())
+    assert capsys.readouterr().out.strip().splitlines()[-1] == repr(0.0)

@@ -1,0 +1,98 @@
+"""CPU time of a worker and everything it started, read from the trusted side.
+
+Budgets that can change a grade are charged in CPU seconds of the student's own
+processes, not in wall time, so a slow or busy grading host grades like an idle one.
+The reading comes from the kernel (``/proc/<pid>/stat``), never from the worker, which
+runs student code and could report anything. Processes that already exited count
+through their parent's ``cutime``/``cstime`` once it reaped them: the worker reaps
+what student code forks, and a pid namespace's init reaps orphans, both in the tree.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading of a process tree."""
+
+    cpu_seconds: float    # user + system time of the tree, reaped children included
+    runnable: bool        # some process of the tree is running or waiting for a CPU
+    alive: bool           # the root process still exists
+
+
+def _stat(pid: int) -> tuple[int, str, float] | None:
+    """(ppid, state, cpu seconds incl. reaped children) of ``pid``, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    try:
+        # after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+        ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        return int(fields[1]), fields[0].decode(), ticks / _TICK
+    except (ValueError, IndexError):
+        return None
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it, from one scan of /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _stat(int(entry))
+        if stat is not None:
+            children.setdefault(stat[0], []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+class ProcessTree:
+    """Readings of one worker: its root pid and, when it has one, its own cgroup.
+
+    A cgroup lists exactly the worker's processes (also those that left its session or
+    were re-parented); without one the tree is found by parent links in /proc.
+    Readings never go down, even if a process dies before its parent reaps it.
+    """
+
+    def __init__(self, pid: int, cgroup: Path | None = None):
+        self.pid = pid
+        self.cgroup = cgroup
+        self._last = 0.0
+
+    def _pids(self) -> list[int]:
+        if self.cgroup is not None:
+            try:
+                pids = [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
+                return pids if self.pid in pids else [self.pid, *pids]
+            except (OSError, ValueError):
+                pass
+        return _descendants(self.pid)
+
+    def sample(self) -> Sample:
+        total, runnable, alive = 0.0, False, False
+        for pid in self._pids():
+            stat = _stat(pid)
+            if stat is None:
+                continue
+            alive |= pid == self.pid
+            total += stat[2]
+            runnable |= stat[1] == "R"
+        self._last = max(self._last, total)
+        return Sample(self._last, runnable, alive)
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the in-kernel mode's meter)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system

@@ -1,0 +1,119 @@
+"""How fast this grading host is, measured on a fixed workload at the start of a run.
+
+The workload is one epoch of a tiny classifier on one thread, the kind of work a lab's
+cells do. Two ratios against the kit's baseline machine come out of it:
+
+- ``cpu_factor``: CPU seconds here / there. A slower processor needs more CPU time for the
+  same work, so CPU budgets are multiplied by it (never below 1: a fast host does not
+  tighten the budgets the notebook states).
+- ``wall_factor``: wall seconds here / there. It also sees a CPU quota or a busy host;
+  it decides nothing and is reported so that a TA can tell a slow run from a slow student.
+
+The measurement runs in a child process (the caller may not want torch imported) and is
+passed to the graders of a run through ``LABKIT_SPEED``, so one run has one factor.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+ENV = "LABKIT_SPEED"
+# The workload on the kit's baseline machine (2 cores, idle, one thread; minimum of
+# REPEATS): re-measure with `python -m labkit.speed --baseline` when the workload changes.
+BASELINE_CPU_SECONDS = 0.190
+BASELINE_WALL_SECONDS = 0.190
+REPEATS = 3
+MAX_FACTOR = 10.0   # a host 10x slower than the baseline is broken, not slow
+
+
+@dataclass(frozen=True)
+class MachineSpeed:
+    """This host against the baseline: >1 means slower."""
+
+    cpu_factor: float = 1.0
+    wall_factor: float = 1.0
+    measured: bool = False
+
+    @property
+    def budget_scale(self) -> float:
+        """What CPU budgets are multiplied by."""
+        return min(max(self.cpu_factor, 1.0), MAX_FACTOR)
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, text: str) -> "MachineSpeed":
+        data = json.loads(text)
+        return cls(float(data["cpu_factor"]), float(data["wall_factor"]), bool(data.get("measured", True)))
+
+
+def workload() -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one epoch of a 2-16-8-1 net on 5000 points, one thread.
+
+    Minimum over REPEATS: the least disturbed run is the best estimate of the host's speed.
+    """
+    import torch
+    from torch import nn
+    torch.set_num_threads(1)
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(5000, 2, generator=generator)
+    y = (X.norm(dim=1) > 1.2).float().reshape(-1, 1)
+    best_cpu = best_wall = float("inf")
+    for _ in range(REPEATS):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        loss_fn = nn.BCELoss()
+        cpu, wall = time.process_time(), time.perf_counter()
+        model.train()
+        for start in range(0, len(X), 32):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X[start:start + 32]), y[start:start + 32])
+            loss.backward()
+            optimizer.step()
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+    return best_cpu, best_wall
+
+
+def measure() -> MachineSpeed:
+    """Run the workload in a fresh single-threaded interpreter and compare with the baseline."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:
+        out = subprocess.run([sys.executable, "-m", "labkit.speed"], env=env, capture_output=True,
+                             text=True, timeout=600, check=True).stdout
+        cpu, wall = json.loads(out.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError, OSError):
+        return MachineSpeed()   # unmeasured: the stated budgets as they are, and the report says so
+    return MachineSpeed(round(cpu / BASELINE_CPU_SECONDS, 3), round(wall / BASELINE_WALL_SECONDS, 3), True)
+
+
+@lru_cache(maxsize=1)
+def current() -> MachineSpeed:
+    """This run's speed: from ``LABKIT_SPEED`` when the batch measured it, else measured now."""
+    text = os.environ.get(ENV)
+    if text:
+        try:
+            return MachineSpeed.from_env(text)
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{ENV} must be the JSON that labkit.speed writes, got {text[:80]!r}") from None
+    speed = measure()
+    os.environ[ENV] = speed.to_env()   # graders started from here reuse it
+    return speed
+
+
+def main() -> None:
+    cpu, wall = workload()
+    if "--baseline" in sys.argv:
+        print(f"BASELINE_CPU_SECONDS = {cpu:.3f}\nBASELINE_WALL_SECONDS = {wall:.3f}")
+    print(json.dumps([cpu, wall]))
+
+
+if __name__ == "__main__":
+    main()
