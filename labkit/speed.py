@@ -25,8 +25,8 @@ from functools import lru_cache
 ENV = "LABKIT_SPEED"
 # The workload on the kit's baseline machine (2 cores, idle, one thread; minimum of
 # REPEATS): re-measure with `python -m labkit.speed --baseline` when the workload changes.
-BASELINE_CPU_SECONDS = 0.190
-BASELINE_WALL_SECONDS = 0.190
+BASELINE_CPU_SECONDS = 0.170
+BASELINE_WALL_SECONDS = 0.170
 REPEATS = 3
 MAX_FACTOR = 10.0   # a host 10x slower than the baseline is broken, not slow
 
