@@ -76,12 +76,21 @@ def _decode_array(spec: dict) -> np.ndarray:
 
 
 def encode(value: Any, make_handle=None) -> Any:
-    """Turn a value into JSON-ready data; objects that are not data go through make_handle."""
-    if value is None or isinstance(value, (bool, str)):
+    """Turn a value into JSON-ready data; objects that are not data go through make_handle.
+
+    Every number the contract may receive crosses as a number: Python ints and floats (and
+    their subclasses, np.float64 among them), numpy scalars with their dtype (np.int64 from
+    np.arange, np.float32), numeric numpy scalars of other dtypes as int64/float64, and
+    tensors, 0-d ones included, as TensorData; lists, tuples and dicts of them alike.
+    """
+    if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if isinstance(value, str):
+        return str(value)            # np.str_ and other subclasses as plain text
+    if isinstance(value, int):
+        return int(value)            # IntEnum and friends: json would write their name
     if isinstance(value, float):
+        value = float(value)         # np.float64 is a float: its repr is not JSON's
         return {"$float": repr(value)} if value != value or value in (float("inf"), float("-inf")) else value
     if isinstance(value, Handle):
         return {"$handle": value.id, "type": value.type, "gen": value.generation}
@@ -89,8 +98,11 @@ def encode(value: Any, make_handle=None) -> Any:
         if value.dtype.name in ALLOWED_DTYPES:
             return {"$nd": _encode_array(value)}
     elif isinstance(value, np.generic):
-        if value.dtype.name in ALLOWED_DTYPES:
-            return {"$np": _encode_array(np.asarray(value))}
+        scalar = _allowed_scalar(value)
+        if isinstance(scalar, int):
+            return scalar
+        if scalar is not None:
+            return {"$np": _encode_array(np.asarray(scalar))}
     elif isinstance(value, TensorData):
         return {"$tensor": _encode_array(value.array), "torch_dtype": value.dtype,
                 "requires_grad": value.requires_grad}
@@ -106,6 +118,20 @@ def encode(value: Any, make_handle=None) -> Any:
     if make_handle is None:
         raise TypeError(f"cannot encode {type(value).__name__}")
     return encode(make_handle(value))
+
+
+def _allowed_scalar(value: np.generic) -> np.generic | int | None:
+    """A numpy scalar in a dtype the wire carries: as is, or a numeric one (np.uint64,
+    np.longdouble) as the int64/float64 of the same value (a Python int beyond int64);
+    None for what is not a real number."""
+    if value.dtype.name in ALLOWED_DTYPES:
+        return value
+    if isinstance(value, np.integer):
+        number = int(value)
+        return np.int64(number) if np.iinfo(np.int64).min <= number <= np.iinfo(np.int64).max else number
+    if isinstance(value, np.floating):
+        return np.float64(value)
+    return None
 
 
 def _tensor_data(value: Any) -> TensorData | None:
