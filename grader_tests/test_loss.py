@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix
 
 import reference
 from grader import grader_weights, require_callable
-from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail
+from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps
 from labkit.settings import load_settings
 
 TOL = load_settings().tol
@@ -65,14 +65,15 @@ def test_dataset_loss_equals_grader_binary_cross_entropy(submission, seed):
     X, y, X32, y32 = data(seed)
     loss_fn = submission.op("bce_loss")
     what = "dataset_loss(model, X, y, nn.BCELoss())"
-    got = expect_number(submission.call("dataset_loss", handle, X, y, loss_fn).value, what)
+    value = submission.call("dataset_loss", handle, X, y, loss_fn).value
+    got = expect_number(value, what)
     with torch.no_grad():
         p = local(torch.tensor(X32)).numpy().reshape(-1).astype(np.float64)
     # Written out from the definition; logs clamped at -100 as BCELoss documents.
     with np.errstate(divide="ignore"):
         log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
     expected = -np.mean(y32 * log_p + (1 - y32) * log_q)
-    expect_close(np.array(got), np.array(expected), what, rtol=TOL.loss_rel)
+    expect_close(np.array(got), np.array(expected), what, rtol=TOL.loss_rel, eps=number_eps(value))
 
 
 @given(seed=st.integers(min_value=0, max_value=10_000))
@@ -112,11 +113,12 @@ def test_evaluate_matches_grader_accuracy_and_confusion_matrix(submission, seed)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail("{what}: oczekiwano pary (accuracy, confusion).", "{what}: expected a pair (accuracy, confusion).",
              what=what)
-    accuracy = expect_number(result[0], f"{what} → accuracy")
+    accuracy = expect_number(result[0], f"{what} → accuracy")   # float, np.float32/64 or a 0-d tensor
     confusion = expect_ndarray(result[1], f"{what} → confusion", shape=(2, 2), kind="iuf")
     y_pred = grader_labels(local, X32)
     y_true = y32.astype(np.int64)
-    expect_close(np.array(accuracy), np.array(np.mean(y_pred == y_true)), f"{what} → accuracy", atol=1e-12)
+    expect_close(np.array(accuracy), np.array(np.mean(y_pred == y_true)), f"{what} → accuracy",
+                 atol=TOL.accuracy, eps=number_eps(result[0]))
     expected = confusion_matrix(y_true, y_pred, labels=[0, 1])
     if not np.array_equal(confusion, expected):
         fail("{what} → confusion: oczekiwano {exp} (wiersze: prawdziwe klasy, kolumny: przewidziane), "

@@ -46,6 +46,90 @@ def describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_FLOAT32_EPS = float(np.finfo(np.float32).eps)
+_TORCH_ONLY_EPS = {"bfloat16": 2.0 ** -7}   # float dtypes numpy does not know
+
+
+def float_eps(dtype: Any = None) -> float:
+    """The resolution of a float that arrived in ``dtype`` (None: a Python float).
+
+    Its machine epsilon, but never finer than float32's: torch computes in float32 by
+    default, so a float64 array or a Python float may rightly hold a float32 result
+    (``X.double()``, ``loss.item()``). Integer and boolean dtypes are exact (0).
+    """
+    if dtype is None:
+        name = "float64"
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:   # a torch dtype or its name: "torch.bfloat16", "bfloat16"
+            name = str(dtype).removeprefix("torch.")
+    if name in _TORCH_ONLY_EPS:
+        return _TORCH_ONLY_EPS[name]
+    try:
+        kind = np.dtype(name).kind
+    except TypeError:
+        return _FLOAT32_EPS
+    if kind != "f":
+        return 0.0
+    return max(float(np.finfo(np.dtype(name)).eps), _FLOAT32_EPS)
+
+
+def number_eps(value: Any) -> float:
+    """float_eps of the dtype a number came in: Python, numpy scalar, 0-d array or tensor
+    (for a list or tuple of numbers, the coarsest of them)."""
+    if isinstance(value, (list, tuple)):
+        return max((number_eps(v) for v in value), default=0.0)
+    if isinstance(value, TensorData):
+        return float_eps(value.dtype)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return float_eps(value.dtype)
+    if isinstance(value, (bool, int)):
+        return 0.0
+    return float_eps(None)
+
+
+def allowance(eps: float, value: Any) -> np.ndarray | float:
+    """How far a correct result may sit from ``value`` because of its dtype alone."""
+    return load_settings().tol.number_ulps * eps * np.abs(value)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy and torch numbers made Python numbers, inside lists, tuples and
+    dicts too; arrays and tensors become (nested) lists. What the contract calls a number
+    may be any of them (np.arange, np.logspace, ``tensor.mean()``)."""
+    if isinstance(value, TensorData):
+        value = value.array
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, Handle)):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
+def number_pair(expected: float, got: float, digits: int = 4) -> tuple[str, str]:
+    """Both numbers with the fewest significant digits (at least ``digits``) that tell them
+    apart, so that "expected X, got Y" never shows two equal-looking numbers."""
+    expected, got = float(expected), float(got)
+    for d in range(digits, 18):
+        a, b = f"{expected:.{d}g}", f"{got:.{d}g}"
+        if a != b:
+            return a, b
+    return repr(expected), repr(got)
+
+
 def as_array(value: Any) -> np.ndarray | None:
     if isinstance(value, TensorData):
         return value.array
@@ -100,8 +184,9 @@ def expect_number(value: Any, what: str) -> float:
 
 
 def expect_close(actual: np.ndarray, expected: np.ndarray, what: str, *, atol: float = 0.0,
-                 rtol: float = 0.0) -> None:
-    """Element-wise |actual - expected| <= atol + rtol*|expected|; message shows the worst element."""
+                 rtol: float = 0.0, eps: float = 0.0) -> None:
+    """Element-wise |actual - expected| <= atol + rtol*|expected|, widened to the dtype allowance
+    number_ulps*eps*|expected| where that is larger; the message shows the worst element."""
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if actual.shape != expected.shape:
@@ -111,12 +196,13 @@ def expect_close(actual: np.ndarray, expected: np.ndarray, what: str, *, atol: f
         fail("{what}: wynik zawiera NaN lub nieskończoność.", "{what}: the result contains NaN or inf.",
              what=what)
     error = np.abs(actual - expected)
-    bound = atol + rtol * np.abs(expected)
+    bound = np.maximum(atol + rtol * np.abs(expected), allowance(eps, expected))
     if np.any(error > bound):
         worst = np.unravel_index(np.argmax(error - bound), error.shape) if error.ndim else ()
-        fail("{what}: oczekiwano {exp:.8g}, otrzymano {got:.8g} (pozycja {pos}, tolerancja {tol:.1e}).",
-             "{what}: expected {exp:.8g}, got {got:.8g} (position {pos}, tolerance {tol:.1e}).",
-             what=what, exp=float(expected[worst]), got=float(actual[worst]), pos=tuple(int(i) for i in worst),
+        exp, got = number_pair(expected[worst], actual[worst])
+        fail("{what}: oczekiwano {exp}, otrzymano {got} (pozycja {pos}, różnica {diff:.2g}, tolerancja {tol:.2g}).",
+             "{what}: expected {exp}, got {got} (position {pos}, difference {diff:.2g}, tolerance {tol:.2g}).",
+             what=what, exp=exp, got=got, pos=tuple(int(i) for i in worst), diff=float(error[worst]),
              tol=float(bound[worst]))
 
 
