@@ -113,6 +113,18 @@ CONTRACT = ("make_rings", "make_loader", "Klasyfikator", "predict", "evaluate", 
             "make_optimizer", "train")
 
 
+def _number(value):
+    """numpy scalars and 0-d tensors as Python numbers, inside tuples and lists too: the log
+    records the arguments a student passed on, whatever numeric type they carry."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_number(v) for v in value)
+    return value
+
+
 def _fakes(log: list):
     import inspect
     import itertools
@@ -121,7 +133,8 @@ def _fakes(log: list):
     def record(name, func, *args, **kwargs):
         bound = inspect.signature(func).bind(*args, **kwargs)
         bound.apply_defaults()
-        log.append([name, {k: v for k, v in bound.arguments.items()
+        arguments = {k: _number(v) for k, v in bound.arguments.items()}
+        log.append([name, {k: v for k, v in arguments.items()
                            if isinstance(v, (int, float, str, tuple, list, type(None)))}])
 
     def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
@@ -199,25 +212,71 @@ def op_spy_run_experiment(config, seed):
     return {"value": value, "calls": log}
 
 
-def op_fake_exec(sources):
-    """Re-run the cells that build RESULTS with fakes, recording every run_experiment call."""
+def op_fake_exec(cells):
+    """Rebuild RESULTS with fakes, recording every run_experiment call and what it returned.
+
+    ``cells`` are ``[index, source, builds]``, the notebook's cells in order up to the last one
+    that uses RESULTS (the grader chose them). They are replayed in the student's namespace,
+    so the rebuild sees what the notebook defined before those cells (helpers, constants,
+    imports, a grid that a generator already consumed), not the namespace the notebook ended
+    with. The contract's components stay fakes even where a replayed cell defines them, and
+    run_experiment is whichever the student defined last, wrapped to record its calls.
+    Errors are skipped, since a stand-in may upset a demo cell and the live namespace still
+    holds what that cell defined, unless a cell that builds RESULTS failed and no rows exist:
+    then that error is the answer.
+    """
+    import ast
+
+    import matplotlib.pyplot as plt
+
+    from labkit.worker import CELL_FILENAME, _strip_magics
+
     def body(log):
-        real_run = NAMESPACE.get("run_experiment")
+        fakes = {name: NAMESPACE[name] for name in CONTRACT}
         returned = []
+        current = {"wrapper": None}
 
-        def run_experiment(config, seed=0):
-            value = real_run(config, seed=seed)
-            returned.append({"config": dict(config), "seed": seed,
-                             "test_accuracy": value.get("test_accuracy") if isinstance(value, dict) else None})
-            return value
+        def wrap(real):
+            def run_experiment(config, seed=0):
+                value = real(config, seed=seed)
+                returned.append({"config": dict(config), "seed": seed,
+                                 "test_accuracy": value.get("test_accuracy") if isinstance(value, dict) else None})
+                return value
+            return run_experiment
 
-        NAMESPACE["run_experiment"] = run_experiment
-        from labkit.worker import _strip_magics
-        for source in sources:
-            exec(compile(_strip_magics(source), "<komórka>", "exec"), NAMESPACE)
-        return {"results": NAMESPACE.get("RESULTS"), "returned": returned}
+        def install():
+            """Fakes back in place and the latest run_experiment wrapped, after every statement."""
+            NAMESPACE.update(fakes)
+            latest = NAMESPACE.get("run_experiment")
+            if callable(latest) and latest is not current["wrapper"]:
+                current["wrapper"] = NAMESPACE["run_experiment"] = wrap(latest)
 
-    value, log = _with_fakes(body)
+        NAMESPACE.pop("RESULTS", None)   # only the replay may build it
+        install()
+        failure = None
+        for index, source, builds in cells:
+            filename = CELL_FILENAME.format(index=index)
+            try:
+                tree = ast.parse(_strip_magics(source), filename=filename)
+                for statement in tree.body:   # one at a time: a def of a contract name is undone at once
+                    exec(compile(ast.Module([statement], type_ignores=[]), filename, "exec"), NAMESPACE)
+                    install()
+            except (Exception, SystemExit) as exc:   # not KeyboardInterrupt: an in-kernel time limit
+                install()
+                if builds and failure is None:
+                    failure = exc
+        results = NAMESPACE.get("RESULTS")
+        if failure is not None and (results is None or isinstance(results, (list, tuple)) and not results):
+            raise failure
+        return {"results": results, "returned": returned}
+
+    show = plt.show
+    plt.show = lambda *args, **kwargs: plt.close("all")   # demo plots: no PNGs in a rebuild
+    try:
+        value, _ = _with_fakes(body)
+    finally:
+        plt.show = show
+        plt.close("all")
     return value
 
 
