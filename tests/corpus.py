@@ -122,6 +122,53 @@ def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
     return X, y
 '''
 
+RINGS_TORCH_FLOAT32 = '''\
+def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(seed)
+    n1 = n // 2
+    n2 = n - n1
+    # Wszystko w PyTorchu, w jego domyślnym float32; linspace z m + 1 kątów bez ostatniego (2*pi == 0).
+    t = torch.cat([torch.linspace(0, 2 * torch.pi, n1 + 1)[:-1], torch.linspace(0, 2 * torch.pi, n2 + 1)[:-1]])
+    r = torch.cat([torch.full((n1,), r1), torch.full((n2,), r2)])
+    X = torch.stack([r * torch.cos(t), r * torch.sin(t)], dim=1)
+    X = X + sd * torch.randn(n, 2, generator=g)
+    y = torch.cat([torch.zeros(n1), torch.ones(n2)])
+    return X.numpy(), y.numpy()   # tablice float32
+'''
+
+RINGS_NUMPY_FLOAT32 = '''\
+def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    rng = np.random.default_rng(seed)
+    n1 = n // 2
+    n2 = n - n1
+    # float32 wystarczy: i tak zamienimy dane na tensory float32.
+    t = np.concatenate([np.linspace(0, 2 * np.pi, n1, endpoint=False),
+                        np.linspace(0, 2 * np.pi, n2, endpoint=False)]).astype(np.float32)
+    r = np.concatenate([np.full(n1, r1), np.full(n2, r2)]).astype(np.float32)
+    X = np.stack([r * np.cos(t), r * np.sin(t)], axis=1)
+    X += rng.normal(0, sd, size=(n, 2)).astype(np.float32)
+    y = np.concatenate([np.zeros(n1), np.ones(n2)]).astype(np.float32)
+    return X, y
+'''
+
+RINGS_FLOAT32_POINTS = '''\
+def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    rng = np.random.default_rng(seed)
+    n1 = n // 2
+    n2 = n - n1
+    t1 = torch.linspace(0, 2 * torch.pi, n1 + 1)[:-1]   # bez kąta 2*pi (to ten sam punkt co 0)
+    t2 = torch.linspace(0, 2 * torch.pi, n2 + 1)[:-1]
+    okregi = torch.cat([r1 * torch.stack([torch.cos(t1), torch.sin(t1)], dim=1),
+                        r2 * torch.stack([torch.cos(t2), torch.sin(t2)], dim=1)])
+    X = okregi.numpy() + rng.normal(0, sd, size=(n, 2))   # punkty w float32, szum NumPy: wynik float64
+    y = np.r_[np.zeros(n1), np.ones(n2)]
+    return X, y
+'''
+
 # --------------------------------------------------------------------------- loader
 LOADER = '''\
 def make_loader(X, y, batch_size=32, shuffle=True):
@@ -207,6 +254,21 @@ def evaluate(model, X, y):
     return float(accuracy_score(y_true, y_pred)), confusion_matrix(y_true, y_pred, labels=[0, 1])
 '''
 
+PREDICT_TORCH_ACCURACY = '''\
+def predict(model, X):
+    model.eval()
+    with torch.no_grad():
+        return (model(X) > 0.5).long().flatten().numpy()
+
+
+def evaluate(model, X, y):
+    y_pred = predict(model, X)
+    y_true = np.asarray(y).astype(int)
+    # Dokładność policzona w PyTorchu (średnia trafień w float32), macierz pomyłek ze scikit-learn.
+    trafienia = torch.tensor(y_pred == y_true, dtype=torch.float32)
+    return trafienia.mean().item(), confusion_matrix(y_true, y_pred, labels=[0, 1])
+'''
+
 DATASET_LOSS = '''\
 def dataset_loss(model, X, y, loss_fn):
     model.eval()
@@ -235,6 +297,24 @@ def train(model, loader, loss_fn, optimizer, n_epochs=4):
     return straty
 '''
 
+TRAIN_TENSOR_HISTORY = '''\
+def train(model, loader, loss_fn, optimizer, n_epochs=4):
+    model.train()
+    straty = []
+    for epoka in range(n_epochs):
+        suma, ile = torch.zeros(()), 0
+        for x_batch, y_batch in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x_batch), y_batch.reshape(-1, 1))
+            loss.backward()
+            optimizer.step()
+            suma += loss.detach()   # sumujemy tensory; detach, żeby nie trzymać grafu obliczeń
+            ile += 1
+        straty.append(suma / ile)   # średnia epoki jako tensor 0-d (float32)
+        print(f"epoka {epoka + 1}: strata {straty[-1]:.4f}")
+    return straty
+'''
+
 TRAIN_ZERO_GRAD_AT_END = variant(
     variant(TRAIN, "            optimizer.zero_grad()\n", ""),
     "            optimizer.step()\n",
@@ -247,6 +327,53 @@ _dokladnosci = [0.71, 0.98, 0.99, 0.97, 0.98, 0.99, 0.99, 0.99, 0.98, 0.62, 0.98
                 0.93, 0.98, 0.99, 0.99, 0.98, 0.91, 0.95, 0.98, 0.99, 0.99, 0.97, 0.88]
 RESULTS = [{"factor": czynnik, "config": config, "seed": 0, "test_accuracy": acc}
            for (czynnik, config), acc in zip(EXPERIMENT_GRID, _dokladnosci)]
+'''
+
+NUMPY_GRID = '''\
+# Plan eksperymentów z zakresów NumPy; mniejsze n i mniej epok, żeby przegląd trwał kilka sekund.
+import contextlib
+import io
+
+import numpy as _np
+
+BAZA = {**LAB_CONFIG, "n": 400, "n_epochs": 2}
+
+
+def _warianty(klucz, wartosci):
+    """Konfiguracje z BAZA, w których zmienia się tylko `klucz`."""
+    return [{**BAZA, klucz: w} for w in wartosci]
+
+
+def _wiersz(czynnik, config):
+    """Jeden wiersz RESULTS: run_experiment bez wypisywania strat kolejnych epok."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        wynik = run_experiment(config, seed=0)
+    return {"factor": czynnik, "config": config, "seed": 0, "test_accuracy": wynik["test_accuracy"]}
+
+
+PLAN = {
+    "hidden_size": _warianty("hidden", [(w, w) for w in _np.arange(2, 17, 7)]),        # 2, 9, 16 (np.int64)
+    "n_layers": _warianty("hidden", [(8,) * k for k in range(1, 4)]),
+    "activation": _warianty("activation", ["relu", "tanh", "leaky_relu"]),
+    "lr": _warianty("lr", _np.logspace(-3, -1, 3)),                                     # np.float64
+    "n_epochs": _warianty("n_epochs", _np.arange(1, 4)),                                # np.int64
+    "batch_size": _warianty("batch_size", [int(b) for b in 2 ** _np.arange(4, 9, 2)]),  # DataLoader chce int
+    "n": _warianty("n", _np.arange(200, 801, 300)),                                     # np.int64
+    "sd": _warianty("sd", _np.linspace(0.1, 0.5, 3)),                                   # np.float64
+}
+# Generator par (czynnik, konfiguracja): przegląd przechodzi przez niego jeden raz.
+EXPERIMENT_GRID = ((czynnik, config) for czynnik, configi in PLAN.items() for config in configi)
+'''
+
+NUMPY_RESULTS = '''\
+# RESULTS: jeden wiersz na każdą konfigurację z planu (pomocnik _wiersz jest w komórce z planem).
+RESULTS = [_wiersz(czynnik, config) for czynnik, config in EXPERIMENT_GRID]
+'''
+
+NUMPY_BEST = '''\
+# Szeroka warstwa tanh; liczby z tych samych zakresów NumPy co w przeglądzie (np.int64, np.float64).
+BEST_CONFIG = {**BAZA, "n": 5000, "hidden": tuple(_np.full(1, 32)), "activation": "tanh",
+               "lr": _np.logspace(-3, -1, 5)[3], "n_epochs": _np.arange(1, 9)[3], "batch_size": 32}
 '''
 
 UNDERTRAINED_BEST = '''\
@@ -268,6 +395,18 @@ def _cases() -> list[Case]:
         Case("correct_flatten_loss", {"training_solution": variant(
             TRAIN, "loss_fn(proba, y_batch.view(-1, 1))", "loss_fn(proba.flatten(), y_batch)")}),
         Case("correct_int_labels_predict_bool", {"loss_solution": PREDICT_BOOL}),
+        # float32 and numpy/torch scalars wherever the contract has a float or a number
+        Case("correct_float32_rings_torch", {"data_solution": RINGS_TORCH_FLOAT32},
+             note="torch.Generator, float32 arrays: sd=0 radii are exact to float32 only"),
+        Case("correct_float32_rings_numpy", {"data_solution": RINGS_NUMPY_FLOAT32}),
+        Case("correct_float32_points_float64_rings", {"data_solution": RINGS_FLOAT32_POINTS},
+             note="float64 X whose positions were computed in float32"),
+        Case("correct_float32_scalars", {"loss_solution": PREDICT_TORCH_ACCURACY,
+                                         "training_solution": TRAIN_TENSOR_HISTORY},
+             note="accuracy from a float32 mean; train returns 0-d float32 tensors"),
+        Case("correct_numpy_sweep", {GRID_CELL: NUMPY_GRID, "experiments_solution_results": NUMPY_RESULTS,
+                                     BEST_CELL: NUMPY_BEST},
+             note="np.int64/np.float64 in RESULTS and BEST_CONFIG; a helper from the grid cell; a generator grid"),
         # ------------------------------------------------------------ mistakes: training
         Case("no_zero_grad", {"training_solution": variant(TRAIN, "            optimizer.zero_grad()\n", "")},
              loses="training"),
