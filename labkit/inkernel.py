@@ -104,11 +104,20 @@ c.CourseDirectory.db_assignments = [dict(name={assignment!r})]
 """
 
 
-def write_stock_config(root: Path) -> Path:
-    """nbgrader_config.py for ``root`` as a stock-nbgrader course (no kit preprocessors)."""
+def write_stock_config(root: Path, *, cell_timeout: int | None = None) -> Path:
+    """nbgrader_config.py for ``root`` as a stock-nbgrader course (no kit preprocessors).
+
+    ``cell_timeout``: nbgrader's per-cell wall-time limit, when not its default (30 s).
+    Stock nbgrader has only wall time, so a slow host interrupts cells that an idle one
+    finishes (and an interrupted part scores 0, see ``grade_part``); a test that compares
+    grades, not speed, sets a backstop far above any honest cell.
+    """
     from labkit.settings import ASSIGNMENT_ID
     path = Path(root) / "nbgrader_config.py"
-    path.write_text(STOCK_CONFIG.format(root=str(Path(root).resolve()), assignment=ASSIGNMENT_ID))
+    text = STOCK_CONFIG.format(root=str(Path(root).resolve()), assignment=ASSIGNMENT_ID)
+    if cell_timeout is not None:
+        text += f"c.Execute.timeout = {int(cell_timeout)}\n"
+    path.write_text(text)
     return path
 
 

@@ -68,12 +68,34 @@ def test_calls_return_data_and_student_errors_carry_their_traceback(run):
 
 def test_a_hanging_call_times_out_once_and_the_rest_still_works(run):
     sub = run("def hang():\n    while True:\n        pass\n", "def ok():\n    return 7")
-    with pytest.raises(WorkerTimeout):
+    with pytest.raises(WorkerTimeout) as hung:
         sub.call("hang", _timeout=2)
+    assert hung.value.kind == "cpu" and sub.last_cpu_seconds >= 2
     assert sub.call("ok").value == 7          # a fresh worker replayed the notebook
     with pytest.raises(WorkerTimeout) as again:
         sub.call("hang")
     assert again.value.earlier                 # fails fast the second time
+
+
+def test_a_sleeping_call_is_stopped_as_idle_not_charged_as_cpu(tmp_path):
+    limits = dataclasses.replace(FAST, idle_seconds=1.0)
+    with Submission(notebook=notebook(tmp_path, "import time\ndef nap():\n    time.sleep(10**6)\n"
+                                                "def ok():\n    return 3"), limits=limits) as sub:
+        with pytest.raises(WorkerTimeout) as slept:
+            sub.call("nap")
+        assert slept.value.kind == "idle" and slept.value.seconds == 1.0
+        assert sub.last_cpu_seconds < 1.0
+        assert sub.call("ok").value == 3
+
+
+def test_cpu_spent_in_a_forked_child_is_charged_to_the_call(run):
+    """The parent only waits (asleep) while its child computes: still the student's CPU time."""
+    sub = run("import os\ndef spin_in_child():\n    pid = os.fork()\n    if pid == 0:\n"
+              "        while True:\n            pass\n    os.waitpid(pid, 0)\n")
+    with pytest.raises(WorkerTimeout) as spun:
+        sub.call("spin_in_child", _timeout=1.5)
+    assert spun.value.kind == "cpu"
+    assert sub.last_cpu_seconds >= 1.5
 
 
 def test_a_call_that_kills_the_worker_is_reported_and_handles_go_stale(run):

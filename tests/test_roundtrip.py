@@ -59,7 +59,7 @@ def stock_rows(course, tmp_path_factory) -> dict:
     kit_root, _ = course
     root = tmp_path_factory.mktemp("stock")
     shutil.copytree(REPO_ROOT / "source", root / "source")
-    write_stock_config(root)
+    write_stock_config(root, cell_timeout=3600)   # grades, not nbgrader's 30 s wall limit
     nbgrader("generate_assignment", ASSIGNMENT_ID, "--force", course=root)
     for student in STOCK_STUDENTS:
         shutil.copytree(kit_root / "submitted" / student, root / "submitted" / student)
