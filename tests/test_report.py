@@ -366,3 +366,26 @@ def test_report_renders_in_headless_chromium(course, tmp_path):
     rgb = np.round(pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
     assert len(np.unique(rgb, axis=0)) > 200, "the screenshot is (nearly) a single colour"
     assert float(rgb.std()) > 10
+
+
+def test_overview_shows_the_measured_machine_speed_of_the_run(course):
+    """Budgets are CPU seconds times the run's CPU factor: the TA sees both factors, and a
+    wall factor far above the CPU factor (a busy or CPU-limited host) is told apart."""
+    for student, (cpu, wall) in {"ala_reference": (1.0, 1.02), "eve_flagged": (1.18, 4.4)}.items():
+        path = course / "reports" / "results" / ASSIGNMENT / f"{student}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["machine"] = {"cpu_factor": cpu, "wall_factor": wall, "budget_scale": max(cpu, 1.0), "measured": True}
+        data["flags"] = sorted(set(data["flags"]) | ({"slow_host"} if wall > 3 else set()))
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    html = build_report(course=course, assignment=ASSIGNMENT).read_text(encoding="utf-8")
+    dom = Dom(html)
+    assert dom.find("p", class_="machine")
+    assert '<span class="cpu-factor">1.00–1.18</span>' in html
+    assert '<span class="wall-factor">1.02–4.40</span>' in html
+    assert "3 result(s) graded without a measurement" not in html
+    assert "slow or busy" in html     # the slow_host flag explains itself
+
+
+def test_results_without_a_machine_measurement_say_so(course):
+    html = build_report(course=course, assignment=ASSIGNMENT).read_text(encoding="utf-8")
+    assert "Machine speed: not recorded." in html
