@@ -86,7 +86,7 @@ class GradeInWorker(NbGraderPreprocessor):
             else:
                 cell.outputs = [nbformat.from_dict(o) for o in sanitize_outputs(result.cells.get(str(index), []))]
                 status = result.cell_status.get(str(index))
-                if status in ("timeout", "crashed", "skipped"):
+                if status in ("timeout", "overloaded", "crashed", "skipped"):
                     cell.outputs.append(nbformat.from_dict(cell_failure_output(status)))
                 cell.execution_count = index if status else None
         resources.setdefault("labkit", {})["result"] = result
@@ -218,8 +218,14 @@ def sanitize_outputs(outputs: list) -> list[dict]:
 
 def cell_failure_output(status: str) -> dict:
     text = {
-        "timeout": tr("Komórka przekroczyła limit czasu i została przerwana.",
-                      "The cell exceeded its time limit and was stopped."),
+        "timeout": tr("Komórka przekroczyła limit czasu procesora albo czekała zbyt długo, nic nie licząc, "
+                      "i została przerwana (limity: początek notatnika).",
+                      "The cell exceeded its CPU-time limit, or waited too long without computing, "
+                      "and was stopped (limits: top of the notebook)."),
+        "overloaded": tr("Serwer sprawdzarki był przeciążony i nie dał tej komórce dość czasu procesora; "
+                         "to nie Twoja wina, praca zostanie oceniona ponownie.",
+                         "The grading server was overloaded and gave this cell too little CPU time; "
+                         "this is not your fault, the work will be graded again."),
         "crashed": tr("Komórka zakończyła proces z Twoim kodem.", "The cell killed the process running your code."),
         "skipped": tr("Komórkę pominięto, bo wcześniej przerwała działanie.",
                       "The cell was skipped because it broke a previous run."),
