@@ -6,7 +6,6 @@ to the caller's process, which alone writes the gradebook (SQLite takes one writ
 """
 from __future__ import annotations
 
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path

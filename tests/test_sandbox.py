@@ -349,16 +349,15 @@ def test_disk_and_tmpfs_writes_are_bounded(probe):
 
 def test_hanging_call_times_out_and_the_next_call_works(probe):
     _, sub, _ = probe
-    started = time.perf_counter()
     with pytest.raises(WorkerTimeout) as first:
         sub.call("hang", _timeout=3)
-    assert 3 <= time.perf_counter() - started < 3 + 15
-    assert not first.value.earlier
+    assert first.value.kind == "cpu" and not first.value.earlier
+    assert 3 <= sub.last_cpu_seconds, "charged the CPU time it burned, however long that took"
     assert "call_timeout" in sub.flags
-    started = time.perf_counter()
+    restarts = sub.restarts
     with pytest.raises(WorkerTimeout) as again:
         sub.call("hang", _timeout=3)
-    assert again.value.earlier and time.perf_counter() - started < 1, "a hung function fails fast"
+    assert again.value.earlier and sub.restarts == restarts, "a hung function fails fast, no new worker"
     assert sub.call("f", 41).value == 42
 
 
@@ -493,24 +492,23 @@ def broken_cells(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"cells-{mode}")
     sub = Submission(notebook=write_notebook(tmp / "cells.ipynb", CELL_CELLS), settings=settings_for(mode),
                      limits=dataclasses.replace(LIMITS, cell_seconds=4.0), scratch_root=tmp)
-    started = time.perf_counter()
     sub.start()
-    elapsed = time.perf_counter() - started
-    yield mode, sub, elapsed
+    yield mode, sub
     sub.close()
 
 
 def test_hanging_cell_times_out_and_later_cells_still_run(broken_cells):
-    _, sub, elapsed = broken_cells
+    _, sub = broken_cells
     statuses = [sub.cell_runs[i].status for i in range(len(CELL_CELLS))]
     assert statuses == ["ok", "timeout", "crashed", "error", "ok"]
     assert "cell_timeout" in sub.flags and "cell_crash" in sub.flags
     assert sub.call("g").value == "g" and sub.call("h").value == "h"
-    assert elapsed < 4 + 3 * 60, "one cell timeout and two replays, not the notebook limit"
+    assert sub.cell_runs[1].seconds == 4.0 and sub.cell_runs[1].error["kind"] == "cpu"
+    assert 4.0 <= sub.notebook_cpu_seconds < 4.0 + 10, "one cell's budget, not the notebook's"
 
 
 def test_sys_exit_is_an_error_and_os_exit_a_crash(broken_cells):
-    _, sub, _ = broken_cells
+    _, sub = broken_cells
     exit_error = sub.cell_runs[3].outputs[-1]
     assert exit_error["output_type"] == "error" and exit_error["ename"] == "SystemExit"
     assert "worker died" in sub.cell_runs[2].error["message"]
