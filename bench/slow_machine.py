@@ -121,6 +121,7 @@ class Run:
 
     label: str
     grades: dict[str, dict[str, float]] = field(default_factory=dict)
+    credits: dict[str, list] = field(default_factory=dict)   # notebook -> [part, check, credit, status]
     flags: dict[str, list[str]] = field(default_factory=dict)
     machine: dict = field(default_factory=dict)
     usable_cpus: float = 0.0
@@ -161,6 +162,7 @@ def _child(out: Path, notebooks: list[Path], jobs: int | None) -> None:
     timings = [r.timings for r in results.values()]
     data = {
         "grades": {nb.stem: {p: r.score for p, r in res.parts.items()} for nb, res in results.items()},
+        "credits": {nb.stem: check_credits(res) for nb, res in results.items()},
         "flags": {nb.stem: sorted(res.flags) for nb, res in results.items()},
         "machine": {**speed.current().__dict__, "budget_scale": speed.current().budget_scale},
         "usable_cpus": cpus.usable_cpus(),
@@ -170,6 +172,11 @@ def _child(out: Path, notebooks: list[Path], jobs: int | None) -> None:
         "session_seconds": sum(t.get("session_seconds") or 0 for t in timings),
     }
     out.write_text(json.dumps(data))
+
+
+def check_credits(result) -> list[list]:
+    """Every check's (part, name, credit, status), sorted: what "identical grades" compares."""
+    return sorted([c.part, c.name, c.credit, c.status] for part in result.parts.values() for c in part.checks)
 
 
 def build_set(name: str, dest: Path) -> list[Path]:
@@ -196,13 +203,16 @@ QUICK = ("correct_sequential", "correct_torch_random", "missing_sigmoid", "no_ze
 
 
 def differences(base: Run, other: Run) -> list[str]:
-    """Every (notebook, part) whose grade differs between two runs."""
+    """Every (notebook, part) whose grade differs between two runs, and every notebook whose
+    checks earned different credit (exact equality: the same seeds give the same numbers)."""
     out = []
     for nb, parts in base.grades.items():
         for part, score in parts.items():
             got = other.grades.get(nb, {}).get(part)
-            if got is None or abs(got - score) > 1e-9:
+            if got != score:
                 out.append(f"{nb}/{part}: {score} unthrottled, {got} {other.label}")
+        if base.credits.get(nb) != other.credits.get(nb):
+            out.append(f"{nb}: per-check credits differ ({other.label})")
     return out
 
 
