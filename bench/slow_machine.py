@@ -11,6 +11,7 @@ wall-time ratio to the unthrottled run and the speed factors each run measured.
     python bench/slow_machine.py                       # the demo's four students and the corpus
     python bench/slow_machine.py --set demo --cpus 0.5 # just the demo's students
     python bench/slow_machine.py --pipeline            # CPUs one grading keeps busy (PIPELINE_CPUS)
+    python bench/slow_machine.py --cpus 0.5 --run ./kit test   # any command on the slow machine
 
 tests/test_slow_machine.py runs it on a few corpus cases under the quota.
 """
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus", type=float, default=0.5, help="the quota, in CPUs (default 0.5)")
     parser.add_argument("--no-hog", action="store_true", help="skip the run beside a CPU hog")
     parser.add_argument("--pipeline", action="store_true", help="one run with jobs=1: CPUs per grading")
+    parser.add_argument("--run", nargs=argparse.REMAINDER, help="run this command under the quota, then exit")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("notebooks", nargs="*", type=Path, help=argparse.SUPPRESS)
@@ -246,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         _child(args.child, args.notebooks, args.jobs)
         return 0
+    if args.run:
+        with cpu_quota(args.cpus) as cgroup:
+            started = time.perf_counter()
+            code = subprocess.run(args.run, preexec_fn=lambda: (cgroup / "cgroup.procs").write_text(
+                str(os.getpid()))).returncode
+        print(f"slow_machine: {' '.join(args.run)!r} under {args.cpus:g} CPU: exit {code}, "
+              f"{time.perf_counter() - started:.0f} s wall", flush=True)
+        return code
 
     with tempfile.TemporaryDirectory(prefix="labkit-slow-set-") as tmp:
         notebooks = build_set(args.set, Path(tmp))
