@@ -22,6 +22,10 @@ pytestmark = pytest.mark.slow
 
 # One correct case and two mistakes, graded twice.
 REGRADE = ("correct_flatten_loss", "missing_sigmoid", "undertrained_best_config")
+# Graded a second time on a 4x slower machine: half a CPU of this 2-core one, through the
+# harness of bench/slow_machine.py (a cgroup CPU quota; needs root). A partial-credit case.
+THROTTLED = "no_zero_grad"
+THROTTLE_CPUS = 0.5
 
 # Cases that do not land where the issue says because the GRADER is wrong, with the problem
 # reported to the grader's owners: case -> reason. Marked xfail(strict=True) meanwhile, so a
@@ -44,16 +48,29 @@ def graded(tmp_path_factory):
     paths = {name: build(name, dest) for name in CASES}
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
+        # First, so its half CPU overlaps the pool instead of adding to the suite's time.
+        throttled = pool.submit(_grade_throttled, paths[THROTTLED])
         first = {name: pool.submit(grade_notebook, path) for name, path in paths.items()}
         second = {name: pool.submit(grade_notebook, paths[name]) for name in REGRADE}
         results = {"first": {name: f.result() for name, f in first.items()},
-                   "second": {name: f.result() for name, f in second.items()}}
+                   "second": {name: f.result() for name, f in second.items()},
+                   "throttled": throttled.result()}
     results["seconds"] = time.perf_counter() - started
     print(f"\ngraded {len(first) + len(second)} notebooks in {results['seconds']:.0f} s")
     for name, result in results["first"].items():
         scores = " ".join(f"{p}={result.parts[p].score:g}" for p in PARTS)
         print(f"  {name:34s} {scores}  ({result.timings.get('grade_seconds', 0):.0f} s)")
     return results
+
+
+def _grade_throttled(path):
+    """The notebook graded in a fresh process inside a half-CPU quota; None where no quota can be made."""
+    import slow_machine
+    try:
+        with slow_machine.cpu_quota(THROTTLE_CPUS) as cgroup:
+            return slow_machine.grade_set([path], label=f"quota {THROTTLE_CPUS} CPU", cgroup=cgroup)
+    except slow_machine.QuotaUnavailable as exc:
+        return str(exc)
 
 
 def _failures(result, parts=PARTS) -> str:
@@ -114,3 +131,17 @@ def test_regrade_gives_identical_credit_per_check(graded, case):
     first, second = graded["first"][case], graded["second"][case]
     assert credits(first) == credits(second)
     assert [first.parts[p].score for p in PARTS] == [second.parts[p].score for p in PARTS]
+
+
+def test_a_4x_slower_machine_gives_identical_credit_per_check(graded):
+    """Under a CPU quota of half a CPU (4x less than this 2-core machine, and its own zygote,
+    forkserver and speed measurement inside the quota), every check earns what it earned here."""
+    import slow_machine
+    run = graded["throttled"]
+    if isinstance(run, str):
+        pytest.skip(f"no CPU quota on this host: {run}")
+    assert run.usable_cpus == pytest.approx(THROTTLE_CPUS) and run.jobs == 1, "the quota was not in force"
+    first = graded["first"][THROTTLED]
+    assert run.credits[THROTTLED] == slow_machine.check_credits(first)
+    assert run.grades[THROTTLED] == {p: first.parts[p].score for p in PARTS}
+    assert not set(run.flags[THROTTLED]) & {"grader_overloaded", "grader_error", "grader_timeout"}
