@@ -55,13 +55,14 @@ torch.set_num_threads(1)
 
 import reference  # noqa: E402
 from labkit import worker_ops  # noqa: E402
+from labkit.checks import float_eps, number_eps, plain  # noqa: E402
 from labkit.settings import ACTIVATIONS, load_settings  # noqa: E402
 from labkit.worker import _seed_everything  # noqa: E402  (what the worker does before every call)
 
 # The grader's own helpers: calibration measures exactly what the checks compute.
 from grader import grader_weights, reference_model, set_weights, torch_mlp  # noqa: E402
 from test_data import class_stats, expected_stats  # noqa: E402
-from test_experiments import accuracy_of, heldout, reference_pipeline  # noqa: E402
+from test_experiments import accuracy_of, best_as_python, heldout, reference_pipeline, same_accuracy  # noqa: E402
 from test_loss import HIDDEN as LOSS_HIDDEN  # noqa: E402
 from test_loss import data as loss_data  # noqa: E402
 from test_model import inputs as model_inputs  # noqa: E402
@@ -285,11 +286,49 @@ def rings_uniform_angles(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
     return X, np.r_[np.zeros(m0), np.ones(m1)]
 
 
+def rings_torch_float32(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """All in torch's default float32 (angles, radii, noise from a torch.Generator): float32 X."""
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(seed)
+    m0, m1 = n // 2, n - n // 2
+    t = torch.cat([torch.linspace(0, 2 * torch.pi, m0 + 1)[:-1], torch.linspace(0, 2 * torch.pi, m1 + 1)[:-1]])
+    r = torch.cat([torch.full((m0,), r1), torch.full((m1,), r2)])
+    X = torch.stack([r * torch.cos(t), r * torch.sin(t)], dim=1) + sd * torch.randn(n, 2, generator=g)
+    return X.numpy(), torch.cat([torch.zeros(m0), torch.ones(m1)]).numpy()
+
+
+def rings_numpy_float32(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """The reference's steps with angles, radii and noise cast to float32: float32 X."""
+    rng = np.random.default_rng(seed)
+    m0, m1 = n // 2, n - n // 2
+    t = np.r_[np.linspace(0, 2 * np.pi, m0, endpoint=False),
+              np.linspace(0, 2 * np.pi, m1, endpoint=False)].astype(np.float32)
+    r = np.r_[np.full(m0, r1), np.full(m1, r2)].astype(np.float32)
+    X = np.stack([r * np.cos(t), r * np.sin(t)], axis=1) + rng.normal(0, sd, (n, 2)).astype(np.float32)
+    return X, np.r_[np.zeros(m0), np.ones(m1)].astype(np.float32)
+
+
+def rings_float32_points(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
+    """Positions computed in torch float32, NumPy float64 noise added: float64 X, float32 radii."""
+    rng = np.random.default_rng(seed)
+    m0, m1 = n // 2, n - n // 2
+    t0, t1 = torch.linspace(0, 2 * torch.pi, m0 + 1)[:-1], torch.linspace(0, 2 * torch.pi, m1 + 1)[:-1]
+    points = torch.cat([r1 * torch.stack([torch.cos(t0), torch.sin(t0)], 1),
+                        r2 * torch.stack([torch.cos(t1), torch.sin(t1)], 1)]).numpy()
+    return points + rng.normal(0, sd, (n, 2)), np.r_[np.zeros(m0), np.ones(m1)]
+
+
 DATA_STYLES = {
     "reference": reference.make_rings,
     "linspace+endpoint": rings_endpoint,
     "legacy np.random": rings_legacy,
     "torch.Generator": rings_torch,
+    "torch float32": rings_torch_float32,
+    "numpy float32": rings_numpy_float32,
+    "float32 points, float64 X": rings_float32_points,
 }
 # Not one of the hinted styles; reported on its own rows because the contract's wording
 # ("kąty są rozłożone równomiernie") can be read as uniformly random angles.
@@ -357,15 +396,32 @@ def calibrate_data(counts) -> tuple[list[Row], dict]:
         r = results["reference", ci]
         details["combos"].append((combo, [float(r[:, c, s].std(ddof=1)) for c in (0, 1) for s in range(4)]))
 
-    # exact: sd = 0 gives exact radii (tolerance TOL.exact), every style.
-    errs = []
-    for style in styles.values():
-        for n, r1, r2 in ((2, 0.5, 1.0), (301, 3.0, 6.0), (157, 1.234, 4.2), (300, 2.999, 5.999)):
+    # exact: sd = 0 gives exact radii. The tolerance follows X's dtype (radius_tolerance of the
+    # check: exact_ulps * eps * r, eps never finer than float32's), so each style is measured in
+    # units of eps * r over (n, r1, r2) drawn as the check's strategies draw them.
+    rng = np.random.default_rng(88)
+    draws = [(int(rng.integers(2, 302)), *sorted_radii(rng)) for _ in range(counts["exact"])]
+    for name, style in styles.items():
+        ulps, dtypes = [], set()
+        for n, r1, r2 in draws:
             X, _ = style(n, r1, r2, 0.0, seed=8)
+            dtypes.add(X.dtype.name)
             expected = np.where(np.arange(n) < n // 2, r1, r2)
-            errs.append(float(np.max(np.abs(np.hypot(X[:, 0], X[:, 1]) - expected))))
-    rows.append(Row("data", "exact [all styles]", f"≤ {TOL.exact:g}", [Tail(np.array(errs), hi=TOL.exact)], K,
-                    note="sd=0: |radius - r|, float64 rounding only"))
+            radius = np.hypot(X[:, 0].astype(np.float64), X[:, 1].astype(np.float64))
+            ulps.append(float(np.max(np.abs(radius - expected) / (float_eps(X.dtype) * expected))))
+        rows.append(Row("data", f"exact [{name}, {'/'.join(sorted(dtypes))}]", f"≤ {TOL.exact_ulps:g} eps·r",
+                        [Tail(np.array(ulps), hi=TOL.exact_ulps)], K,
+                        note="sd=0: max |radius - r| / (eps·r), eps of X's dtype but at least float32's; "
+                             "(n, r1, r2) drawn like ring_sizes/ring_radii"))
+    return rows, details
+
+
+def sorted_radii(rng) -> tuple[float, float]:
+    """(r1, r2) as strategies.ring_radii draws them: r1 in [0.5, 3], a gap in [0.5, 3], 3 decimals."""
+    r1 = float(rng.uniform(0.5, 3.0))
+    return round(r1, 3), round(r1 + float(rng.uniform(0.5, 3.0)), 3)
+
+
     return rows, details
 
 
@@ -507,13 +563,63 @@ def loss_batched(model, X, y, loss_fn, batch=64):
     return total / len(X)
 
 
-LOSS_STYLES = {"reference": reference.dataset_loss, "flatten": loss_flatten, "batched mean": loss_batched}
+def loss_tensor(model, X, y, loss_fn):
+    """The 0-d float32 tensor itself (the contract says float; a torch scalar is one)."""
+    model.eval()
+    with torch.no_grad():
+        return loss_fn(model(X), y.reshape(-1, 1))
+
+
+def loss_numpy_float32(model, X, y, loss_fn):
+    """An np.float32 scalar."""
+    return loss_tensor(model, X, y, loss_fn).numpy()[()]
+
+
+LOSS_STYLES = {"reference": reference.dataset_loss, "flatten": loss_flatten, "batched mean": loss_batched,
+               "0-d tensor": loss_tensor, "np.float32": loss_numpy_float32}
+
+
+def accuracy_sklearn(y_pred, y_true):
+    """evaluate's contract: accuracy_score (a Python float)."""
+    from sklearn.metrics import accuracy_score
+    return float(accuracy_score(y_true, y_pred))
+
+
+def accuracy_torch_item(y_pred, y_true):
+    """The mean of float32 hits in torch, handed over as a Python float (.item())."""
+    return torch.tensor(y_pred == y_true, dtype=torch.float32).mean().item()
+
+
+def accuracy_torch_tensor(y_pred, y_true):
+    """The same mean left a 0-d float32 tensor."""
+    return torch.tensor(y_pred == y_true, dtype=torch.float32).mean()
+
+
+def accuracy_numpy_float32(y_pred, y_true):
+    """np.mean in float32."""
+    return np.mean((y_pred == y_true).astype(np.float32))
+
+
+ACCURACY_STYLES = {"sklearn float": accuracy_sklearn, "float32 mean .item()": accuracy_torch_item,
+                   "0-d float32 tensor": accuracy_torch_tensor, "np.float32": accuracy_numpy_float32}
+
+
+def number_bound(value, expected: float, base: float) -> float:
+    """The check's tolerance for one returned number: base, widened to number_ulps * eps * |expected|."""
+    from labkit.checks import number_eps
+    return max(base, TOL.number_ulps * number_eps(value) * abs(expected))
+
+
+def as_wire(value):
+    """value as the grader receives it (TensorData for a tensor): what number_eps reads."""
+    from labkit.codec import decode, encode
+    return decode(encode(value))
 
 
 def calibrate_loss(counts) -> list[Row]:
     rng = np.random.default_rng(77)
     rel = {name: [] for name in LOSS_STYLES}
-    acc_diff = []
+    acc_ratio = {name: [] for name in ACCURACY_STYLES}
     for seed in rng.integers(0, 10_001, size=counts["loss"]):
         seed = int(seed)
         # grader_model(): the worker's 2-8-1 net with Dropout, and the local reference copy.
@@ -532,18 +638,26 @@ def calibrate_loss(counts) -> list[Row]:
         expected = -np.mean(y32 * log_p + (1 - y32) * log_q)
         for name, fn in LOSS_STYLES.items():
             _seed_everything(SETTINGS.seeds.base)
-            got = fn(handle, torch.tensor(X32), torch.tensor(y32), nn.BCELoss())
-            rel[name].append(abs(got - expected) / abs(expected))
-        # evaluate's accuracy (atol 1e-12), same setup.
-        accuracy, _ = reference.evaluate(handle, torch.tensor(X32), y32.astype(np.float64))
+            got = as_wire(fn(handle, torch.tensor(X32), torch.tensor(y32), nn.BCELoss()))
+            # The check's bound: rtol, widened to the dtype allowance (never wider for float32).
+            bound = max(TOL.loss_rel, TOL.number_ulps * number_eps(got))
+            rel[name].append(abs(plain(got) - expected) / abs(expected) * TOL.loss_rel / bound)
+        # evaluate's accuracy (TOL.accuracy + the dtype allowance), same setup; the predictions
+        # are the reference's, so only the accuracy's arithmetic and dtype differ.
+        predicted = reference.predict(handle, torch.tensor(X32))
         with torch.no_grad():
             y_pred = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
-        acc_diff.append(abs(accuracy - np.mean(y_pred == y32.astype(np.int64))))
+        exact = np.mean(y_pred == y32.astype(np.int64))
+        for name, fn in ACCURACY_STYLES.items():
+            got = as_wire(fn(predicted, y32.astype(np.int64)))
+            acc_ratio[name].append(abs(plain(got) - exact) / number_bound(got, exact, TOL.accuracy))
     rows = [Row("loss", f"loss_rel [{name}]", f"rel ≤ {TOL.loss_rel:g}", [Tail(np.array(v), hi=TOL.loss_rel)], K,
                 note="|Δ|/|expected|, 400 points, 2-8-1 net with Dropout, scale-1 weights")
             for name, v in rel.items()]
-    rows.append(Row("loss", "evaluate accuracy [reference]", "≤ 1e-12", [Tail(np.array(acc_diff), hi=1e-12)], K,
-                    note="accuracy_score vs np.mean"))
+    for name, v in acc_ratio.items():
+        rows.append(Row("loss", f"evaluate accuracy [{name}]",
+                        f"≤ max({TOL.accuracy:g}, {TOL.number_ulps:g} eps·acc)", [Tail(np.array(v), hi=1.0)], K,
+                        note="|Δ| / tolerance vs the grader's count; eps of the returned dtype, at least float32's"))
     return rows
 
 
@@ -621,12 +735,31 @@ def train_model_zero_grad(model, loader, loss_fn, optimizer, n_epochs=4):
     return history
 
 
+def train_tensor_history(model, loader, loss_fn, optimizer, n_epochs=4):
+    """Epoch means left 0-d float32 tensors (a torch scalar where the contract has a float)."""
+    model.train()
+    history = []
+    for _ in range(n_epochs):
+        total, batches = torch.zeros(()), 0
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb.reshape(-1, 1))
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+            batches += 1
+        history.append(total / batches)
+        print(f"{history[-1]:.4f}")
+    return history
+
+
 TRAIN_STYLES = {
     "reference (worker copy)": reference.train,
     "flatten loss": train_flatten,
     "zero_grad at end": train_zero_grad_last,
     "set_to_none=False": train_keep_grads,
     "model.zero_grad()": train_model_zero_grad,
+    "0-d tensor history": train_tensor_history,
 }
 
 
@@ -662,6 +795,7 @@ def calibrate_training(counts) -> list[Row]:
         for name, fn in TRAIN_STYLES.items():
             hist, got = student_run(fn, SIZES, weights, X, y, n_epochs)
             params[name].append(max(float(np.max(np.abs(g - e))) for g, e in zip(got, ref_params)))
+            hist = [plain(as_wire(h)) for h in hist]   # as expect_number reads each entry
             history[name].append(float(np.max(np.abs(np.array(hist) - ref_hist) / np.abs(ref_hist))))
             _, dgot = student_run(fn, dsizes, dweights, X, y, 1, dropout=0.5, eval_first=True)
             dropout[name].append(max(float(np.max(np.abs(g - e))) for g, e in zip(dgot, dref)))
@@ -874,11 +1008,66 @@ def calibrate_rerun(counts) -> list[Row]:
             torch.rand(17)
             np.random.rand(5)
             b = reference.run_experiment(config, seed=seed)["test_accuracy"]
-        diffs.append(abs(a - b))
+        diffs.append((a, b))
         notes.append(key)
-    return [Row("experiments", "rerun_accuracy [reference]", f"≤ {TOL.rerun_accuracy:g}",
-                [Tail(np.array(diffs), hi=TOL.rerun_accuracy)], 2,
+    rows = [Row("experiments", "rerun_accuracy [reference]", f"≤ {TOL.rerun_accuracy:g}",
+                [Tail(np.array([abs(a - b) for a, b in diffs]), hi=TOL.rerun_accuracy)], 2,
                 note=f"run_experiment twice, global RNGs disturbed between; configs: {', '.join(notes)}")]
+    # The same pairs with the row's accuracy stored in another dtype (the re-run returns what
+    # run_experiment returns, a float): |Δ| in units of the check's widened tolerance.
+    for name, cast in (("np.float32 row", np.float32), ("0-d float32 tensor row", torch.tensor),
+                       ("np.float64 row", np.float64)):
+        ratios = []
+        for a, b in diffs:
+            row = as_wire(cast(a))
+            ratios.append(abs(plain(row) - b) / number_bound(row, max(abs(plain(row)), abs(b)), TOL.rerun_accuracy))
+            assert (ratios[-1] <= 1) == same_accuracy(row, b, TOL.rerun_accuracy)
+        rows.append(Row("experiments", f"rerun_accuracy [{name}]", "|Δ| / tolerance ≤ 1",
+                        [Tail(np.array(ratios), hi=1.0)], 2,
+                        note=f"tolerance {TOL.rerun_accuracy:g} widened to {TOL.number_ulps:g} eps·acc"))
+    return rows
+
+
+def calibrate_numbers(counts) -> list[Row]:
+    """Numbers the contract passes on unchanged, in every dtype it admits: the checks' tolerance
+    for each, and the margin to the nearest wrong answer they must still reject."""
+    rows = []
+    # run_experiment's test_accuracy is evaluate's: the stand-in evaluate returns 0.5 + 1e-4 k.
+    fakes = 0.5 + 1e-4 * np.arange(counts["passthrough"])
+    for name, cast in (("float", float), ("np.float64", np.float64), ("np.float32", np.float32),
+                       ("0-d float32 tensor", lambda v: torch.tensor(v, dtype=torch.float32))):
+        ratios, neighbours = [], []
+        for accuracy in fakes:
+            copy = as_wire(cast(float(accuracy)))
+            slack = TOL.passthrough + TOL.number_ulps * number_eps(copy) * plain(copy)
+            ratios.append(abs(plain(copy) - accuracy) / slack)
+            neighbours.append((1e-4 - abs(plain(copy) - accuracy)) / slack)   # next call must stay out
+        rows.append(Row("experiments", f"test_accuracy passthrough [{name}]", "|Δ| / tolerance ≤ 1",
+                        [Tail(np.array(ratios), hi=1.0)], 1,
+                        note=f"stand-in accuracies 0.5 + 1e-4·k; the neighbouring call is ≥ {min(neighbours):.0f}× "
+                             "the tolerance away, so a copy still names its own call"))
+    # make_optimizer(model, lr=0.05) and the default 0.01, handed on in another dtype.
+    for name, cast in (("float", float), ("np.float32", np.float32), ("0-d float32 tensor", torch.tensor)):
+        ratios = []
+        for lr in (0.05, 0.01):
+            got = float(cast(lr))                     # op_describe reports float(group["lr"])
+            ratios.append(abs(got - lr) / (TOL.passthrough + TOL.number_ulps * float_eps() * lr))
+        wrong = 0.04 / (TOL.passthrough + TOL.number_ulps * float_eps() * 0.05)   # the default 0.01 for 0.05
+        rows.append(Row("training", f"make_optimizer lr passthrough [{name}]", "|Δ| / tolerance ≤ 1",
+                        [Tail(np.array(ratios), hi=1.0)], 2,
+                        note=f"tolerance {TOL.passthrough:g} + {TOL.number_ulps:g} eps·lr; ignoring lr (0.01 for 0.05) "
+                             f"is {wrong:.1e}× the tolerance"))
+    # BEST_CONFIG's sd: 0.2 in the dtype it came in is the lab's sd; 0.21 is not.
+    for name, cast in (("float", float), ("np.float64", np.float64), ("np.float32", np.float32)):
+        best = best_as_python({**reference.BEST_CONFIG, "sd": cast(0.2)})
+        off = best_as_python({**reference.BEST_CONFIG, "sd": cast(0.21)})
+        got = as_wire(cast(0.2))
+        ratio = abs(plain(got) - 0.2) / (TOL.number_ulps * number_eps(got) * 0.2)
+        assert best["sd"] == 0.2 and off["sd"] != 0.2
+        rows.append(Row("experiments", f"BEST_CONFIG sd = 0.2 [{name}]", "|Δ| / tolerance ≤ 1",
+                        [Tail(np.array([ratio]), hi=1.0)], 1,
+                        note="read as the lab's 0.2; 0.21 in the same dtype is still rejected"))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------
@@ -991,6 +1180,18 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         "activations/sigmoid, and tanh written out as (e^z − e^−z)/(e^z + e^−z) (tanh architectures only). `dataset_loss`: reference, `flatten()` targets, batch-wise weighted mean. "
         "`train`: a worker-side copy of the reference, `loss_fn(p.flatten(), y)`, `zero_grad` after `step`, "
         "`zero_grad(set_to_none=False)` with a float32 loss sum, `model.zero_grad()`.",
+        "- **dtype variants.** Wherever the contract admits more than one dtype or container, each is a "
+        "style of its own: `make_rings` returning float32 arrays (all in torch, or NumPy cast to float32) "
+        "and a float64 X whose positions were computed in float32; `dataset_loss` returning a 0-d tensor "
+        "or an np.float32; `evaluate`'s accuracy as a float32 mean (`.item()`, a 0-d tensor, np.float32); "
+        "`train` returning 0-d float32 tensors; and, in the *numbers* rows, what the checks compare "
+        "unchanged: run_experiment's `test_accuracy`, a RESULTS row's accuracy against its re-run, "
+        "`make_optimizer`'s lr and BEST_CONFIG's sd, each as float, np.float64, np.float32 and a 0-d "
+        "float32 tensor. Every value goes through the wire codec first (`encode`/`decode`), so the checks "
+        "see the dtype the grader would. A tolerance that follows the dtype is "
+        f"max(base, {TOL.number_ulps:g}·eps·|value|) (sd=0 radii: {TOL.exact_ulps:g}·eps·r), eps of the "
+        "returned dtype but never finer than float32's (torch computes in float32); those rows show "
+        "|Δ| in units of that tolerance (or of eps·r).",
         "- Data checks are run at the worst corners of `statistical_ring_params`: n = stat_n = "
         f"{TOL.stat_n} (fewest points per class), radii 0.5/1.0 and 3.0/6.0, sd 0.05 and 0.3; each case "
         "(corner x class x statistic) gets its own mean/std and the worst case decides.",
@@ -1088,6 +1289,24 @@ def rows_by(rows: list[Row], check: str) -> Row:
     return next(r for r in rows if r.check == check)
 
 
+# Sections in run order: name -> function(counts) returning rows, or (rows, extras); the
+# extras of data, loss_drop and best_config feed the notes, lab_stalls and bayes only notes.
+SECTIONS = {
+    "data": calibrate_data,
+    "loader": calibrate_loader,
+    "model": calibrate_model,
+    "loss": calibrate_loss,
+    "training": calibrate_training,
+    "loss_drop": calibrate_loss_drop,
+    "best_config": calibrate_best,
+    "lab_stalls": calibrate_lab_stalls,
+    "rerun": calibrate_rerun,
+    "numbers": calibrate_numbers,
+    "bayes": lambda _counts: bayes_limit(),
+}
+EXTRA_SECTIONS = {"lab_stalls": "lab", "bayes": "bayes"}   # sections that only feed the notes
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1096,7 +1315,15 @@ def main(argv=None) -> int:
                         help="scale: data draws per case for the reference style (default 20000, "
                              "--quick 400); every other count scales with it")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the report as markdown here")
+    parser.add_argument("--only", default=None, metavar="SECTION[,SECTION]",
+                        help=f"run only these sections and print their rows ({', '.join(SECTIONS)}); "
+                             "not with --markdown, whose page needs every section")
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    if only - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(only - set(SECTIONS))}; choose from {', '.join(SECTIONS)}")
+    if args.only and args.markdown:
+        parser.error("--markdown needs every section; drop --only")
     args.seeds_given = args.seeds is not None
     N = args.seeds if args.seeds is not None else (400 if args.quick else 20_000)
     scale = N / 20_000
@@ -1111,37 +1338,42 @@ def main(argv=None) -> int:
         "lab": max(8, round(40 * scale)),
         "loader": max(100, N // 20),
         "rerun": 2 if args.quick else 4,
+        "exact": max(200, N // 10),
+        "passthrough": max(100, N // 20),
     }
     start = time.perf_counter()
     rows: list[Row] = []
     extras: dict = {}
 
     def section(name, fn):
+        if name not in only:
+            return None
         t = time.perf_counter()
         log(f"[{name}] ...")
         result = fn(counts)
         log(f"[{name}] {time.perf_counter() - t:.1f} s")
         return result
 
-    data_rows, extras["data"] = section("data", calibrate_data)
-    rows += data_rows
-    rows += section("loader", calibrate_loader)
-    rows += section("model", calibrate_model)
-    rows += section("loss", calibrate_loss)
-    rows += section("training", calibrate_training)
-    drop_rows, extras["loss_drop"] = section("loss_drop", calibrate_loss_drop)
-    rows += drop_rows
-    best_rows, extras["best"] = section("best_config", calibrate_best)
-    rows += best_rows
-    extras["lab"] = section("lab_stalls", calibrate_lab_stalls)
-    rows += section("rerun", calibrate_rerun)
-    extras["bayes"] = section("bayes", lambda _c: bayes_limit())
+    for name, fn in SECTIONS.items():
+        result = section(name, fn)
+        if result is None:
+            continue
+        if name in EXTRA_SECTIONS:
+            extras[EXTRA_SECTIONS[name]] = result
+        elif isinstance(result, tuple):
+            rows += result[0]
+            extras["best" if name == "best_config" else name] = result[1]
+        else:
+            rows += result
     runtime = time.perf_counter() - start
 
     print(text_table(rows))
     print()
     failing = verdicts(rows)
     print("\n".join(failing) if failing else "Every threshold: false-fail bound < 1e-6.")
+    if args.only:
+        print(f"runtime {runtime:.0f} s (sections: {', '.join(n for n in SECTIONS if n in only)})")
+        return 0
     b = extras["bayes"]
     print(f"\nBayes limit: exact {b['exact']:.5f}, MC {b['mc']:.5f} ± {b['mc_se']:.5f}, rho* = {b['rho_star']:.4f}")
     best = extras["best"]
