@@ -1,4 +1,8 @@
-"""nbgrader configuration of the lab06 course kit (the repository root is the course root)."""
+"""nbgrader configuration of the course (the repository root is the course root).
+
+Every assignment described under grader_tests/<id>/assignment.toml (lab06, lab06_en, ...)
+is graded by the same configuration: nothing here names one.
+"""
 import os
 import sys
 from pathlib import Path
@@ -11,19 +15,32 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from labkit.settings import ASSIGNMENT_ID, COURSE_ID, load_settings  # noqa: E402
+from labkit.assignment import available  # noqa: E402
 
 c = get_config()  # noqa: F821  (injected by traitlets)
-c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.course_id = "sieci-neuronowe"
 c.CourseDirectory.root = str(_ROOT)
-c.CourseDirectory.db_assignments = [dict(name=ASSIGNMENT_ID)]
+c.CourseDirectory.db_assignments = [dict(name=name) for name in available(_ROOT)]
 
 # Stock kernel execution (nbgrader validate, or autograde without the kit): sized for the lab,
 # whose experiments sweep takes about 15 s on one thread.
 c.Execute.timeout = 120
 c.Execute.startup_timeout = 60
-c.ClearSolutions.code_stub = {"python": "# TUTAJ WPISZ SWÓJ KOD\nraise NotImplementedError()"}
-c.ClearSolutions.text_stub = "TUTAJ WPISZ SWOJĄ ODPOWIEDŹ"
+
+# Solution stubs in each assignment's language ("TUTAJ WPISZ SWÓJ KOD" / "YOUR CODE HERE").
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from nbgrader.preprocessors import ClearSolutions  # noqa: E402
+
+from labkit.nbgrader_plugin import HideHiddenTests, LocalizedClearSolutions  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [LocalizedClearSolutions if p is ClearSolutions else p
+                                      for p in GenerateAssignment.class_traits()["preprocessors"].default()]
+# Feedback shows students the verdicts and the public tests, never the hidden sections'
+# code (nbgrader issue #917).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # Autograde without a kernel: the kit's GradeInWorker takes the place of nbgrader's Execute,
 # running student code once in a sandboxed worker and the hidden tests in a trusted process.

@@ -1,1 +1,4 @@
-"""Grading machinery of the lab06 kit: worker, sandbox, hidden-check runner, nbgrader plug-ins."""
+"""A grading engine for nbgrader courses: sandboxed worker, hidden-check runner, nbgrader plug-ins.
+
+It knows no assignment; each one is described by its own files (see labkit/assignment.py).
+"""

@@ -1,9 +1,9 @@
 """Content-addressed cache of verdicts: an unchanged submission is not graded twice.
 
 The key covers everything a verdict depends on: the gradable content of the notebook
-(cell layout and the source of every cell the worker runs), the hidden tests, the
-reference, the kit's code, the settings and the versions of the packages that compute
-grades. Changing any of them changes every key, so a stale verdict cannot be reused.
+(cell layout and the source of every cell the worker runs), the assignment's own files
+(description, hidden checks, reference, worker helpers, source notebook), the engine's code,
+the settings and the versions of the packages that compute grades. Changing any of them changes every key, so a stale verdict cannot be reused.
 """
 from __future__ import annotations
 
@@ -14,21 +14,23 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from labkit import flags
+from labkit.assignment import Assignment
 from labkit.notebook import InvalidNotebook, is_autograder_tests, nbgrader_meta
 from labkit.results import SubmissionResult
-from labkit.settings import REPO_ROOT, load_settings
+from labkit.settings import load_settings
 
 PINNED_PACKAGES = ("torch", "numpy", "scikit-learn", "hypothesis", "pytest", "nbgrader", "nbformat")
-# Not verdicts: the grader or the host failed, so the next run grades again.
-TRANSIENT_FLAGS = {"grader_error", "grader_timeout", "grader_overloaded"}
 
 
 @lru_cache(maxsize=1)
-def _code_digest() -> str:
+def _engine_digest() -> str:
+    """The engine's own code and the versions of the packages that compute grades."""
     digest = hashlib.sha256()
-    for folder in ("grader_tests", "reference", "labkit"):
-        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
-            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+    kit = Path(__file__).resolve().parent
+    for path in sorted(kit.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(kit)).encode())
             digest.update(path.read_bytes())
     for package in PINNED_PACKAGES:
         try:
@@ -38,14 +40,15 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def grader_fingerprint() -> str:
-    """Hash of the grader: tests, reference, kit code, package versions and settings."""
+def grader_fingerprint(assignment: Assignment) -> str:
+    """Hash of the grader: the assignment's own files (description, checks, reference, helpers,
+    templates, source notebook), the engine's code, package versions and settings."""
     settings = json.dumps(dataclasses.asdict(load_settings()), sort_keys=True, default=str)
-    return hashlib.sha256((_code_digest() + settings).encode()).hexdigest()
+    return hashlib.sha256((_engine_digest() + assignment.digest() + settings).encode()).hexdigest()
 
 
-def submission_key(notebook: Path) -> str:
-    """Key of a notebook's gradable content under the current grader."""
+def submission_key(notebook: Path, assignment: Assignment) -> str:
+    """Key of a notebook's gradable content under the current grader of ``assignment``."""
     raw = Path(notebook).read_bytes()
     try:
         nb = json.loads(raw.decode("utf-8"))
@@ -55,7 +58,7 @@ def submission_key(notebook: Path) -> str:
         content = json.dumps([nb.get("nbformat"), layout], sort_keys=True)
     except (UnicodeDecodeError, ValueError, AttributeError, InvalidNotebook):
         content = raw.hex()  # unparseable: the bytes themselves are the content
-    return hashlib.sha256((grader_fingerprint() + content).encode()).hexdigest()
+    return hashlib.sha256((grader_fingerprint(assignment) + content).encode()).hexdigest()
 
 
 class ResultCache:
@@ -74,7 +77,7 @@ class ResultCache:
             return None
 
     def put(self, key: str, result: SubmissionResult) -> None:
-        if TRANSIENT_FLAGS & set(result.flags):
+        if flags.TRANSIENT & set(result.flags):
             return  # a grader failure is not a verdict; grade again next time
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{key}.tmp"

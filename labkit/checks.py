@@ -11,17 +11,11 @@ from typing import Any, NoReturn
 import numpy as np
 
 from labkit.codec import Handle, TensorData
-from labkit.settings import load_settings
+from labkit.i18n import language, tr
 
 
 class CheckFailed(AssertionError):
     """A hidden check's verdict, with a message meant for the student."""
-
-
-def tr(pl: str, en: str, **fmt: Any) -> str:
-    """The message in the configured language (LABKIT_LANG), formatted."""
-    text = en if load_settings().language == "en" else pl
-    return text.format(**fmt) if fmt else text
 
 
 def fail(pl: str, en: str, **fmt: Any) -> NoReturn:
@@ -35,17 +29,18 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"np.ndarray dtype={value.dtype} shape={value.shape}"
     if isinstance(value, Handle):
-        return f"obiekt {value.type}" if load_settings().language == "pl" else f"an object {value.type}"
+        return f"obiekt {value.type}" if language() == "pl" else f"an object {value.type}"
     if isinstance(value, (list, tuple)):
-        return f"{type(value).__name__} o długości {len(value)}" if load_settings().language == "pl" \
+        return f"{type(value).__name__} o długości {len(value)}" if language() == "pl" \
             else f"{type(value).__name__} of length {len(value)}"
     if isinstance(value, dict):
-        return f"dict z kluczami {sorted(map(str, value))}" if load_settings().language == "pl" \
+        return f"dict z kluczami {sorted(map(str, value))}" if language() == "pl" \
             else f"dict with keys {sorted(map(str, value))}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+DEFAULT_NUMBER_ULPS = 8.0
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
 _TORCH_ONLY_EPS = {"bfloat16": 2.0 ** -7}   # float dtypes numpy does not know
 
@@ -90,8 +85,12 @@ def number_eps(value: Any) -> float:
 
 
 def allowance(eps: float, value: Any) -> np.ndarray | float:
-    """How far a correct result may sit from ``value`` because of its dtype alone."""
-    return load_settings().tol.number_ulps * eps * np.abs(value)
+    """How far a correct result may sit from ``value`` because of its dtype alone: the
+    assignment's ``params.tol.number_ulps`` (default 8) ulps of ``value``."""
+    from labkit.assignment import active
+    assignment = active()
+    tol = assignment.params.get("tol") if assignment is not None else None
+    return float((tol or {}).get("number_ulps", DEFAULT_NUMBER_ULPS)) * eps * np.abs(value)
 
 
 def plain(value: Any) -> Any:

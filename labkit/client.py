@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from labkit import sandbox, speed, zygote
+from labkit.assignment import Assignment
+from labkit.assignment import current as current_assignment
 from labkit.codec import Handle, ProtocolError, decode, encode
 from labkit.cputime import ProcessTree
+from labkit.i18n import language
 from labkit.notebook import CodeCell, load_cells, reference_cells
 from labkit.settings import Limits, Settings, load_settings
 
@@ -140,10 +143,13 @@ class Submission:
     """A student's notebook (or the reference) loaded in a confined worker."""
 
     def __init__(self, *, notebook: Path | None = None, reference: bool = False,
+                 assignment: Assignment | None = None,
                  settings: Settings | None = None, limits: Limits | None = None,
                  scratch_root: Path | None = None, machine: speed.MachineSpeed | None = None):
         if (notebook is None) == (not reference):
             raise ValueError("give exactly one of notebook= or reference=True")
+        self.assignment = assignment or current_assignment()
+        self.seed = self.assignment.seed
         self.settings = settings or load_settings()
         self.limits = limits or self.settings.limits
         self.notebook = notebook
@@ -151,7 +157,8 @@ class Submission:
         self.plan = sandbox.plan(self.settings.sandbox)
         self.machine = machine or speed.current()
         # The reference travels the same path as a student: its sources become cells.
-        self.cells: list[CodeCell] = reference_cells() if reference else load_cells(Path(notebook))[1]
+        self.cells: list[CodeCell] = (reference_cells(self.assignment) if reference
+                                      else load_cells(Path(notebook))[1])
         self.cell_runs: dict[int, CellRun] = {}
         self.bad_cells: set[int] = set()
         self.hung: dict[str, float] = {}
@@ -211,7 +218,8 @@ class Submission:
             address = os.environ.get("LABKIT_ZYGOTE_ADDRESS") or zygote.shared_address(self.limits)
             if address:
                 try:
-                    return self._spawn_from_zygote(address)
+                    self._spawn_from_zygote(address)
+                    return self._load_assignment()
                 except zygote.ZygoteUnavailable as exc:
                     _log.warning("labkit: zygote could not start a worker (%s); starting one directly", exc)
         self._launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits,
@@ -235,6 +243,17 @@ class Submission:
             raise WorkerCrashed("worker start", f"{exc.detail}: {tail.decode(errors='replace')}") from None
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
+        self._load_assignment()
+
+    def _load_assignment(self) -> None:
+        """Hand the fresh worker its assignment's helpers, before any student code runs."""
+        request = {"kind": "load", "name": self.assignment.id, "source": self.assignment.helper_source(),
+                   "language": language()}
+        reply = self._request(request, "worker start", self.limits.start_seconds)
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raise WorkerCrashed("worker start", f"the assignment's worker helpers failed: "
+                                                f"{error.get('type')}: {error.get('message')}")
 
     def _spawn_from_zygote(self, address: str) -> None:
         """A worker forked from the zygote: no interpreter or torch start-up (labkit/zygote.py)."""
@@ -300,7 +319,7 @@ class Submission:
                 break
             if cell.index not in self.bad_cells:
                 self._request({"kind": "exec", "index": cell.index, "source": cell.source,
-                               "seed": self.settings.seeds.base}, f"cell {cell.index}",
+                               "seed": self.seed}, f"cell {cell.index}",
                               self.limits.cell_seconds)
 
     def _ensure_alive(self, what: str) -> None:
@@ -326,7 +345,7 @@ class Submission:
             budget = min(remaining, self.limits.cell_seconds)
             try:
                 reply = self._request({"kind": "exec", "index": cell.index, "source": cell.source,
-                                       "seed": self.settings.seeds.base}, what, budget)
+                                       "seed": self.seed}, what, budget)
             except WorkerTimeout as exc:
                 self.bad_cells.add(cell.index)
                 self.notebook_cpu_seconds += self.last_cpu_seconds
@@ -386,7 +405,7 @@ class Submission:
         ``what`` names the student code the helper drives, for messages (default: the op).
         """
         request = {"kind": "op", "name": name, "args": encode(list(args)),
-                   "seed": self.settings.seeds.base if seed is None else seed}
+                   "seed": self.seed if seed is None else seed}
         return self._simple(request, what or f"op {name}", timeout)
 
     def _simple(self, request: dict, what: str, timeout: float | None = None) -> Any:
@@ -404,7 +423,7 @@ class Submission:
             raise WorkerTimeout(what, self.hung[what], earlier=True)
         request = {"kind": "call", "target": target, "args": encode(list(args)),
                    "kwargs": encode(dict(kwargs)),
-                   "seed": self.settings.seeds.base if seed is None else seed}
+                   "seed": self.seed if seed is None else seed}
         self._check_handles(request)
         self._ensure_alive(what)
         timeout = timeout or self.limits.call_seconds

@@ -14,13 +14,14 @@ app's ``CourseDirectory.root``, else the current directory (where nbgrader runs)
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from nbgrader.plugins import CsvExportPlugin
 from traitlets import Bool, Unicode
 
-from labkit.report import SCORE_KEYS, build_report, gradebook_part_scores
+from labkit import scores
+from labkit.assignment import AssignmentError, load
+from labkit.report import build_report
 
 
 class ReportExporter(CsvExportPlugin):
@@ -46,20 +47,25 @@ class ReportExporter(CsvExportPlugin):
         return dest.with_name(f"{dest.stem}_parts.csv")
 
     def write_parts_csv(self, gradebook, path: Path) -> Path:
+        """One row per student and assignment; the columns are every exported assignment's
+        parts (in notebook order, first seen first), then manual and total."""
         students = [str(s) for s in self.student]
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["assignment", "student_id", *SCORE_KEYS])
-            for assignment in self._assignments(gradebook):
-                scores = gradebook_part_scores(gradebook, assignment)
-                for student in gradebook.students:
-                    if students and student.id not in students:
-                        continue
-                    # Like grades.csv: a student without a submission is listed with zeros.
-                    row = scores.get(student.id, {k: 0.0 for k in SCORE_KEYS})
-                    writer.writerow([assignment, student.id,
-                                     *("" if row.get(k) is None else round(float(row[k]), 4) for k in SCORE_KEYS)])
-        return path
+        rows, keys = [], []
+        for assignment_id in self._assignments(gradebook):
+            try:
+                assignment = load(assignment_id, self._course())
+            except AssignmentError as exc:   # in the gradebook, but not a kit assignment
+                self.log.warning("No per-part scores for %s: %s", assignment_id, exc)
+                continue
+            keys += [k for k in scores.score_keys(assignment) if k not in keys]
+            by_student = scores.gradebook_scores(gradebook, assignment)
+            for student in gradebook.students:
+                if students and student.id not in students:
+                    continue
+                # Like grades.csv: a student without a submission is listed with zeros.
+                rows.append((assignment_id, student.id, by_student.get(student.id, scores.empty_row(assignment))))
+        keys = [k for k in keys if k not in (scores.MANUAL, scores.TOTAL)] + [scores.MANUAL, scores.TOTAL]
+        return scores.write_csv(path, rows, tuple(keys))
 
     def export(self, gradebook) -> None:
         super().export(gradebook)

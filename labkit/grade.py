@@ -21,24 +21,32 @@ import time
 from pathlib import Path
 
 from labkit import speed
+from labkit.assignment import Assignment
+from labkit.i18n import tr
 from labkit.notebook import InvalidNotebook, load_cells
 from labkit.results import SubmissionResult, failed_submission
-from labkit.settings import REPO_ROOT, load_settings
+from labkit.settings import THREADS, load_settings
 
-GRADER_TESTS = REPO_ROOT / "grader_tests"
+_KIT_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
-def grader_env() -> dict[str, str]:
-    """The trusted grader's environment: one thread, no user site, the kit importable."""
+def grader_env(assignment: Assignment | None = None) -> dict[str, str]:
+    """The trusted grader's environment: one thread, no user site, the kit importable, and
+    the assignment's checks and reference importable."""
     env = dict(os.environ)
-    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+    env.update({"OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS), "MPLBACKEND": "Agg",
                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(GRADER_TESTS)])
+    paths = assignment.import_paths() if assignment is not None else []
+    env["PYTHONPATH"] = os.pathsep.join([_KIT_PARENT, *paths])
+    if assignment is not None:
+        env.update(assignment.env())
     return env
 
 
+# The engine's heavy imports, shared by every assignment's graders (each fork imports its
+# own assignment's checks and reference, which are cheap once torch is in).
 _PRELOAD = ["numpy", "torch", "sklearn.metrics", "hypothesis", "hypothesis.strategies", "pytest",
-            "nbformat", "labkit.pytest_plugin", "labkit.client", "reference"]
+            "nbformat", "labkit.pytest_plugin", "labkit.client"]
 _CONTEXT = None
 _CONTEXT_LOCK = threading.Lock()
 
@@ -58,14 +66,14 @@ def _context():
     return _CONTEXT
 
 
-def _run_pytest(args: list[str], cwd: str, log: str, env: dict[str, str]) -> None:
+def _run_pytest(args: list[str], cwd: str, log: str, env: dict[str, str], paths: list[str]) -> None:
     """Body of one grader child: fresh pytest session in a fresh fork, output to a log file."""
     os.environ.update(env)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.chdir(cwd)
-    for path in (str(GRADER_TESTS), str(REPO_ROOT)):
+    for path in reversed(paths):
         if path not in sys.path:
             sys.path.insert(0, path)
     import pytest
@@ -104,23 +112,24 @@ def zygote_env() -> dict[str, str]:
     return {"LABKIT_ZYGOTE_ADDRESS": address} if address else {}
 
 
-def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | None:
+def _run_grader(args: list[str], cwd: str, log: Path, timeout: float, assignment: Assignment) -> int | None:
     """Run pytest with ``args``; its exit code, or None after a timeout.
 
     Forked from the preloaded forkserver where we may have children; a daemonic process
     (a Dask worker) may not, so there the grader is a plain subprocess.
     """
     # One run, one speed factor: measured once here, handed to every grader.
-    env = {**zygote_env(), speed.ENV: speed.current().to_env()}
+    env = {**zygote_env(), speed.ENV: speed.current().to_env(), **assignment.env()}
     if multiprocessing.current_process().daemon:
         import subprocess
         with open(log, "wb") as out:
             try:
-                return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env={**grader_env(), **env},
+                return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env={**grader_env(assignment), **env},
                                       stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
             except subprocess.TimeoutExpired:
                 return None
-    child = _context().Process(target=_run_pytest, args=(args, cwd, str(log), env), daemon=False)
+    child = _context().Process(target=_run_pytest, args=(args, cwd, str(log), env, assignment.import_paths()),
+                               daemon=False)
     with _hidden_main():
         child.start()
     child.join(timeout)
@@ -131,15 +140,18 @@ def _run_grader(args: list[str], cwd: str, log: Path, timeout: float) -> int | N
     return child.exitcode
 
 
-def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> SubmissionResult:
-    """Run every hidden check against ``notebook`` (a path, or "reference")."""
+def grade_notebook(notebook: Path | str, *, assignment: Assignment,
+                   timeout: float | None = None) -> SubmissionResult:
+    """Run every hidden check of ``assignment`` against ``notebook`` (a path, or "reference")."""
+    from labkit.assignment import activate
+    activate(assignment)   # messages written here are in the assignment's language
     settings = load_settings()
     label = str(notebook)
     if notebook != "reference":
         try:
             load_cells(Path(notebook))
         except InvalidNotebook as exc:
-            return failed_submission(label, str(exc), "invalid_notebook")
+            return failed_submission(label, str(exc), "invalid_notebook", assignment)
     # A backstop for a grader that hangs itself, never for student code (its budgets are CPU
     # time in the worker): as generous as the worst overload the budgets tolerate.
     limits = settings.limits
@@ -148,17 +160,20 @@ def grade_notebook(notebook: Path | str, *, timeout: float | None = None) -> Sub
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
         out = Path(tmp) / "result.json"
         log = Path(tmp) / "pytest.log"
-        args = [str(GRADER_TESTS), "-q", "-p", "no:cacheprovider", "--no-header",
-                "-o", "console_output_style=classic", f"--rootdir={GRADER_TESTS}",
+        args = [str(assignment.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.pytest_plugin",
+                "--no-header", "-o", "console_output_style=classic", f"--rootdir={assignment.checks}",
+                "--assignment", assignment.id, "--course-root", str(assignment.root),
                 "--submission", str(Path(notebook).resolve()) if notebook != "reference" else "reference",
                 "--results-json", str(out)]
         started = time.perf_counter()
-        exitcode = _run_grader(args, tmp, log, timeout)
+        exitcode = _run_grader(args, tmp, log, timeout, assignment)
         if exitcode is None:
-            return failed_submission(label, f"grader timed out after {timeout:.0f} s", "grader_timeout")
+            return failed_submission(label, tr("sprawdzarka nie skończyła w {s:.0f} s", "the grader did not finish "
+                                               "within {s:.0f} s", s=timeout), "grader_timeout", assignment)
         if not out.exists():
             # The grader's own output may quote hidden test code: TAs see it, students do not.
-            result = failed_submission(label, f"grader exited with code {exitcode}", "grader_error")
+            result = failed_submission(label, tr("sprawdzarka zakończyła się kodem {c}", "the grader exited "
+                                                 "with code {c}", c=exitcode), "grader_error", assignment)
             result.grader_log = log.read_text(errors="replace")[-8000:] if log.exists() else ""
             return result
         result = SubmissionResult.load(out)

@@ -21,10 +21,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from labkit import assignment as assignments
+from labkit.assignment import Assignment
 from labkit.client import CellRun, Submission
-from labkit.notebook import CodeCell
 from labkit.codec import read_message, write_message
-from labkit.settings import PARTS, REPO_ROOT, load_settings
+from labkit.i18n import language
+from labkit.notebook import CodeCell
+from labkit.settings import THREADS, load_settings
 from labkit.speed import MachineSpeed
 
 ACTIVE: "KernelSubmission | None" = None
@@ -38,7 +41,10 @@ class KernelSubmission(Submission):
     values they would get over the worker's pipe.
     """
 
-    def __init__(self, namespace: dict[str, Any], cells: list[CodeCell], status: dict[int, str]):
+    def __init__(self, namespace: dict[str, Any], cells: list[CodeCell], status: dict[int, str],
+                 assignment: Assignment):
+        self.assignment = assignment
+        self.seed = assignment.seed
         self.settings = load_settings()
         self.limits = self.settings.limits
         self.notebook = None
@@ -66,6 +72,7 @@ class KernelSubmission(Submission):
     def start(self) -> None:
         from labkit.worker import Worker
         self._worker = Worker(self.generation, self.limits.output_bytes, 0, namespace=self._namespace)
+        self._worker.load(self.assignment.id, self.assignment.helper_source(), language())
 
     def close(self) -> None:
         self._worker = None
@@ -100,11 +107,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 c = get_config()
 c.CourseDirectory.course_id = "stock"
 c.CourseDirectory.root = {root!r}
-c.CourseDirectory.db_assignments = [dict(name={assignment!r})]
+c.CourseDirectory.db_assignments = [dict(name=name) for name in {assignments!r}]
 """
 
 
-def write_stock_config(root: Path, *, cell_timeout: int | None = None) -> Path:
+def write_stock_config(root: Path, *, assignments: list[str], cell_timeout: int | None = None) -> Path:
     """nbgrader_config.py for ``root`` as a stock-nbgrader course (no kit preprocessors).
 
     ``cell_timeout``: nbgrader's per-cell wall-time limit, when not its default (30 s).
@@ -112,9 +119,8 @@ def write_stock_config(root: Path, *, cell_timeout: int | None = None) -> Path:
     finishes (and an interrupted part scores 0, see ``grade_part``); a test that compares
     grades, not speed, sets a backstop far above any honest cell.
     """
-    from labkit.settings import ASSIGNMENT_ID
     path = Path(root) / "nbgrader_config.py"
-    text = STOCK_CONFIG.format(root=str(Path(root).resolve()), assignment=ASSIGNMENT_ID)
+    text = STOCK_CONFIG.format(root=str(Path(root).resolve()), assignments=list(assignments))
     if cell_timeout is not None:
         text += f"c.Execute.timeout = {int(cell_timeout)}\n"
     path.write_text(text)
@@ -157,27 +163,29 @@ def _kernel_cells() -> tuple[list[CodeCell], dict[int, str]]:
 
 
 def grade_part(part: str, namespace: dict[str, Any] | None = None,
-               cells: list[CodeCell] | None = None) -> float:
-    """Run ``grader_tests/test_<part>.py`` against ``namespace`` and publish the part's score.
+               cells: list[CodeCell] | None = None, *, assignment: str) -> float:
+    """Run ``assignment``'s checks of ``part`` against ``namespace`` and publish the part's score.
 
     The score goes out as an ``execute_result`` right away (nbgrader's partial-credit
     convention reads the first one), so the public asserts that follow in the same cell
     do not change the grade, exactly as on the kit's path, where they never run.
     """
     global ACTIVE
-    if part not in PARTS:
-        raise ValueError(f"unknown part {part!r}")
+    spec = assignments.load(assignment, assignments.locate(assignment))
+    if part not in spec.part_ids:
+        raise ValueError(f"{assignment} has no part {part!r} (parts: {', '.join(spec.part_ids)})")
+    assignments.activate(spec)
     namespace = namespace if namespace is not None else sys.modules["__main__"].__dict__
     status: dict[int, str] = {}
     if cells is None:
         cells, status = _kernel_cells()
-    ACTIVE = KernelSubmission(namespace, cells, status)
+    ACTIVE = KernelSubmission(namespace, cells, status, spec)
     import pytest
     import torch
     from labkit.checks import tr
     from labkit.results import SubmissionResult
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # as in the kit's worker: the CPU-time budget assumes one thread
+    torch.set_num_threads(THREADS)   # as in the kit's worker: the CPU-time budget assumes it
     try:
         with tempfile.TemporaryDirectory(prefix="labkit-inkernel-") as tmp:
             out = Path(tmp) / "result.json"
@@ -186,9 +194,13 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
             with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), \
                     warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                code = pytest.main([str(REPO_ROOT / "grader_tests" / f"test_{part}.py"), "-q", "-p",
-                                    "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--submission", "kernel",
-                                    "--results-json", str(out)])
+                for path in reversed(spec.import_paths()):
+                    if path not in sys.path:
+                        sys.path.insert(0, path)
+                code = pytest.main([str(spec.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.pytest_plugin",
+                                    "--rootdir", str(spec.checks), "--assignment", spec.id,
+                                    "--course-root", str(spec.root), "--part", part,
+                                    "--submission", "kernel", "--results-json", str(out)])
             result = SubmissionResult.load(out) if out.exists() else None
     finally:
         ACTIVE = None

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
-from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
-from traitlets import Bool, Int, Unicode
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, NbGraderPreprocessor, OverwriteCells
+from traitlets import Bool, Dict, Int, Unicode
 
+from labkit import assignment as assignments
+from labkit.assignment import Assignment
 from labkit.cache import ResultCache, submission_key
-from labkit.checks import tr
 from labkit.grade import grade_notebook
+from labkit.i18n import language, tr
 from labkit.parallel import grade_many
 from labkit.notebook import is_autograder_tests, nbgrader_meta
 from labkit.results import PartResult, SubmissionResult, failed_submission
@@ -54,6 +56,8 @@ class GradeInWorker(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         cache = ResultCache(Path(self.cache_dir)) if self.cache_dir else _MEMORY
         info = resources.get("nbgrader", {})
+        assignment = self._assignment(info.get("assignment"))
+        assignments.activate(assignment)   # verdict texts in the assignment's language
         linked = self._drop_linked_files(info)
         if linked:
             self.log.warning("labkit: %s submitted symlinks, not copied: %s", info.get("student"), linked)
@@ -63,15 +67,15 @@ class GradeInWorker(NbGraderPreprocessor):
         if unreadable:
             result = failed_submission(str(info.get("student")), tr(
                 "Nie da się odczytać pliku notatnika: {r}", "The notebook file cannot be read: {r}",
-                r=unreadable), "invalid_notebook")
+                r=unreadable), "invalid_notebook", assignment)
         else:
             with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
                 path = Path(tmp) / "submission.ipynb"
                 nbformat.write(nb, str(path))
-                key = submission_key(path)
+                key = submission_key(path, assignment)
                 result = cache.get(key)
                 if result is None:
-                    result = grade_notebook(path)
+                    result = grade_notebook(path, assignment=assignment)
                     cache.put(key, result)
         self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
         if "sandbox_fallback" in result.flags:
@@ -80,7 +84,7 @@ class GradeInWorker(NbGraderPreprocessor):
             if cell.cell_type != "code":
                 continue
             if is_autograder_tests(cell):
-                part = str(nbgrader_meta(cell).get("grade_id", "")).split("_", 1)[0]
+                part = assignment.part_of_cell(nbgrader_meta(cell).get("grade_id"))
                 cell.outputs = verdict_outputs(result.parts.get(part), result.invalid)
                 cell.execution_count = index
             else:
@@ -91,6 +95,16 @@ class GradeInWorker(NbGraderPreprocessor):
                 cell.execution_count = index if status else None
         resources.setdefault("labkit", {})["result"] = result
         return nb, resources
+
+    def _course_root(self) -> Path:
+        """nbgrader's CourseDirectory.root, where the assignments are described."""
+        converter = getattr(getattr(self, "parent", None), "parent", None)
+        coursedir = getattr(converter, "coursedir", None)
+        root = getattr(coursedir, "root", "") if coursedir is not None else ""
+        return Path(root) if root else Path.cwd()
+
+    def _assignment(self, assignment_id: str | None) -> Assignment:
+        return assignments.load(str(assignment_id or ""), self._course_root())
 
     def _drop_linked_files(self, info: dict) -> list[str]:
         """nbgrader copies every extra file of submitted/<student>/<assignment>/ into autograded/
@@ -124,16 +138,20 @@ class GradeInWorker(NbGraderPreprocessor):
         from the serial path.
         """
         converter = getattr(getattr(self, "parent", None), "parent", None)
-        assignments = getattr(converter, "assignments", None)
-        if not assignments or id(converter) in _PREFETCHED:
+        folders = getattr(converter, "assignments", None)   # submitted/<student>/<id>/ -> notebooks
+        if not folders or id(converter) in _PREFETCHED:
             return
         _PREFETCHED.add(id(converter))
-        notebooks = sorted(Path(nb) for group in assignments.values() for nb in group)
-        if len(notebooks) < 2:
-            return
-        self.log.info("labkit: grading %d notebooks with %s", len(notebooks),
-                      f"scheduler {self.scheduler}" if self.scheduler else f"{self.jobs or 'all'} local jobs")
-        grade_many(notebooks, jobs=self.jobs or None, scheduler=self.scheduler or None, cache=cache)
+        by_assignment: dict[str, list[Path]] = {}
+        for folder, group in folders.items():
+            by_assignment.setdefault(Path(folder).name, []).extend(Path(nb) for nb in group)
+        for assignment_id, notebooks in sorted(by_assignment.items()):
+            if len(notebooks) < 2:
+                continue
+            self.log.info("labkit: grading %d notebooks of %s with %s", len(notebooks), assignment_id,
+                          f"scheduler {self.scheduler}" if self.scheduler else f"{self.jobs or 'all'} local jobs")
+            grade_many(sorted(notebooks), assignment=self._assignment(assignment_id), jobs=self.jobs or None,
+                       scheduler=self.scheduler or None, cache=cache)
 
     def _keep(self, result: SubmissionResult, assignment: str, student: str) -> None:
         if not self.results_dir:
@@ -302,3 +320,56 @@ class SafeOverwriteCells(OverwriteCells):
                 cell = source_cells[order.index(task_cell.name)]
                 nb.cells.append(self.missing_cell_transform(cell, task_cell.max_score, is_task=True))
         return nb, resources
+
+
+def _assignment_of(preprocessor, resources) -> Assignment | None:
+    """The assignment nbgrader is converting, from its resources and CourseDirectory.root."""
+    assignment_id = (resources.get("nbgrader") or {}).get("assignment")
+    converter = getattr(getattr(preprocessor, "parent", None), "parent", None)
+    root = getattr(getattr(converter, "coursedir", None), "root", "") or None
+    try:
+        return assignments.load(assignment_id, root) if assignment_id else None
+    except assignments.AssignmentError:
+        return None   # not a kit assignment: nbgrader's own behaviour
+
+
+class LocalizedClearSolutions(ClearSolutions):
+    """nbgrader's ClearSolutions, with the stubs in the assignment's language.
+
+    ``ClearSolutions.code_stub`` and ``text_stub`` are one per course; an English twin of a
+    Polish lab needs "YOUR CODE HERE" where the Polish one says "TUTAJ WPISZ SWÓJ KOD".
+    """
+
+    stubs = Dict(
+        {"pl": {"code": "# TUTAJ WPISZ SWÓJ KOD\nraise NotImplementedError()", "text": "TUTAJ WPISZ SWOJĄ ODPOWIEDŹ"},
+         "en": {"code": "# YOUR CODE HERE\nraise NotImplementedError()", "text": "YOUR ANSWER HERE"}},
+        help="language -> {'code': stub, 'text': stub}; the language is LABKIT_LANG, else the assignment's.",
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        assignment = _assignment_of(self, resources)
+        if assignment is not None:
+            assignments.activate(assignment)
+            stub = self.stubs.get(language()) or self.stubs["pl"]
+            language_name = nb.metadata.get("kernelspec", {}).get("language", "python")
+            self.code_stub = {**self.code_stub, language_name: stub["code"]}
+            self.text_stub = stub["text"]
+        return super().preprocess(nb, resources)
+
+
+class HideHiddenTests(ClearHiddenTests):
+    """Feedback without the autograder cells' hidden sections (nbgrader issue #917).
+
+    nbgrader's feedback shows autograded notebooks as they are, hidden test code included.
+    This strips the ``BEGIN/END HIDDEN TESTS`` region from autograder-test cells only: a
+    student who types the markers into their own cell gets their cell back unchanged, and
+    feedback generation never fails on it.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if is_autograder_tests(cell):
+            try:
+                self._remove_hidden_test_region(cell)
+            except RuntimeError:   # unbalanced markers: hide the whole source rather than leak it
+                cell.source = ""
+        return cell, resources

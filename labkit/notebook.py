@@ -5,6 +5,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.i18n import tr
+
 
 class InvalidNotebook(Exception):
     """The file cannot be graded at all; the message says why, for the student."""
@@ -35,17 +37,21 @@ def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[Co
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InvalidNotebook(f"nie można odczytać pliku: {exc.strerror}") from None
+        raise InvalidNotebook(tr("nie można odczytać pliku: {e}", "the file cannot be read: {e}",
+                                 e=exc.strerror)) from None
     if size > max_bytes:
-        raise InvalidNotebook(f"plik ma {size} bajtów, limit to {max_bytes}")
+        raise InvalidNotebook(tr("plik ma {size} bajtów, limit to {limit}",
+                                 "the file has {size} bytes, the limit is {limit}", size=size, limit=max_bytes))
     try:
         nb = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidNotebook(f"plik nie jest poprawnym JSON-em notatnika ({exc})") from None
+        raise InvalidNotebook(tr("plik nie jest poprawnym JSON-em notatnika ({e})",
+                                 "the file is not valid notebook JSON ({e})", e=exc)) from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise InvalidNotebook("brak listy komórek 'cells'")
+        raise InvalidNotebook(tr("brak listy komórek 'cells'", "there is no 'cells' list"))
     if nb.get("nbformat") != 4:
-        raise InvalidNotebook(f"oczekiwano nbformat 4, otrzymano {nb.get('nbformat')!r}")
+        raise InvalidNotebook(tr("oczekiwano nbformat 4, otrzymano {got!r}", "expected nbformat 4, got {got!r}",
+                                 got=nb.get("nbformat")))
     cells = []
     for index, cell in enumerate(nb["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_autograder_tests(cell):
@@ -57,26 +63,15 @@ def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[Co
     return nb, cells
 
 
-REFERENCE_MODULES = ("data", "model", "evaluation", "training", "experiments")
-REFERENCE_RESULTS_CELL = '''RESULTS = []
-for factor, config in experiment_grid():
-    outcome = run_experiment(config, seed=0)
-    RESULTS.append({"factor": factor, "config": config, "seed": 0,
-                    "test_accuracy": outcome["test_accuracy"]})
-'''
-
-
-def reference_cells() -> list[CodeCell]:
-    """reference/ as notebook cells (relative imports dropped), plus the RESULTS sweep.
+def reference_cells(assignment) -> list[CodeCell]:
+    """The assignment's reference as notebook cells (its ``reference_cells`` files, in order,
+    with package-relative imports dropped).
 
     Grading the reference through the same worker path as a student proves the grader
     end to end; sending sources keeps reference/ unmounted in the sandbox.
     """
-    from labkit.settings import REPO_ROOT
     cells = []
-    for index, name in enumerate(REFERENCE_MODULES):
-        source = (REPO_ROOT / "reference" / f"{name}.py").read_text(encoding="utf-8")
+    for index, (name, source) in enumerate(assignment.reference_sources()):
         lines = [line for line in source.splitlines() if not line.startswith("from .")]
-        cells.append(CodeCell(index, "\n".join(lines), f"reference_{name}"))
-    cells.append(CodeCell(len(cells), REFERENCE_RESULTS_CELL, "reference_results"))
+        cells.append(CodeCell(index, "\n".join(lines), f"reference_{Path(name).stem}"))
     return cells

@@ -1,10 +1,14 @@
-"""pytest plug-in that turns the hidden tests' outcomes into a SubmissionResult.
+"""pytest plug-in that turns an assignment's hidden checks into a SubmissionResult.
 
-Each test module ``grader_tests/test_<part>.py`` grades one part; a test is one
-check with a weight from ``settings.CHECK_WEIGHTS``. Only messages written for
-students travel into results (CheckFailed and the worker's failure types); any
-other exception becomes a neutral "internal grader error" so hidden test code and
-hidden values never reach feedback.
+A check is a test marked with its part, ``@pytest.mark.part("data")`` (usually once per
+module, as ``pytestmark``), and optionally its weight inside the part,
+``@pytest.mark.weight(2)`` (default 1). Both sit on the check itself, so renaming or
+moving a test cannot lose them; a check without a part, or with a part the notebook does
+not have, stops collection with an error naming it. Only messages written for students
+travel into results (CheckFailed and the worker's failure types); any other exception
+becomes a neutral "internal grader error", so hidden test code and hidden values never
+reach feedback. The plug-in also loads the ``grading`` hypothesis profile: derandomized,
+no database, no deadline.
 """
 from __future__ import annotations
 
@@ -13,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from labkit import assignment as assignments
 from labkit.checks import CheckFailed, tr
 from labkit.client import Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.codec import ProtocolError
 from labkit.notebook import InvalidNotebook
 from labkit.results import CheckResult, SubmissionResult, empty_parts
-from labkit.settings import CHECK_WEIGHTS, PARTS
 
 _CREDIT = pytest.StashKey[tuple]()
 _RESULTS = pytest.StashKey[dict]()
@@ -33,17 +37,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="notebook to grade, 'reference' for the reference solution "
                          "(or 'kernel', used by labkit.inkernel)")
     group.addoption("--results-json", default=None, help="write the SubmissionResult here")
+    group.addoption("--assignment", default=None, help="the assignment to grade (default: LABKIT_ASSIGNMENT)")
+    group.addoption("--course-root", default=None, help="its course root (default: LABKIT_COURSE_ROOT, else .)")
+    group.addoption("--part", default=None, help="run only this part's checks (labkit.inkernel)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "part(name): the part of the assignment a hidden check grades")
+    config.addinivalue_line("markers", "weight(w): relative weight of a hidden check inside its part (default 1)")
     config.stash[_RESULTS] = {}
     config.stash[_ARTIFACTS] = {}
     config.stash[_FINISHED] = set()
+    if config.getoption("--submission", default=None) is None:
+        return   # not a grading session (the kit's own tests load this plug-in too)
+    assignment = assignments.load(config.getoption("--assignment"), config.getoption("--course-root"))
+    assignments.activate(assignment)
+    from hypothesis import HealthCheck, settings
+    # Derandomized, no example database, no deadline: the same submission meets the same
+    # examples on every regrade, and a slow machine never turns into a failed check.
+    settings.register_profile("grading", derandomize=True, database=None, deadline=None,
+                              max_examples=assignment.hypothesis_examples, print_blob=False,
+                              suppress_health_check=list(HealthCheck))
+    settings.load_profile("grading")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every check states a part the notebook has; ``--part`` keeps one part's checks."""
+    if config.getoption("--submission", default=None) is None:
+        return
+    parts = assignments.current().part_ids
+    for item in items:
+        marker = item.get_closest_marker("part")
+        if marker is None or not marker.args:
+            raise pytest.UsageError(f"{item.nodeid}: a hidden check needs @pytest.mark.part(<part>)")
+        if marker.args[0] not in parts:
+            raise pytest.UsageError(f"{item.nodeid}: part {marker.args[0]!r} is not an autograded part of "
+                                    f"the notebook ({', '.join(parts)})")
+    only = config.getoption("--part")
+    if only:
+        keep = [item for item in items if part_of(item) == only]
+        config.hook.pytest_deselected(items=[item for item in items if part_of(item) != only])
+        items[:] = keep
 
 
 def part_of(item: pytest.Item) -> str | None:
-    name = Path(str(item.fspath)).stem.removeprefix("test_")
-    return name if name in PARTS else None
+    """The part a check grades, from its ``part`` marker."""
+    marker = item.get_closest_marker("part")
+    return str(marker.args[0]) if marker is not None and marker.args else None
+
+
+def weight_of(item: pytest.Item) -> float:
+    """A check's weight inside its part, from its ``weight`` marker (default 1)."""
+    marker = item.get_closest_marker("weight")
+    return float(marker.args[0]) if marker is not None and marker.args else 1.0
 
 
 class Credit:
@@ -79,9 +125,9 @@ def submission(request: pytest.FixtureRequest):
         if sub is None:
             pytest.exit("--submission kernel is only for labkit.inkernel.grade_part", returncode=4)
     elif target == "reference":
-        sub = Submission(reference=True)
+        sub = Submission(reference=True, assignment=assignments.current())
     else:
-        sub = Submission(notebook=Path(target))
+        sub = Submission(notebook=Path(target), assignment=assignments.current())
     request.config.stash[_SUBMISSION] = sub
     sub.start()
     yield sub
@@ -179,7 +225,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call" or report.skipped or report.failed:
         item.config.stash[_FINISHED].add(item.nodeid)
     name = item.originalname if hasattr(item, "originalname") else item.name
-    weight = float(CHECK_WEIGHTS.get(name, 1.0))
+    weight = weight_of(item)
     sub = item.config.stash.get(_SUBMISSION, None)
     if report.when == "setup" and report.failed:
         status, message = _message_for(_unwrap(call.excinfo.value), sub)
@@ -201,7 +247,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     out = config.getoption("--results-json", default=None)
     if not out:
         return
-    parts = empty_parts()
+    assignment = assignments.current()
+    parts = empty_parts(assignment)
+    only = config.getoption("--part")
+    if only:
+        parts = {only: parts[only]}
     for check in config.stash[_RESULTS].values():
         parts[check.part].checks.append(check)
     interrupted = session.shouldstop or session.exitstatus == pytest.ExitCode.INTERRUPTED
@@ -211,13 +261,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         # timeout interrupting the in-kernel mode did exactly that).
         name = getattr(item, "originalname", item.name)
         parts[part_of(item)].checks.append(CheckResult(
-            part_of(item), name, float(CHECK_WEIGHTS.get(name, 1.0)), 0.0, "timeout",
+            part_of(item), name, weight_of(item), 0.0, "timeout",
             tr("Sprawdzanie przerwano, zanim ten test się zakończył (limit czasu).",
                "Grading was interrupted before this check finished (a time limit).")))
         interrupted = True
     sub: Submission | None = config.stash.get(_SUBMISSION, None)
     target = config.getoption("--submission")
-    result = SubmissionResult(notebook=str(target), parts=parts)
+    result = SubmissionResult(notebook=str(target), parts=parts, assignment=assignment.id)
     if interrupted:
         result.flags.append("interrupted")
     if sub is not None:

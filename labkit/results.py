@@ -5,9 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labkit.settings import PART_POINTS, PARTS
-
-STATUSES = ("passed", "partial", "failed", "error", "timeout", "crashed")
+from labkit.assignment import Assignment
 
 
 @dataclass
@@ -48,6 +46,7 @@ class SubmissionResult:
 
     notebook: str
     parts: dict[str, PartResult]
+    assignment: str = ""
     cells: dict[str, list] = field(default_factory=dict)       # cell index -> nbformat outputs
     cell_status: dict[str, str] = field(default_factory=dict)   # cell index -> ok/error/timeout/...
     flags: list[str] = field(default_factory=list)
@@ -79,16 +78,18 @@ class SubmissionResult:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def empty_parts() -> dict[str, PartResult]:
-    return {part: PartResult(part, PART_POINTS[part]) for part in PARTS}
+def empty_parts(assignment: Assignment) -> dict[str, PartResult]:
+    """The assignment's parts, in notebook order, with their points and no checks yet."""
+    return {part.id: PartResult(part.id, part.points) for part in assignment.parts}
 
 
-def failed_submission(notebook: str, reason: str, flag: str) -> SubmissionResult:
+def failed_submission(notebook: str, reason: str, flag: str, assignment: Assignment) -> SubmissionResult:
     """A submission that could not be graded at all: every part scores zero, with the reason."""
-    parts = empty_parts()
+    parts = empty_parts(assignment)
     for part in parts.values():
         part.checks.append(CheckResult(part.part, "submission_gradable", 1.0, 0.0, "error", reason))
-    return SubmissionResult(notebook=notebook, parts=parts, flags=[flag], invalid=reason)
+    return SubmissionResult(notebook=notebook, parts=parts, assignment=assignment.id, flags=[flag],
+                            invalid=reason)
 
 
 def _jsonable(value):

@@ -1,10 +1,10 @@
-"""The one place for every number the grade depends on.
+"""The engine's settings: resource limits, language override, sandbox policy.
 
-Timeouts, seeds, tolerances, points and budgets live here so that the notebook,
-the hidden tests, the calibration script and the report all read the same values.
-Environment variables prefixed ``LABKIT_`` override a few operational settings
-(language, sandbox policy, parallelism); the grading numbers themselves are not
-overridable, so that every regrade sees the same thresholds.
+What an assignment grades with (parts, points, seed, tolerances, budget) lives in its own
+description (labkit/assignment.py), so every regrade of it sees the same thresholds.
+Environment variables override the operational settings here: ``LABKIT_LANG``,
+``LABKIT_SANDBOX``, ``LABKIT_ZYGOTE`` and ``LABKIT_LIMIT_<FIELD>``. A value the kit does not
+know is a ``SettingsError`` naming the variable and what it accepts.
 """
 from __future__ import annotations
 
@@ -13,77 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT_ID = "lab06"
-COURSE_ID = "sieci-neuronowe-lab06"
-
-# Part ids, in notebook order. Every autograded cell's grade_id starts with one of these.
-PARTS: tuple[str, ...] = ("data", "loader", "model", "loss", "training", "experiments")
-
-# Points per part (autograded) plus the manually graded conclusions cell.
-PART_POINTS: dict[str, float] = {
-    "data": 3.0,
-    "loader": 2.0,
-    "model": 3.0,
-    "loss": 3.0,
-    "training": 4.0,
-    "experiments": 5.0,
-}
-CONCLUSIONS_POINTS = 3.0
-CONCLUSIONS_GRADE_ID = "experiments_conclusions"
+LANGUAGES: tuple[str, ...] = ("pl", "en")
+SANDBOX_POLICIES: tuple[str, ...] = ("auto", "required", "off")
+# Tiny torch models run several times faster on one thread; the worker, the trusted grader
+# and the in-kernel mode all use this, and the CPU-time budgets assume it.
+THREADS = 1
 
 
-def tests_cell_id(part: str) -> str:
-    """grade_id of the autograder cell that carries a part's verdict."""
-    return f"{part}_tests"
-
-
-@dataclass(frozen=True)
-class Seeds:
-    """Seeds owned by the grader; student code never chooses them."""
-
-    base: int = 20240601          # seeds torch/numpy/random before every call into student code
-    hypothesis: int = 0           # unused by derandomized hypothesis, kept for the record
-    experiment_rows: int = 7      # picks which RESULTS rows get re-run
-    best_config: tuple[int, ...] = (101, 202, 303)
-    heldout: int = 9_999          # held-out points for BEST_CONFIG; labels stay in the trusted process
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Thresholds, each calibrated by bench/calibrate.py (see docs/calibration.md)."""
-
-    radius_mean: float = 0.05     # |mean radius of a class - r| (statistical, n >= STAT_N)
-    radius_spread: float = 0.03   # |std of radius - sd| (statistical, n >= STAT_N)
-    angle_mean: float = 0.06      # |mean cos|, |mean sin| per class
-    stat_n: int = 8000            # smallest n the statistical checks use (docs/calibration.md)
-    exact: float = 1e-9           # sd = 0 gives exact radii: absolute floor of the tolerance below
-    # sd = 0: |radius - r| <= exact_ulps * eps * r, eps of X's dtype but never finer than float32's
-    # (torch computes in float32; a float64 X may hold float32 positions). Correct styles: <= 1.5.
-    exact_ulps: float = 32.0
-    # A returned number (float32 scalar or tensor, Python float from .item()) may miss its exact
-    # value by number_ulps * eps * |value| on top of a check's own tolerance, eps as for exact_ulps.
-    number_ulps: float = 8.0
-    accuracy: float = 1e-12       # evaluate's accuracy vs the grader's count (+ number_ulps)
-    passthrough: float = 1e-12    # a value passed on unchanged: lr into Adam, evaluate's accuracy
-                                  # into test_accuracy (+ number_ulps)
-    forward: float = 1e-6         # forward pass vs reference, same weights
-    loss_rel: float = 1e-5        # dataset_loss vs grader's BCE, relative
-    train_params: float = 1e-5    # parameters after student train vs reference train
-    loss_drop: float = 0.5        # grader 2-16-16-1 net: final epoch loss < 0.5 * initial loss
-    rerun_accuracy: float = 1e-9  # RESULTS rows re-run through run_experiment (+ number_ulps)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The BEST_CONFIG budget, stated in the notebook next to BEST_CONFIG."""
-
-    max_epochs: int = 30
-    max_parameters: int = 2_000
-    max_train_seconds: float = 20.0   # on one thread, measured by the grader
-    min_batch_size: int = 8
-    full_credit_accuracy: float = 0.97
-    zero_credit_accuracy: float = 0.90
-    heldout_points: int = 10_000
+class SettingsError(ValueError):
+    """A ``LABKIT_*`` setting has a value the kit does not know: an error, never a silent default."""
 
 
 @dataclass(frozen=True)
@@ -118,67 +56,56 @@ class Limits:
 
 @dataclass(frozen=True)
 class Settings:
-    """All grading settings; construct with ``load_settings()``."""
+    """Engine-wide settings; construct with ``load_settings()``. What an assignment grades
+    with (seed, tolerances, points, language) is in its own description (labkit/assignment.py)."""
 
-    language: str = "pl"
+    language: str | None = None       # LABKIT_LANG: overrides every assignment's language
     sandbox: str = "auto"             # "auto" (bwrap if present, loud fallback), "required", "off"
     zygote: bool = True               # fork bwrap workers from a pre-imported zygote (LABKIT_ZYGOTE=off)
-    seeds: Seeds = field(default_factory=Seeds)
-    tol: Tolerances = field(default_factory=Tolerances)
-    budget: Budget = field(default_factory=Budget)
     limits: Limits = field(default_factory=Limits)
-    hypothesis_examples: int = 25
-    torch_threads: int = 1
 
 
-# Relative weight of each hidden check inside its part (default 1). A part's points are
-# shared among its checks in proportion to these weights.
-CHECK_WEIGHTS: dict[str, float] = {
-    "test_best_config_reaches_high_heldout_accuracy": 3.0,
-    "test_train_lands_on_reference_parameters": 2.0,
-    "test_forward_matches_reference_with_grader_weights": 2.0,
-    "test_dataset_loss_equals_grader_binary_cross_entropy": 2.0,
-    "test_results_come_from_run_experiment": 2.0,
-}
-
-LAB_DEFAULTS: dict[str, object] = {
-    "n": 5000,
-    "sd": 0.2,
-    "hidden": (4, 2),
-    "activation": "relu",
-    "lr": 0.01,
-    "n_epochs": 4,
-    "batch_size": 32,
-}
-CONFIG_KEYS: tuple[str, ...] = tuple(LAB_DEFAULTS)
-FACTORS: tuple[str, ...] = (
-    "hidden_size", "n_layers", "activation", "lr", "n_epochs", "batch_size", "n", "sd",
-)
-ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "leaky_relu")
+def _choice(variable: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = os.environ.get(variable)
+    if raw is None or raw == "":
+        return default
+    if raw not in allowed:
+        raise SettingsError(f"{variable}={raw!r} is not a valid value; allowed: {', '.join(allowed)}")
+    return raw
 
 
 def _limits_from_env() -> Limits:
     """Limits with ``LABKIT_LIMIT_<FIELD>`` overrides (e.g. LABKIT_LIMIT_CELL_SECONDS=20)."""
     import dataclasses
-    changes = {}
-    for f in dataclasses.fields(Limits):
-        raw = os.environ.get(f"LABKIT_LIMIT_{f.name.upper()}")
-        if raw:
-            changes[f.name] = type(f.default)(float(raw)) if f.type in ("int", int) else float(raw)
+    fields = {f.name: f for f in dataclasses.fields(Limits)}
+    changes: dict[str, float | int] = {}
+    for variable, raw in os.environ.items():
+        if not variable.startswith("LABKIT_LIMIT_"):
+            continue
+        name = variable.removeprefix("LABKIT_LIMIT_").lower()
+        if name not in fields:
+            raise SettingsError(f"{variable} is not a limit; known: "
+                                + ", ".join(f"LABKIT_LIMIT_{n.upper()}" for n in fields))
+        integer = isinstance(fields[name].default, int)
+        try:
+            value = float(raw)
+            if integer and value != int(value):
+                raise ValueError
+        except ValueError:
+            raise SettingsError(f"{variable}={raw!r}: expected {'a whole number' if integer else 'a number'}") from None
+        if not value > 0 or value == float("inf"):
+            raise SettingsError(f"{variable}={raw!r}: expected a positive, finite number")
+        changes[name] = int(value) if integer else value
     return dataclasses.replace(Limits(), **changes)
 
 
 def load_settings() -> Settings:
-    """Settings with the operational ``LABKIT_*`` environment overrides applied.
+    """Settings with the ``LABKIT_*`` environment overrides applied; invalid values raise.
 
     Limits (time, memory, output) are operational and may be overridden per host with
-    ``LABKIT_LIMIT_<FIELD>``; seeds, tolerances, points and the budget may not.
+    ``LABKIT_LIMIT_<FIELD>``; an assignment's seed, tolerances, points and budget may not.
     """
-    language = os.environ.get("LABKIT_LANG", "pl")
-    if language not in ("pl", "en"):
-        language = "pl"
-    sandbox = os.environ.get("LABKIT_SANDBOX", "auto")
-    if sandbox not in ("auto", "required", "off"):
-        sandbox = "auto"
-    zygote = os.environ.get("LABKIT_ZYGOTE", "on") != "off"
+    language = _choice("LABKIT_LANG", "", ("", *LANGUAGES)) or None
+    sandbox = _choice("LABKIT_SANDBOX", "auto", SANDBOX_POLICIES)
+    zygote = _choice("LABKIT_ZYGOTE", "on", ("on", "off")) == "on"
     return Settings(language=language, sandbox=sandbox, zygote=zygote, limits=_limits_from_env())

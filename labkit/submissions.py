@@ -1,4 +1,4 @@
-"""Building submissions from the release notebook: filled-in solutions and variants.
+"""Building submissions from an assignment's release notebook: solutions filled in, variants.
 
 Used by the demo (a handful of plausible students) and by the kit's own tests.
 """
@@ -8,24 +8,30 @@ import json
 from pathlib import Path
 
 from labkit.notebook import nbgrader_meta
-from labkit.settings import ASSIGNMENT_ID, REPO_ROOT
-
-SOURCE_NOTEBOOK = REPO_ROOT / "source" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb"
-RELEASE_NOTEBOOK = REPO_ROOT / "release" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb"
 
 
-def solution_sources(source: Path = SOURCE_NOTEBOOK) -> dict[str, str]:
-    """grade_id -> source of every solution cell of the instructor's notebook."""
+def source_notebook(root: Path, assignment_id: str) -> Path:
+    """nbgrader's layout: source/<id>/<id>.ipynb."""
+    return Path(root) / "source" / assignment_id / f"{assignment_id}.ipynb"
+
+
+def release_notebook(root: Path, assignment_id: str) -> Path:
+    """nbgrader's layout: release/<id>/<id>.ipynb (made by ``nbgrader generate_assignment``)."""
+    return Path(root) / "release" / assignment_id / f"{assignment_id}.ipynb"
+
+
+def solution_sources(source: Path) -> dict[str, str]:
+    """grade_id -> source of every solution code cell of an instructor's notebook."""
     nb = json.loads(Path(source).read_text(encoding="utf-8"))
     return {nbgrader_meta(c)["grade_id"]: _text(c["source"]) for c in nb["cells"]
             if nbgrader_meta(c).get("solution") and c["cell_type"] == "code"}
 
 
 def build_submission(dest: Path, replacements: dict[str, str] | None = None, *, filled: bool = True,
-                     release: Path = RELEASE_NOTEBOOK) -> Path:
-    """The release notebook with solutions filled in (or not), then ``replacements`` applied."""
+                     release: Path, source: Path) -> Path:
+    """The release notebook with the source's solutions filled in (or not), then ``replacements``."""
     nb = json.loads(Path(release).read_text(encoding="utf-8"))
-    sources = solution_sources() if filled else {}
+    sources = solution_sources(source) if filled else {}
     sources.update(replacements or {})
     unknown = set(replacements or {}) - {nbgrader_meta(c).get("grade_id") for c in nb["cells"]}
     if unknown:

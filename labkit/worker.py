@@ -18,31 +18,31 @@ import resource
 import sys
 import time
 import traceback
+import types
 from typing import Any
 
 from labkit.codec import Handle, decode, encode, read_message, write_message
 
 CELL_FILENAME = "<komórka {index}>"
+
+
+def cell_filename(index: int) -> str:
+    """The filename a notebook cell's code is compiled under; tracebacks keep only these
+    frames. Polish in every language: the grader matches on it, and students see a number."""
+    return CELL_FILENAME.format(index=index)
 _MAX_REPR = 4000
 
-# Library functions the contract leans on. If student code rebinds one of them the
+# Builtins any contract leans on; an assignment's helpers add its own libraries' functions
+# (``TAMPER_WATCH`` in its worker_helpers file). If student code rebinds one of them the
 # report flags the submission for a TA (verdicts never depend on them: they are computed
 # in the grader's own process).
-TAMPER_WATCH = (
+ENGINE_WATCH = (
     "builtins.print", "builtins.len", "builtins.sum", "builtins.isinstance", "builtins.abs",
     "builtins.round", "builtins.float", "builtins.__import__",
-    "numpy.linspace", "numpy.random.default_rng", "numpy.random.normal", "numpy.allclose",
-    "numpy.mean", "numpy.cos", "numpy.sin", "numpy.zeros", "numpy.ones", "numpy.concatenate",
-    "torch.manual_seed", "torch.tensor", "torch.allclose", "torch.no_grad", "torch.sigmoid",
-    "torch.Tensor.backward", "torch.Tensor.item", "torch.Tensor.__gt__",
-    "torch.nn.Module.__call__", "torch.nn.Module.parameters", "torch.nn.Module.train",
-    "torch.nn.Module.eval", "torch.nn.Linear.forward", "torch.nn.BCELoss.forward",
-    "torch.nn.functional.binary_cross_entropy", "torch.nn.functional.linear",
-    "torch.optim.Adam.step", "torch.optim.Optimizer.zero_grad",
-    "torch.utils.data.DataLoader.__iter__",
-    "sklearn.metrics.accuracy_score", "sklearn.metrics.confusion_matrix",
-    "random.seed", "time.perf_counter", "time.process_time",
 )
+# The note that replaces output beyond the limit, in the assignment's language.
+TRUNCATED = {"pl": "\n[... pominięto {n} znaków wyjścia ...]\n",
+             "en": "\n[... {n} characters of output left out ...]\n"}
 
 
 def _lookup(dotted: str) -> Any:
@@ -64,8 +64,9 @@ def _lookup(dotted: str) -> Any:
 class BoundedText(io.TextIOBase):
     """A stdout/stderr stand-in that keeps at most ``limit`` characters."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, note: str = TRUNCATED["pl"]):
         self.limit = limit
+        self.note = note
         self.parts: list[str] = []
         self.size = 0
         self.dropped = 0
@@ -85,7 +86,7 @@ class BoundedText(io.TextIOBase):
     def getvalue(self) -> str:
         value = "".join(self.parts)
         if self.dropped:
-            value += f"\n[... pominięto {self.dropped} znaków wyjścia ...]\n"
+            value += self.note.format(n=self.dropped)
         return value
 
 
@@ -95,8 +96,11 @@ class Worker:
     def __init__(self, generation: int, output_limit: int, images_per_cell: int,
                  namespace: dict[str, Any] | None = None):
         """``namespace``: serve an existing one (labkit/inkernel.py), which keeps its own
-        display hooks and gets no warm-up or tamper baseline; None: a fresh worker's own."""
+        display hooks and gets no tamper baseline; None: a fresh worker's own."""
         self.generation = generation
+        self.helpers: types.ModuleType | None = None   # the assignment's, once loaded
+        self.truncated = TRUNCATED["pl"]
+        self.served = namespace is not None
         self.pid = os.getpid()
         self.output_limit = output_limit
         self.images_per_cell = images_per_cell
@@ -107,9 +111,23 @@ class Worker:
             self.namespace, self.baseline = namespace, {}
             return
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
-        _warm_up()
-        self.baseline = self._snapshot()
+        self.baseline = self._snapshot(ENGINE_WATCH)
         self._install_display()
+
+    def load(self, name: str, source: str, language: str = "pl") -> None:
+        """Take on an assignment: run its helpers' text as a module (ops, ``warm_up``,
+        ``TAMPER_WATCH``). The client sends this before any student code, so the tamper
+        baseline it takes is the libraries as the assignment's warm-up left them."""
+        module = types.ModuleType(f"labkit_assignment_{name}")
+        if source:
+            exec(compile(source, f"<{name} worker helpers>", "exec"), module.__dict__)
+        warm_up = getattr(module, "warm_up", None)
+        if callable(warm_up) and not self.served:
+            warm_up()
+        self.helpers = module
+        self.truncated = TRUNCATED.get(language, TRUNCATED["pl"])
+        if not self.served:   # a served namespace (in-kernel mode) keeps no baseline
+            self.baseline = self._snapshot((*ENGINE_WATCH, *getattr(module, "TAMPER_WATCH", ())))
 
     # -- handles -------------------------------------------------------------------
     def make_handle(self, obj: Any) -> Handle:
@@ -128,9 +146,9 @@ class Worker:
         return self.handles[handle.id]
 
     # -- tamper watch --------------------------------------------------------------
-    def _snapshot(self) -> dict[str, int]:
+    def _snapshot(self, names: tuple[str, ...]) -> dict[str, int]:
         ids = {}
-        for name in TAMPER_WATCH:
+        for name in names:
             try:
                 ids[name] = id(_lookup(name))
             except Exception:  # a missing optional library is not tampering
@@ -197,7 +215,8 @@ class Worker:
         """Call func with stdout/stderr captured and the grader's seeds set."""
         if seed is not None:
             _seed_everything(seed)
-        stdout, stderr = BoundedText(self.output_limit), BoundedText(self.output_limit)
+        stdout = BoundedText(self.output_limit, self.truncated)
+        stderr = BoundedText(self.output_limit, self.truncated)
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         error = None
@@ -215,7 +234,7 @@ class Worker:
     def exec_cell(self, index: int, source: str, seed: int) -> dict:
         self.cell_outputs = []
         started = time.perf_counter()
-        filename = CELL_FILENAME.format(index=index)
+        filename = cell_filename(index)
         code = _strip_magics(source)
 
         def run():
@@ -282,13 +301,14 @@ class Worker:
         return out
 
     def op(self, name: str, args: list) -> Any:
-        """Grader-owned helpers that must run where the student's objects live."""
+        """A grader helper that must run where the student's objects live: the assignment's
+        own ``op_<name>`` if it has one, else the engine's (labkit/worker_ops.py)."""
         from labkit import worker_ops
-        worker_ops.NAMESPACE = self.namespace
-        func = getattr(worker_ops, f"op_{name}", None)
+        func = getattr(self.helpers, f"op_{name}", None) or getattr(worker_ops, f"op_{name}", None)
         if func is None:
             raise ValueError(f"unknown op {name}")
-        return func(*args)
+        context = worker_ops.OpContext(self.namespace, cell_filename, _strip_magics)
+        return func(context, *args)
 
     def handle(self, request: dict) -> dict:
         kind = request.get("kind")
@@ -313,6 +333,9 @@ class Worker:
             if error is not None:
                 return {"ok": False, "error": error, "stdout": out}
             return {"ok": True, "value": encode(value, self.make_handle), "stdout": out}
+        if kind == "load":
+            self.load(str(request["name"]), str(request.get("source", "")), str(request.get("language", "pl")))
+            return {"ok": True, "value": sorted(self.baseline)}
         if kind == "tamper":
             return {"ok": True, "value": self.tampered()}
         if kind == "ping":
@@ -392,20 +415,6 @@ def _strays(own_namespace: bool) -> list[int]:
     return found
 
 
-def _warm_up() -> None:
-    """Touch what torch patches lazily (the first optimizer rebinds torch.manual_seed and
-    Optimizer.step), so the tamper baseline sees the library as student code will."""
-    import sklearn.metrics  # noqa: F401
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-    model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Sigmoid())
-    optimizer = torch.optim.Adam(model.parameters())
-    for xb, yb in DataLoader(TensorDataset(torch.zeros(2, 2), torch.zeros(2)), batch_size=2, shuffle=True):
-        optimizer.zero_grad()
-        torch.nn.BCELoss()(model(xb), yb.reshape(-1, 1)).backward()
-        optimizer.step()
-
-
 def _materialize(value: Any) -> Any:
     """Arguments arrive as TensorData; student code expects real torch tensors."""
     from labkit.codec import TensorData
@@ -467,7 +476,8 @@ def main() -> None:
     images = int(os.environ.get("LABKIT_IMAGES_PER_CELL", "4"))
 
     import torch
-    torch.set_num_threads(1)
+    from labkit.settings import THREADS
+    torch.set_num_threads(THREADS)
     import warnings
     warnings.simplefilter("default")
     worker = Worker(generation, output_limit, images)

@@ -44,7 +44,6 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
-SANDBOX_UID = 65534
 HOME = "/scratch"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -61,9 +60,9 @@ def serve(listen_fd: int) -> None:
     """The zygote's loop: accept control connections, fork one confined worker per request."""
     _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
     import torch
-    torch.set_num_threads(1)
-    from labkit import worker
-    worker._warm_up()
+    from labkit.settings import THREADS
+    torch.set_num_threads(THREADS)
+    import sklearn.metrics  # noqa: F401  (imported once here, not per worker)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401  (font cache loaded once, here)

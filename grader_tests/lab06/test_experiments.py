@@ -15,15 +15,19 @@ import numpy as np
 import pytest
 import torch
 
-import reference
+import reference.lab06 as reference
 from grader import require_callable
 from labkit.checks import describe, expect_number, fail, number_eps, number_pair, plain, tr
 from labkit.client import Missing, StudentError, WorkerFailure
-from labkit.settings import CONFIG_KEYS, FACTORS, LAB_DEFAULTS, load_settings
-from reference.model import n_parameters
-from reference.plots import boundary_grid
+from labkit.assignment import current
+from labkit.settings import load_settings
+from reference.lab06.model import n_parameters
+from reference.lab06.plots import boundary_grid
 
-SETTINGS = load_settings()
+pytestmark = pytest.mark.part("experiments")
+
+SETTINGS = current().params
+LIMITS = load_settings().limits
 SPY_CONFIG = {"n": 321, "sd": 0.17, "hidden": (3,), "activation": "tanh", "lr": 0.02,
               "n_epochs": 3, "batch_size": 16}
 SPY_SEED = 5
@@ -171,7 +175,7 @@ def fake_run(submission):
         return {"error": tr("w notatniku nie ma komórki, która tworzy RESULTS",
                             "no notebook cell builds RESULTS")}
     try:
-        return submission.op("fake_exec", cells, timeout=SETTINGS.limits.train_call_seconds,
+        return submission.op("fake_exec", cells, timeout=LIMITS.train_call_seconds,
                              what=tr("komórki tworzące RESULTS", "the cells that build RESULTS"))
     except (StudentError, WorkerFailure) as exc:
         return {"error": str(exc)}
@@ -212,9 +216,9 @@ def check_rows(rows) -> list[dict]:
                  "otrzymano {got}.", "RESULTS[{i}]: expected a dict with keys factor, config, seed, "
                  "test_accuracy; got {got}.", i=i, got=describe(row))
         config = row["config"]
-        if not isinstance(config, dict) or set(config) != set(CONFIG_KEYS):
+        if not isinstance(config, dict) or set(config) != set(tuple(reference.LAB_CONFIG)):
             fail("RESULTS[{i}]['config']: oczekiwano kluczy {exp}, otrzymano {got}.",
-                 "RESULTS[{i}]['config']: expected the keys {exp}, got {got}.", i=i, exp=list(CONFIG_KEYS),
+                 "RESULTS[{i}]['config']: expected the keys {exp}, got {got}.", i=i, exp=list(tuple(reference.LAB_CONFIG)),
                  got=describe(config))
     return list(rows)
 
@@ -245,7 +249,7 @@ def factor_value(factor: str, config: dict):
 def test_results_cover_eight_factors_with_three_values_each(notebook_results, fake_run):
     rows = check_rows(rows_to_check(notebook_results, fake_run))
     missing = {}
-    for factor in FACTORS:
+    for factor in reference.FACTORS:
         values = {repr(factor_value(factor, r["config"])) for r in rows if plain(r["factor"]) == factor}
         if len(values) < 3:
             missing[factor] = len(values)
@@ -253,9 +257,10 @@ def test_results_cover_eight_factors_with_three_values_each(notebook_results, fa
         fail("RESULTS: każdy z czynników {all} potrzebuje co najmniej 3 różnych wartości; brakuje: {got} "
              "(czynnik: liczba wartości).",
              "RESULTS: each of the factors {all} needs at least 3 distinct values; short: {got} "
-             "(factor: number of values).", all=list(FACTORS), got=missing)
+             "(factor: number of values).", all=list(reference.FACTORS), got=missing)
 
 
+@pytest.mark.weight(2)
 def test_results_come_from_run_experiment(submission, notebook_results, fake_run, credit):
     """Rows must be what run_experiment returned: stand-in run for provenance, real re-run for values."""
     if "error" in fake_run:
@@ -283,7 +288,7 @@ def test_results_come_from_run_experiment(submission, notebook_results, fake_run
     for i in sorted(rng.choice(len(rows), size=min(2, len(rows)), replace=False).tolist()):
         row = rows[i]
         rerun = submission.call("run_experiment", row["config"], seed=row["seed"],
-                                _timeout=SETTINGS.limits.train_call_seconds).value
+                                _timeout=LIMITS.train_call_seconds).value
         raw = rerun.get("test_accuracy") if isinstance(rerun, dict) else rerun
         got = expect_number(raw, f"run_experiment(RESULTS[{i}]['config'], seed={plain(row['seed'])})['test_accuracy']")
         recorded = expect_number(row["test_accuracy"], f"RESULTS[{i}]['test_accuracy']")
@@ -310,9 +315,9 @@ def best_config(submission):
         config = submission.get("BEST_CONFIG")
     except Missing:
         fail("Nie zdefiniowano BEST_CONFIG.", "BEST_CONFIG is not defined.")
-    if not isinstance(config, dict) or set(config) != set(CONFIG_KEYS):
+    if not isinstance(config, dict) or set(config) != set(tuple(reference.LAB_CONFIG)):
         fail("BEST_CONFIG: oczekiwano słownika z kluczami {exp}, otrzymano {got}.",
-             "BEST_CONFIG: expected a dict with the keys {exp}, got {got}.", exp=list(CONFIG_KEYS),
+             "BEST_CONFIG: expected a dict with the keys {exp}, got {got}.", exp=list(tuple(reference.LAB_CONFIG)),
              got=describe(config))
     return best_as_python(config)
 
@@ -322,8 +327,8 @@ def best_as_python(config: dict) -> dict:
     np.logspace or a row of RESULTS. An sd that is 0.2 in its own dtype is the lab's 0.2."""
     out = plain(config)
     sd = out["sd"]
-    if isinstance(sd, float) and abs(sd - LAB_DEFAULTS["sd"]) <= SETTINGS.tol.number_ulps * number_eps(config["sd"]) * sd:
-        out["sd"] = LAB_DEFAULTS["sd"]
+    if isinstance(sd, float) and abs(sd - reference.LAB_CONFIG["sd"]) <= SETTINGS.tol.number_ulps * number_eps(config["sd"]) * sd:
+        out["sd"] = reference.LAB_CONFIG["sd"]
     if isinstance(out["hidden"], list):
         out["hidden"] = tuple(out["hidden"])
     return out
@@ -337,7 +342,7 @@ def test_best_config_fits_the_budget(best_config):
     budget = SETTINGS.budget
     c = best_config
     problems = []
-    if c["n"] != LAB_DEFAULTS["n"] or c["sd"] != LAB_DEFAULTS["sd"]:
+    if c["n"] != reference.LAB_CONFIG["n"] or c["sd"] != reference.LAB_CONFIG["sd"]:
         problems.append(tr("dane laboratorium to n=5000, sd=0.2", "the lab's data is n=5000, sd=0.2"))
     if c["activation"] not in ("relu", "tanh", "sigmoid", "leaky_relu"):
         problems.append(tr("nieznana aktywacja {a!r}", "unknown activation {a!r}", a=c["activation"]))
@@ -379,7 +384,7 @@ def student_pipeline(submission, config: dict, seed: int, artifacts: dict | None
     optimizer = submission.call("make_optimizer", model, lr=config["lr"], _seed=seed).value
     trained = submission.call("train", model, loader, submission.op("bce_loss"), optimizer,
                               n_epochs=config["n_epochs"], _seed=seed,
-                              _timeout=SETTINGS.limits.train_call_seconds)
+                              _timeout=LIMITS.train_call_seconds)
     X_test, y_test = heldout(seed)
     probabilities = submission.op("forward", model, X_test).array
     if artifacts is not None:
@@ -413,6 +418,7 @@ def credit_for(accuracy: float) -> float:
                          0.0, 1.0))
 
 
+@pytest.mark.weight(3)
 def test_best_config_reaches_high_heldout_accuracy(submission, best_config, credit, artifacts):
     test_best_config_fits_the_budget(best_config)
     budget = SETTINGS.budget

@@ -9,18 +9,23 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-import reference
+import reference.lab06 as reference
 from grader import params_of, require_callable, set_weights, torch_mlp
 from labkit.checks import expect_close, expect_number, fail, float_eps, number_eps, number_pair, tr
 from labkit.codec import Handle
+from labkit.assignment import current
 from labkit.settings import load_settings
 
-SETTINGS = load_settings()
+pytestmark = pytest.mark.part("training")
+
+SETTINGS = current().params
+LIMITS = load_settings().limits
 TOL = SETTINGS.tol
 SIZES = [2, 6, 4, 1]
 # 257 samples in batches of 32 leave a last batch of one sample: a loop that squeezes
@@ -45,7 +50,7 @@ def run_student(sub, sizes, weights, X, y, n_epochs: int, *, dropout: float | No
     loss_fn = sub.op("bce_loss")
     optimizer = sub.op("adam", model, lr)
     call = sub.call("train", model, loader, loss_fn, optimizer, n_epochs=n_epochs,
-                    _timeout=SETTINGS.limits.train_call_seconds)
+                    _timeout=LIMITS.train_call_seconds)
     return call.value, params_of(sub, model), call.stdout
 
 
@@ -62,7 +67,7 @@ def run_reference(sizes, weights, X, y, n_epochs: int, *, dropout: float | None 
     set_weights(model, weights)
     loader = DataLoader(TensorDataset(torch.tensor(X), torch.tensor(y)), batch_size=BATCH, shuffle=False)
     # The worker seeds torch right before calling train; Dropout masks must come from the same state.
-    torch.manual_seed(SETTINGS.seeds.base)
+    torch.manual_seed(current().seed)
     history = reference.train(model, loader, torch.nn.BCELoss(), torch.optim.Adam(model.parameters(), lr=lr),
                               n_epochs)
     return history, [p.detach().numpy().copy() for p in model.parameters()]
@@ -96,6 +101,7 @@ def test_make_optimizer_returns_adam_over_the_models_parameters(submission):
                  "{what}: the optimizer should cover exactly the model's parameters.", what=what)
 
 
+@pytest.mark.weight(2)
 @given(n_epochs=st.integers(min_value=1, max_value=2), seed=st.integers(min_value=0, max_value=1000))
 def test_train_lands_on_reference_parameters(submission, n_epochs, seed):
     require_callable(submission, "train")
@@ -158,7 +164,7 @@ def test_loss_halves_on_a_grader_2_16_16_1_network(submission):
     loader = submission.op("loader", X, y, BATCH, True)
     optimizer = submission.op("adam", model, 0.01)
     submission.call("train", model, loader, submission.op("bce_loss"), optimizer, n_epochs=10,
-                    _timeout=SETTINGS.limits.train_call_seconds)
+                    _timeout=LIMITS.train_call_seconds)
     after = params_of(submission, model)
     local = torch_mlp(sizes, "relu")
     losses = []

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from labkit.settings import ACTIVATIONS, load_settings
+import reference.lab06 as reference
+from labkit.assignment import current
 
 
 @st.composite
@@ -22,9 +23,9 @@ def ring_radii(draw) -> tuple[float, float]:
 
 @st.composite
 def statistical_ring_params(draw) -> dict:
-    """Parameters at which the statistical tolerances of settings.Tolerances hold."""
+    """Parameters at which the statistical tolerances of the tolerances in assignment.toml hold."""
     r1, r2 = draw(ring_radii())
-    tol = load_settings().tol
+    tol = current().params.tol
     return {
         "n": draw(st.integers(min_value=tol.stat_n, max_value=tol.stat_n + 2001)),
         "r1": r1,
@@ -42,7 +43,7 @@ def hidden_layers(draw, max_layers: int = 3, max_width: int = 16) -> tuple[int, 
 
 @st.composite
 def architectures(draw) -> tuple[tuple[int, ...], str]:
-    return draw(hidden_layers()), draw(st.sampled_from(ACTIVATIONS))
+    return draw(hidden_layers()), draw(st.sampled_from(tuple(reference.ACTIVATIONS)))
 
 
 @st.composite

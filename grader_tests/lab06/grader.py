@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-import reference
+import reference.lab06 as reference
 from labkit.checks import fail
 from labkit.codec import Handle
 
@@ -36,7 +36,7 @@ def build_mlp(sub, sizes, activation="relu") -> Handle:
 
 
 def torch_mlp(sizes, activation="relu") -> torch.nn.Sequential:
-    """The same architecture as worker_ops.op_mlp, in the trusted process."""
+    """The same architecture as worker_side.op_mlp, in the trusted process."""
     acts = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):

@@ -4,16 +4,19 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
+import reference.lab06 as reference
 from grader import require_callable
 from labkit.checks import call_text, expect_ndarray, fail, float_eps, number_pair
-from labkit.settings import load_settings
+from labkit.assignment import current
 from strategies import ring_radii, ring_sizes, statistical_ring_params
 
-TOL = load_settings().tol
+pytestmark = pytest.mark.part("data")
+
+TOL = current().params.tol
 
 
 def rings(sub, *args, _seed=None, **kwargs) -> tuple[np.ndarray, np.ndarray, str]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 
 from grader import require_callable
 from labkit.checks import call_text, expect_tensor, fail
 from labkit.codec import Handle
 from strategies import loader_shapes
+
+pytestmark = pytest.mark.part("loader")
 
 
 def tagged_data(n: int) -> tuple[np.ndarray, np.ndarray]:

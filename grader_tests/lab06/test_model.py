@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from grader import grader_weights, reference_model, require_callable
 from labkit.checks import call_text, expect_close, expect_tensor, fail
+from labkit.i18n import language
 from labkit.codec import Handle
-from labkit.settings import load_settings
-from reference.model import n_parameters
+from labkit.assignment import current
+from reference.lab06.model import n_parameters
 from strategies import architectures
 
-TOL = load_settings().tol
+pytestmark = pytest.mark.part("model")
+
+TOL = current().params.tol
 DEFAULT_SHAPES = [(4, 2), (4,), (2, 4), (2,), (1, 2), (1,)]
 
 
@@ -80,6 +84,7 @@ def test_parameter_count_and_shapes_follow_hidden(submission, arch):
              what=what, exp=expected, got=shapes)
 
 
+@pytest.mark.weight(2)
 @given(arch=architectures(), seed=st.integers(min_value=0, max_value=10_000))
 def test_forward_matches_reference_with_grader_weights(submission, arch, seed):
     hidden, activation = arch
@@ -95,7 +100,7 @@ def test_forward_matches_reference_with_grader_weights(submission, arch, seed):
     ref.eval()
     with torch.no_grad():
         expected = ref(torch.tensor(x)).numpy()
-    expect_close(got, expected, f"{what}(x) przy wagach sprawdzarki" if load_settings().language == "pl"
+    expect_close(got, expected, f"{what}(x) przy wagach sprawdzarki" if language() == "pl"
                  else f"{what}(x) with the grader's weights", atol=TOL.forward)
 
 

@@ -7,17 +7,20 @@ mode Dropout would change them.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import confusion_matrix
 
-import reference
+import reference.lab06 as reference
 from grader import grader_weights, require_callable
 from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps
-from labkit.settings import load_settings
+from labkit.assignment import current
 
-TOL = load_settings().tol
+pytestmark = pytest.mark.part("loss")
+
+TOL = current().params.tol
 HIDDEN = (8,)
 
 
@@ -58,6 +61,7 @@ def labels_from(value, what: str, n: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
+@pytest.mark.weight(2)
 @given(seed=st.integers(min_value=0, max_value=10_000))
 def test_dataset_loss_equals_grader_binary_cross_entropy(submission, seed):
     require_callable(submission, "dataset_loss")
