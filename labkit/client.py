@@ -12,51 +12,22 @@ per check.
 """
 from __future__ import annotations
 
-import dataclasses
-import logging
-import os
-import select
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit import sandbox, speed, zygote
+from labkit import sandbox, speed
 from labkit.assignment import Assignment
 from labkit.assignment import current as current_assignment
 from labkit.codec import Handle, ProtocolError, decode, encode
-from labkit.cputime import ProcessTree
 from labkit.i18n import language
 from labkit.notebook import CodeCell, load_cells, reference_cells
 from labkit.settings import Limits, Settings, load_settings
+from labkit.worker_process import Wait, WorkerCrashed, WorkerFailure, WorkerProcess, WorkerTimeout
 
-_HEADER_BYTES = 8
-_POLL_SECONDS = 0.25   # how often a waiting request reads the worker's CPU time
-_log = logging.getLogger("labkit.client")
-
-
-class WorkerFailure(Exception):
-    """A call did not produce an answer from the student's code."""
-
-
-class WorkerTimeout(WorkerFailure):
-    """A budget ran out. ``kind``: "cpu" (computed past its CPU budget), "idle" (waited
-    ``seconds`` of wall time without computing) or "overload" (the host gave the worker
-    too little CPU to decide: not the student's doing, graded again)."""
-
-    def __init__(self, what: str, seconds: float, earlier: bool = False, kind: str = "cpu"):
-        self.what, self.seconds, self.earlier, self.kind = what, seconds, earlier, kind
-        super().__init__(f"{what}: {kind} budget of {seconds:.0f} s exhausted")
-
-
-class WorkerCrashed(WorkerFailure):
-    def __init__(self, what: str, detail: str = ""):
-        self.what, self.detail = what, detail
-        super().__init__(f"{what}: worker died {detail}".strip())
+__all__ = ["Submission", "CallResult", "CellRun", "StudentError", "Missing", "WorkerFailure",
+           "WorkerTimeout", "WorkerCrashed", "Wait"]
 
 
 class StudentError(Exception):
@@ -86,46 +57,6 @@ class CallResult:
     stderr: str = ""
     cpu_seconds: float = 0.0     # of the worker's process tree, measured by the grader
     wall_seconds: float = 0.0
-
-
-class _Wait:
-    """One request's budget, checked while its reply is awaited."""
-
-    def __init__(self, what: str, cpu_budget: float, stated: float, limits: Limits,
-                 meter: ProcessTree | None):
-        self.what, self.cpu_budget, self.stated, self.meter = what, cpu_budget, stated, meter
-        self.idle = limits.idle_seconds
-        self.wall = limits.overload_multiple * cpu_budget + limits.idle_seconds
-        self.started = self.progress_at = time.monotonic()
-        self.cpu0 = self.last = meter.sample().cpu_seconds if meter else 0.0
-
-    @property
-    def spent(self) -> float:
-        """CPU seconds the worker spent on this request, as of the latest reading."""
-        return self.last - self.cpu0
-
-    def finish(self) -> float:
-        """A last reading once the reply is in; the CPU seconds spent."""
-        if self.meter is not None:
-            self.last = self.meter.sample().cpu_seconds
-        return self.spent
-
-    def expired(self) -> WorkerTimeout | None:
-        """The budget that ran out, if one did."""
-        now = time.monotonic()
-        if self.meter is not None:
-            sample = self.meter.sample()
-            if sample.cpu_seconds - self.cpu0 > self.cpu_budget:
-                self.last = sample.cpu_seconds
-                return WorkerTimeout(self.what, self.stated, kind="cpu")
-            if sample.cpu_seconds > self.last or sample.runnable:
-                self.progress_at = now
-            elif now - self.progress_at > self.idle:
-                return WorkerTimeout(self.what, self.idle, kind="idle")
-            self.last = sample.cpu_seconds
-        if now - self.started > self.wall:
-            return WorkerTimeout(self.what, self.wall, kind="overload")
-        return None
 
 
 @dataclass
@@ -166,15 +97,11 @@ class Submission:
         self.tamper: set[str] = set()
         self.generation = 0
         self.restarts = 0
-        self.proc: subprocess.Popen | None = None
-        self._meter: ProcessTree | None = None
+        self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
+                                    scratch_root=scratch_root)
         self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
         self.notebook_cpu_seconds = 0.0
         self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
-        self._buffer = b""
-        self._launch: sandbox.Launch | None = None
-        self._scratch_root = scratch_root
-        self._scratch: Path | None = None
         self.notebook_seconds = 0.0
         self.start_seconds = 0.0     # the first worker's start-up (interpreter, imports, sandbox)
         self.peak_rss_kib = 0
@@ -202,51 +129,18 @@ class Submission:
             self.flags.add("slow_host")
 
     def close(self) -> None:
-        self._kill()
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        self.worker.close()
+
+    @property
+    def proc(self):
+        """The running worker process (a Popen, or a ZygoteChild), if any."""
+        return self.worker.proc
 
     def _spawn(self) -> None:
-        self._kill()
+        """A fresh worker with the assignment's helpers loaded, before any student code."""
         self.generation += 1
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-        self._scratch = Path(tempfile.mkdtemp(prefix="labkit-worker-", dir=self._scratch_root))
-        os.chmod(self._scratch, 0o777)
-        if self.plan.kind == "bwrap" and self.settings.zygote:
-            address = os.environ.get("LABKIT_ZYGOTE_ADDRESS") or zygote.shared_address(self.limits)
-            if address:
-                try:
-                    self._spawn_from_zygote(address)
-                    return self._load_assignment()
-                except zygote.ZygoteUnavailable as exc:
-                    _log.warning("labkit: zygote could not start a worker (%s); starting one directly", exc)
-        self._launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits,
-                                      generation=self.generation)
-        if not self._launch.process_limit:
-            if self.settings.sandbox == "required":
-                raise sandbox.SandboxUnavailable("running as root without a pids cgroup: no process limit")
-            self.flags.add("no_process_limit")
-        # Start-up errors (before the worker silences fds 1-2) land in a log for the grader.
-        with open(self._scratch.parent / f"{self._scratch.name}.log", "wb") as log:
-            self.proc = subprocess.Popen(
-                self._launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log, env=self._launch.env, cwd=self._launch.cwd,
-                preexec_fn=self._launch.preexec_fn, close_fds=True)
-        self._meter = ProcessTree(self.proc.pid, self._launch.cleanup_paths[0] if self._launch.cleanup_paths else None)
-        self._buffer = b""
-        try:
-            ready = self._read_reply(self._start_wait())
-        except WorkerCrashed as exc:
-            tail = (self._scratch.parent / f"{self._scratch.name}.log").read_bytes()[-1500:]
-            raise WorkerCrashed("worker start", f"{exc.detail}: {tail.decode(errors='replace')}") from None
-        if not ready.get("ready"):
-            raise WorkerCrashed("worker start", "no ready message")
-        self._load_assignment()
-
-    def _load_assignment(self) -> None:
-        """Hand the fresh worker its assignment's helpers, before any student code runs."""
+        self.worker.spawn(self.generation)
+        self.flags |= self.worker.flags
         request = {"kind": "load", "name": self.assignment.id, "source": self.assignment.helper_source(),
                    "language": language()}
         reply = self._request(request, "worker start", self.limits.start_seconds)
@@ -254,59 +148,6 @@ class Submission:
             error = reply.get("error") or {}
             raise WorkerCrashed("worker start", f"the assignment's worker helpers failed: "
                                                 f"{error.get('type')}: {error.get('message')}")
-
-    def _spawn_from_zygote(self, address: str) -> None:
-        """A worker forked from the zygote: no interpreter or torch start-up (labkit/zygote.py)."""
-        cgroup = sandbox.make_pids_cgroup(self.limits.processes)
-        env = sandbox.worker_env(self.limits, self.generation, zygote.HOME)
-        bounded = cgroup is not None or os.geteuid() != 0
-        self._launch = sandbox.Launch([], env, "", None, [cgroup] if cgroup else [], bounded)
-        if not bounded:
-            if self.settings.sandbox == "required":
-                raise sandbox.SandboxUnavailable("running as root without a pids cgroup: no process limit")
-            self.flags.add("no_process_limit")
-        nproc = None if cgroup is not None or os.geteuid() == 0 else self.limits.processes
-        try:
-            self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc)
-        except zygote.ZygoteUnavailable:
-            if cgroup is not None:
-                sandbox.remove_cgroup(cgroup)
-            self._launch = None
-            raise
-        self._meter = ProcessTree(self.proc.pid, cgroup)
-        self._buffer = b""
-        try:
-            ready = self._read_reply(self._start_wait())
-        except (WorkerCrashed, ProtocolError) as exc:
-            # It died confining itself (a kernel without a needed feature): start cold instead.
-            self._kill()
-            raise zygote.ZygoteUnavailable(f"worker did not start: {exc}") from None
-        if not ready.get("ready"):
-            raise WorkerCrashed("worker start", "no ready message")
-
-    def _kill(self) -> None:
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout, getattr(self.proc, "conn", None)):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
-            self.proc = None
-            self._meter = None
-        if self._launch is not None:
-            for path in self._launch.cleanup_paths:
-                sandbox.remove_cgroup(path)
-            self._launch = None
 
     def _restart(self, reason: str, upto: int | None = None) -> None:
         """A fresh worker with the notebook replayed (cells before ``upto``), minus broken cells."""
@@ -323,7 +164,7 @@ class Submission:
                               self.limits.cell_seconds)
 
     def _ensure_alive(self, what: str) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if not self.worker.alive():
             self._restart(what)
 
     # -- notebook execution ----------------------------------------------------------------
@@ -462,32 +303,21 @@ class Submission:
             raise WorkerCrashed("handle", "object was lost when the worker restarted")
 
     # -- transport ----------------------------------------------------------------------------
-    def _budget(self, what: str, cpu_seconds: float) -> _Wait:
+    def _budget(self, what: str, cpu_seconds: float) -> Wait:
         """A request's budget: the stated CPU seconds, scaled to this host's speed."""
-        return _Wait(what, cpu_seconds * self.machine.budget_scale, cpu_seconds, self.limits, self._meter)
-
-    def _start_wait(self) -> _Wait:
-        """Starting a worker runs the kit's imports, no student code: its own generous budget."""
-        return _Wait("worker start", self.limits.start_seconds, self.limits.start_seconds,
-                     dataclasses.replace(self.limits, idle_seconds=self.limits.start_seconds), self._meter)
+        return Wait(what, cpu_seconds * self.machine.budget_scale, cpu_seconds, self.limits, self.worker.meter)
 
     def _request(self, request: dict, what: str, cpu_seconds: float) -> dict:
         """Send ``request``; its reply, within ``cpu_seconds`` of the worker's CPU time."""
-        from labkit.codec import write_message
         wait = self._budget(what, cpu_seconds)
+        self.worker.send(request, what)
         try:
-            write_message(self.proc.stdin, request)
-        except (BrokenPipeError, OSError, AttributeError):
-            self._kill()
-            raise WorkerCrashed(what, "before the request was sent") from None
-        try:
-            reply = self._read_reply(wait)
+            reply = self.worker.read_reply(wait)
         finally:
-            self.last_cpu_seconds = wait.spent
-        self.last_cpu_seconds = wait.finish()
+            self.last_cpu_seconds = wait.finish() if self.worker.meter is not None else wait.spent
         self.worker_cpu_seconds += self.last_cpu_seconds
         if self.plan.kind != "bwrap":
-            self._sweep_cgroup()
+            self.worker.sweep_strays()
         rss = reply.get("maxrss_kib")
         if isinstance(rss, int):
             self.peak_rss_kib = max(self.peak_rss_kib, rss)
@@ -496,94 +326,3 @@ class Submission:
             self.tamper.update(str(t)[:100] for t in tamper[:50])
             self.flags.add("tamper")
         return reply
-
-    def _sweep_cgroup(self) -> None:
-        """Without a pid namespace, strays that left the worker's session are found by cgroup.
-
-        Killed strays stay listed as zombies until reaped, so only live ones are counted;
-        passes repeat (for up to a second) until none is left, since a bomb re-forks.
-        """
-        cgroups = self._launch.cleanup_paths if self._launch else []
-        if not cgroups or self.proc is None:
-            return
-        deadline = time.perf_counter() + 1.0
-        while time.perf_counter() < deadline:
-            try:
-                members = [int(p) for p in (cgroups[0] / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            strays = [pid for pid in members if pid != self.proc.pid and _running(pid)]
-            if not strays:
-                return
-            for pid in strays:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.001)
-
-    def _read_reply(self, wait: _Wait) -> dict:
-        what = wait.what
-        header = self._read_exactly(_HEADER_BYTES, wait)
-        length = int.from_bytes(header, "big")
-        if length > self.limits.message_bytes:
-            self._kill()
-            raise ProtocolError(f"{what}: reply of {length} bytes exceeds the limit")
-        body = self._read_exactly(length, wait)
-        import json
-        try:
-            reply = json.loads(body)
-        except ValueError:
-            self._kill()
-            raise ProtocolError(f"{what}: reply is not JSON") from None
-        if not isinstance(reply, dict):
-            self._kill()
-            raise ProtocolError(f"{what}: reply is not an object")
-        return reply
-
-    def _read_exactly(self, size: int, wait: _Wait) -> bytes:
-        fd = self.proc.stdout.fileno()
-        while len(self._buffer) < size:
-            ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
-            if not ready:
-                timeout = wait.expired()
-                if timeout is not None:
-                    self._kill()
-                    raise timeout
-                continue
-            chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
-            if not chunk:
-                code = _exit_status(self.proc)
-                self._kill()
-                raise WorkerCrashed(wait.what, _describe_exit(code))
-            self._buffer += chunk
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-
-def _exit_status(proc) -> int | None:
-    """The exit status of a worker whose channel just closed (it may take a moment to die)."""
-    try:
-        return proc.wait(1.0)
-    except subprocess.TimeoutExpired:
-        return proc.poll()
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "(closed its channel)"
-    if code < 0:
-        try:
-            return f"(signal {signal.Signals(-code).name})"
-        except ValueError:
-            return f"(signal {-code})"
-    return f"(exit code {code})"

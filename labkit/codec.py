@@ -189,26 +189,45 @@ def decode(data: Any, resolve_handle=None) -> Any:
     raise ProtocolError("unknown tag")
 
 
-def write_message(stream: BinaryIO, message: dict) -> None:
-    """Send one message: 8-byte big-endian length, then UTF-8 JSON."""
+HEADER_BYTES = _HEADER.size
+
+
+def frame(message: dict) -> bytes:
+    """One message as bytes: 8-byte big-endian length, then UTF-8 JSON."""
     body = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
-    stream.write(_HEADER.pack(len(body)) + body)
-    stream.flush()
+    return _HEADER.pack(len(body)) + body
 
 
-def read_message(stream: BinaryIO, max_bytes: int) -> dict:
-    """Receive one message; EOFError when the other side is gone."""
-    header = _read_exactly(stream, _HEADER.size)
+def body_length(header: bytes, max_bytes: int) -> int:
+    """The body length a header announces; ProtocolError past ``max_bytes``."""
     (length,) = _HEADER.unpack(header)
     if length > max_bytes:
         raise ProtocolError(f"message of {length} bytes exceeds the {max_bytes}-byte limit")
+    return length
+
+
+def parse_body(body: bytes) -> dict:
+    """A message's JSON body; ProtocolError unless it is a JSON object."""
     try:
-        message = json.loads(_read_exactly(stream, length))
+        message = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"invalid JSON: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError("message is not an object")
     return message
+
+
+def write_message(stream: BinaryIO, message: dict) -> None:
+    """Send one message (see ``frame``)."""
+    stream.write(frame(message))
+    stream.flush()
+
+
+def read_message(stream: BinaryIO, max_bytes: int) -> dict:
+    """Receive one message from a blocking stream; EOFError when the other side is gone.
+    (The trusted side reads with budgets instead: labkit/worker_process.py.)"""
+    length = body_length(_read_exactly(stream, HEADER_BYTES), max_bytes)
+    return parse_body(_read_exactly(stream, length))
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

@@ -41,6 +41,8 @@ class KernelSubmission(Submission):
     values they would get over the worker's pipe.
     """
 
+    proc = None   # no worker process: the kernel is the worker
+
     def __init__(self, namespace: dict[str, Any], cells: list[CodeCell], status: dict[int, str],
                  assignment: Assignment):
         self.assignment = assignment
@@ -60,11 +62,9 @@ class KernelSubmission(Submission):
         self.tamper = set()
         self.generation = 1
         self.restarts = 0
-        self.proc = None
         self.notebook_seconds = self.start_seconds = self.notebook_cpu_seconds = 0.0
         self.last_cpu_seconds = self.worker_cpu_seconds = 0.0
         self.machine = MachineSpeed()   # no budgets here: nbgrader's cell timeout is the only limit
-        self._meter = None
         self.peak_rss_kib = 0
         self._namespace = namespace
         self._worker = None

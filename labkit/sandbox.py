@@ -41,8 +41,6 @@ class SandboxPlan:
     """Which confinement a worker gets on this host, and why."""
 
     kind: str                      # "bwrap" or "rlimit"
-    reason: str = ""
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,13 +62,13 @@ def bwrap_path() -> str | None:
 def plan(policy: str) -> SandboxPlan:
     """Choose the confinement for ``policy`` ("auto", "required" or "off")."""
     if policy == "off":
-        return SandboxPlan("rlimit", "sandbox disabled by LABKIT_SANDBOX=off", (FALLBACK_WARNING,))
+        return SandboxPlan("rlimit")
     if bwrap_path() and _bwrap_works():
-        return SandboxPlan("bwrap", "bubblewrap")
+        return SandboxPlan("bwrap")
     if policy == "required":
         raise SandboxUnavailable("LABKIT_SANDBOX=required but bwrap is missing or cannot create namespaces")
     log.warning(FALLBACK_WARNING)
-    return SandboxPlan("rlimit", "bwrap missing or unusable", (FALLBACK_WARNING,))
+    return SandboxPlan("rlimit")
 
 
 _BWRAP_OK: bool | None = None
@@ -174,6 +172,24 @@ def _die_with_parent() -> None:
         pass
 
 
+RLIMIT_FIELDS = ("memory_bytes", "cpu_seconds", "file_bytes")   # what set_rlimits reads of Limits
+
+
+def set_rlimits(limits: Limits | dict, nproc: int | None) -> None:
+    """The worker's resource limits, applied to the calling process (cold launch and zygote
+    alike): address space, CPU seconds, file size, no core dumps, 256 descriptors, and the
+    process count where no pids cgroup bounds it."""
+    get = limits.get if isinstance(limits, dict) else lambda name: getattr(limits, name)
+    memory, cpu, size = (int(get(name)) for name in RLIMIT_FIELDS)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    if nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(nproc), int(nproc)))
+
+
 def _preexec(limits: Limits, cgroup: Path | None):
     """Runs in the child between fork and exec: join the cgroup, set rlimits, new session."""
     nproc = None if cgroup is not None or os.geteuid() == 0 else limits.processes
@@ -183,13 +199,7 @@ def _preexec(limits: Limits, cgroup: Path | None):
         _die_with_parent()
         if cgroup is not None:
             (cgroup / "cgroup.procs").write_text(str(os.getpid()))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-        if nproc is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        set_rlimits(limits, nproc)
 
     return apply
 

@@ -29,7 +29,6 @@ import atexit
 import ctypes
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -243,13 +242,8 @@ def _run_worker(request: dict, fds: list[int], limits: dict) -> None:
                            b"size=4k,mode=555"), "hide /proc")
     _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
     _drop_capabilities()
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-    if request.get("nproc"):   # no pids cgroup on this host
-        resource.setrlimit(resource.RLIMIT_NPROC, (int(request["nproc"]), int(request["nproc"])))
+    from labkit.sandbox import set_rlimits
+    set_rlimits(limits, request.get("nproc") or None)   # nproc only where no pids cgroup bounds it
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in request["env"].items()})
     os.environ["LABKIT_PIDNS"] = "1"
@@ -375,6 +369,7 @@ class ZygoteChild:
 
     def __init__(self, address: str, *, env: dict[str, str], limits, cgroup: Path | None,
                  nproc: int | None = None, timeout: float = 30.0) -> None:
+        from labkit import sandbox
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         conn.settimeout(timeout)
@@ -383,7 +378,7 @@ class ZygoteChild:
         try:
             conn.connect(address)
             request = {"env": env, "nproc": nproc,
-                       "limits": {k: getattr(limits, k) for k in ("memory_bytes", "cpu_seconds", "file_bytes")}}
+                       "limits": {k: getattr(limits, k) for k in sandbox.RLIMIT_FIELDS}}
             socket.send_fds(conn, [json.dumps(request).encode()], [child_in, child_out])
             os.close(child_in)
             os.close(child_out)
