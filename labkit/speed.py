@@ -60,7 +60,8 @@ def workload() -> tuple[float, float]:
     """
     import torch
     from torch import nn
-    torch.set_num_threads(1)
+    from labkit.settings import THREADS
+    torch.set_num_threads(THREADS)
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(5000, 2, generator=generator)
     y = (X.norm(dim=1) > 1.2).float().reshape(-1, 1)

@@ -1,6 +1,10 @@
 """The untrusted side: runs a student's notebook code and answers calls over a pipe.
 
-Started by ``labkit.client`` inside the sandbox as ``python -m labkit.worker``.
+A worker starts in one of two ways, both confined (labkit/sandbox.py): cold, as
+``python -s -c <boot>`` that imports labkit alone from the kit and calls ``main()``
+(labkit/worker_process.py), or forked from the run's zygote, which has imported torch
+already and calls ``main()`` in the child (labkit/zygote.py). Its first request, before
+any student code, is ``load``: the assignment's worker helpers, sent as text.
 Everything here runs in the same process as student code, so nothing here is trusted:
 the worker only executes and reports; every verdict is computed by the grader.
 The protocol channel is a private copy of stdin/stdout; the real fds 0-2 point at

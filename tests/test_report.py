@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from labkit.report import build_report
-from labkit.settings import CONCLUSIONS_GRADE_ID, PART_POINTS, PARTS
+from labkit import assignment as assignments
+from labkit.report import TEMPLATES, build_report
+from labkit.results import CheckResult, PartResult, SubmissionResult
+from labkit.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 ASSIGNMENT = "lab06"
+LAB06 = assignments.load(ASSIGNMENT, REPO_ROOT)
+PART_POINTS, PARTS = LAB06.points, LAB06.part_ids
+CONCLUSIONS = LAB06.manual[0]
 MALICIOUS = "<script>alert(1)</script>"
 
 
@@ -97,9 +103,17 @@ def _flagged_submission() -> dict:
     return data
 
 
+def _report(course: Path, **kwargs) -> Path:
+    return build_report(course=course, assignment=ASSIGNMENT, **kwargs)
+
+
 @pytest.fixture
 def course(tmp_path: Path) -> Path:
-    """A course directory with the fixture results and one flagged, hostile submission."""
+    """A course directory with the fixture results and one flagged, hostile submission; lab06's
+    description, report blocks and notebook are the repository's own (linked, not copied)."""
+    for folder in ("grader_tests", "source"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / ASSIGNMENT).symlink_to(REPO_ROOT / folder / ASSIGNMENT, target_is_directory=True)
     for path in FIXTURES.glob("*.json"):
         _put(tmp_path, path.stem, json.loads(path.read_text(encoding="utf-8")))
     _put(tmp_path, "eve_flagged", _flagged_submission())
@@ -111,14 +125,18 @@ STUDENTS = ["ala_reference", "bartek_untouched", "darek_no_zero_grad", "eve_flag
 
 def _parts_csv(course: Path) -> dict[str, dict[str, str]]:
     with open(course / "reports" / f"{ASSIGNMENT}_parts.csv", newline="", encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == ["assignment", "student_id", *PARTS, "manual", "total"]
+        rows = list(reader)
+    assert {row["assignment"] for row in rows} <= {ASSIGNMENT}
+    return {row["student_id"]: row for row in rows}
 
 
 # --------------------------------------------------------------------------- unit tests
 
 
 def test_report_has_overview_table_and_a_section_per_student(course):
-    out = build_report(course=course)
+    out = _report(course)
     assert out == course / "reports" / f"{ASSIGNMENT}_report.html"
     dom = Dom(out.read_text(encoding="utf-8"))
     assert dom.find("section", id="overview")
@@ -138,7 +156,7 @@ def test_report_has_overview_table_and_a_section_per_student(course):
 
 
 def test_students_without_artifacts_still_get_a_section(course):
-    text = build_report(course=course).read_text(encoding="utf-8")
+    text = _report(course).read_text(encoding="utf-8")
     dom = Dom(text)
     # untouched release: no artifacts at all, but its failed checks and messages are there
     assert not dom.find("img", inside=("section", "id", "student-bartek_untouched"))
@@ -155,7 +173,7 @@ def test_students_without_artifacts_still_get_a_section(course):
 
 
 def test_flags_are_shown_in_table_flag_section_and_student_section(course):
-    dom = Dom(build_report(course=course).read_text(encoding="utf-8"))
+    dom = Dom(_report(course).read_text(encoding="utf-8"))
     for flag, kind in [("call_timeout", "timeout"), ("cell_crash", "crash"),
                        ("sandbox_fallback", "sandbox"), ("tamper", "tamper")]:
         for where in (("table", "id", "scores"), ("table", "id", "flag-table"),
@@ -167,20 +185,20 @@ def test_flags_are_shown_in_table_flag_section_and_student_section(course):
 
 
 def test_changed_scores_are_flagged_on_the_next_run_with_old_and_new(course):
-    first = build_report(course=course).read_text(encoding="utf-8")
+    first = _report(course).read_text(encoding="utf-8")
     assert "No previous run to compare scores with" in first
     assert not Dom(first).find("span", class_="flag-changed")
     snapshot = json.loads((course / "reports" / f"{ASSIGNMENT}_scores.json").read_text())
     assert snapshot["scores"]["darek_no_zero_grad"]["training"] == pytest.approx(0.5714)
 
-    again = build_report(course=course).read_text(encoding="utf-8")
+    again = _report(course).read_text(encoding="utf-8")
     assert not Dom(again).find("span", class_="flag-changed")    # nothing changed in between
 
     darek = _load("darek_no_zero_grad")
     for check in darek["parts"]["training"]["checks"]:
         check.update(status="passed", credit=1.0, message="")
     _put(course, "darek_no_zero_grad", darek)
-    text = build_report(course=course).read_text(encoding="utf-8")
+    text = _report(course).read_text(encoding="utf-8")
     dom = Dom(text)
     changed = {s for s in STUDENTS if dom.find("span", inside=("tr", "data-student", s), class_="flag-changed")}
     assert changed == {"darek_no_zero_grad"}
@@ -190,7 +208,7 @@ def test_changed_scores_are_flagged_on_the_next_run_with_old_and_new(course):
 
 
 def test_student_text_is_escaped(course):
-    text = build_report(course=course).read_text(encoding="utf-8")
+    text = _report(course).read_text(encoding="utf-8")
     assert MALICIOUS not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<img src=x" not in text and "&lt;img src=x onerror=alert(2)&gt;" in text
@@ -200,7 +218,7 @@ def test_student_text_is_escaped(course):
 
 
 def test_no_external_resources(course):
-    text = build_report(course=course).read_text(encoding="utf-8")
+    text = _report(course).read_text(encoding="utf-8")
     dom = Dom(text)
     refs = [(t, k, v) for t, a, _ in dom.elements for k, v in a.items() if k in ("src", "href", "action")]
     assert refs
@@ -214,7 +232,7 @@ def test_no_external_resources(course):
 
 
 def test_parts_csv_from_results(course):
-    build_report(course=course)
+    _report(course)
     rows = _parts_csv(course)
     assert list(rows) == STUDENTS
     assert rows["ala_reference"]["total"] == "20.0"
@@ -234,7 +252,7 @@ def test_custom_output_path_and_broken_inputs(course, tmp_path):
     weird["artifacts"]["results"] = [{"factor": "lr", "test_accuracy": "high"}, "row"]
     weird["artifacts"]["best_losses"] = ["nan?"]
     _put(course, "yola_weird", weird)
-    out = build_report(course=course, out=tmp_path / "elsewhere" / "r.html")
+    out = _report(course, out=tmp_path / "elsewhere" / "r.html")
     assert out == tmp_path / "elsewhere" / "r.html" and out.is_file()
     text = out.read_text(encoding="utf-8")
     dom = Dom(text)
@@ -261,7 +279,7 @@ def _gradebook(course: Path, students: list[str], manual: dict[str, float | None
     gb.add_notebook(ASSIGNMENT, ASSIGNMENT)
     for part in PARTS:
         gb.add_grade_cell(f"{part}_tests", ASSIGNMENT, ASSIGNMENT, max_score=PART_POINTS[part], cell_type="code")
-    gb.add_grade_cell(CONCLUSIONS_GRADE_ID, ASSIGNMENT, ASSIGNMENT, max_score=3.0, cell_type="markdown")
+    gb.add_grade_cell(CONCLUSIONS.cell, ASSIGNMENT, ASSIGNMENT, max_score=CONCLUSIONS.points, cell_type="markdown")
     for student in students:
         gb.add_student(student)
         gb.add_submission(ASSIGNMENT, student)
@@ -274,7 +292,7 @@ def _gradebook(course: Path, students: list[str], manual: dict[str, float | None
                 grade.auto_score = round(PART_POINTS[part] * frac, 4)
             else:
                 grade.auto_score = 1.0
-        grade = gb.find_grade(CONCLUSIONS_GRADE_ID, ASSIGNMENT, ASSIGNMENT, student)
+        grade = gb.find_grade(CONCLUSIONS.cell, ASSIGNMENT, ASSIGNMENT, student)
         grade.manual_score = manual.get(student)
         grade.needs_manual_grade = manual.get(student) is None
     gb.add_student("no_show")                                    # never submitted
@@ -287,7 +305,7 @@ def test_gradebook_scores_include_the_manual_grade(course, venv_path):
     gb = _gradebook(course, ["ala_reference", "darek_no_zero_grad", "fred_gradebook_only"],
                     {"ala_reference": 2.5})
     gb.close()
-    dom = Dom(build_report(course=course).read_text(encoding="utf-8"))
+    dom = Dom(_report(course).read_text(encoding="utf-8"))
     rows = _parts_csv(course)
     assert rows["ala_reference"]["manual"] == "2.5"
     assert rows["ala_reference"]["total"] == "22.5"
@@ -339,7 +357,7 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_report_renders_in_headless_chromium(course, tmp_path):
-    report = build_report(course=course)
+    report = _report(course)
     url = report.resolve().as_uri()
 
     proc = _chromium("--dump-dom", url, profile=tmp_path / "profile-dom")
@@ -377,7 +395,7 @@ def test_overview_shows_the_measured_machine_speed_of_the_run(course):
         data["machine"] = {"cpu_factor": cpu, "wall_factor": wall, "budget_scale": max(cpu, 1.0), "measured": True}
         data["flags"] = sorted(set(data["flags"]) | ({"slow_host"} if wall > 3 else set()))
         path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    html = build_report(course=course, assignment=ASSIGNMENT).read_text(encoding="utf-8")
+    html = _report(course).read_text(encoding="utf-8")
     dom = Dom(html)
     assert dom.find("p", class_="machine")
     assert '<span class="cpu-factor">1.00–1.18</span>' in html
@@ -387,5 +405,109 @@ def test_overview_shows_the_measured_machine_speed_of_the_run(course):
 
 
 def test_results_without_a_machine_measurement_say_so(course):
-    html = build_report(course=course, assignment=ASSIGNMENT).read_text(encoding="utf-8")
+    html = _report(course).read_text(encoding="utf-8")
     assert "Machine speed: not recorded." in html
+
+
+# --------------------------------------------------------------------------- any assignment
+
+
+MINI_NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "stats-tests", "outputs": [],
+               "source": "# hidden checks run here",
+               "metadata": {"nbgrader": {"grade": True, "solution": False, "locked": True, "task": False,
+                                         "grade_id": "stats_tests", "points": 2, "schema_version": 3}}}],
+    "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def _mini_course(root: Path, description: str = '[assignment]\nlanguage = "en"\nchecks = "."\n') -> Path:
+    """A course with one tiny assignment (one part, no manual cell, no report blocks) and one
+    graded student whose artifacts happen to carry lab06-like keys."""
+    (root / "source" / "mini").mkdir(parents=True)
+    (root / "source" / "mini" / "mini.ipynb").write_text(json.dumps(MINI_NOTEBOOK), encoding="utf-8")
+    (root / "grader_tests" / "mini").mkdir(parents=True)
+    (root / "grader_tests" / "mini" / "assignment.toml").write_text(description, encoding="utf-8")
+    checks = [CheckResult("stats", "test_mean", 1.0, 1.0, "passed"),
+              CheckResult("stats", "test_median", 1.0, 0.0, "failed", f"expected 2, got {MALICIOUS}")]
+    result = SubmissionResult(notebook="mini.ipynb", assignment="mini",
+                              parts={"stats": PartResult("stats", 2.0, checks)},
+                              artifacts={"boundary": [0.5] * 4, "results": [{"factor": "lr", "test_accuracy": 1.0}],
+                                         "best_config": {"lr": 0.1}})
+    path = root / "reports" / "results" / "mini" / "zoe.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(result.to_json(), encoding="utf-8")
+    return root
+
+
+def test_an_assignment_without_report_blocks_gets_the_engine_report(tmp_path):
+    course = _mini_course(tmp_path)
+    mini = assignments.load("mini", course)
+    assert mini.report_template is None and mini.report_sections is None and not mini.manual
+    out = build_report(course=course, assignment="mini")
+    assert out == course / "reports" / "mini_report.html"
+    text = out.read_text(encoding="utf-8")
+    dom = Dom(text)
+    for section in ("overview", "students", "flags", "student-zoe"):
+        assert dom.find("section", id=section), section
+    assert dom.find("img", inside=("figure", "class", "histogram"))
+    assert [r["data-student"] for r in dom.find("tr", inside=("table", "id", "scores")) if "data-student" in r] == ["zoe"]
+    assert dom.find("code", inside=("section", "id", "student-zoe"), class_="check-name")
+    assert "test_median" in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text and MALICIOUS not in text
+    assert "zoe — 1.00 / 2" in text and "stats 1.00/2" in text
+    # nothing of lab06: no figures per student, no BEST_CONFIG or RESULTS wording
+    assert not dom.find("img", inside=("section", "id", "student-zoe"))
+    for css in ("boundary", "losses", "results-chart"):
+        assert not dom.find("figure", class_=css)
+    for word in ("BEST_CONFIG", "RESULTS", "Not available", "could not be drawn", "report sections"):
+        assert word not in text, word
+    assert Dom(text).scripts == 1
+    with open(course / "reports" / "mini_parts.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["assignment", "student_id", "stats", "manual", "total"], ["mini", "zoe", "1.0", "", "1.0"]]
+    snapshot = json.loads((course / "reports" / "mini_scores.json").read_text(encoding="utf-8"))
+    assert snapshot["assignment"] == "mini" and snapshot["scores"]["zoe"]["total"] == 1.0
+
+
+def test_an_assignment_can_extend_the_report_and_its_failures_do_not_sink_it(tmp_path):
+    course = _mini_course(tmp_path, '[assignment]\nlanguage = "en"\nchecks = "."\n'
+                                    'report_template = "page.html.j2"\nreport_sections = "sections.py"\n')
+    folder = course / "grader_tests" / "mini"
+    (folder / "sections.py").write_text(
+        "def student_context(result, helpers):\n"
+        "    return {'note': result.artifacts['best_config'], 'fig': helpers.figure('bad', lambda: 1 / 0)}\n"
+        "def overview_context(entries, helpers):\n"
+        "    return {'count': len(entries)}\n", encoding="utf-8")
+    (folder / "page.html.j2").write_text(
+        '{% extends "report.html.j2" %}{% import "macros.html.j2" as m %}'
+        '{% block overview_extra %}<p class="mini-overview">{{ overview.extra.count }} graded</p>{% endblock %}'
+        '{% block student_extra %}<p class="mini-note">{{ extra.note }} {{ s.student }}</p>'
+        '{{ m.figure(extra.fig) }}{% endblock %}', encoding="utf-8")
+    dom = Dom(build_report(course=course, assignment="mini").read_text(encoding="utf-8"))
+    assert dom.find("p", inside=("section", "id", "overview"), class_="mini-overview")
+    assert dom.find("p", inside=("section", "id", "student-zoe"), class_="mini-note")
+    text = (course / "reports" / "mini_report.html").read_text(encoding="utf-8")
+    assert "{&#39;lr&#39;: 0.1} zoe" in text
+    assert "bad: could not be drawn (ZeroDivisionError" in text
+
+    # a failing student_context is a note in that student's section, not a lost report
+    (folder / "sections.py").write_text("def student_context(result, helpers):\n    raise KeyError('x')\n")
+    text = build_report(course=course, assignment="mini").read_text(encoding="utf-8")
+    assert "report sections failed here: KeyError" in text and Dom(text).find("section", id="student-zoe")
+    # a broken template falls back to the engine's page, with a notice
+    (folder / "page.html.j2").write_text('{% extends "report.html.j2" %}{% block student_extra %}{{ 1 / 0 }}'
+                                          '{% endblock %}', encoding="utf-8")
+    (folder / "sections.py").write_text("raise ImportError('broken')\n")
+    text = build_report(course=course, assignment="mini").read_text(encoding="utf-8")
+    dom = Dom(text)
+    assert dom.find("section", id="student-zoe") and len(dom.find("p", class_="notice")) == 2
+    assert "report sections could not be loaded: ImportError: broken" in text
+    assert "report template failed (ZeroDivisionError" in text
+
+
+def test_the_engine_report_knows_no_assignment():
+    engine = [Path(__file__).parent.parent / "labkit" / "report.py", *sorted(TEMPLATES.iterdir())]
+    for path in engine:
+        text = path.read_text(encoding="utf-8")
+        for word in ("lab06", "BEST_CONFIG", "RESULTS", "boundary", "rings"):
+            assert not re.search(rf"\b{word}\b", text), (path.name, word)

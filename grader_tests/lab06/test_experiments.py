@@ -65,7 +65,7 @@ def test_run_experiment_seeds_torch_and_draws_its_data_from_the_config(spied):
             fail("{what}: oczekiwano wywołania make_rings({exp}); wywołania: {got}.",
                  "{what}: expected a call make_rings({exp}); calls made: {got}.", what=what,
                  exp=", ".join(f"{k}={v}" for k, v in expected.items()),
-                 got=[{k: r[k] for k in ("n", "sd", "seed")} for r in rings] or "brak")
+                 got=[{k: r[k] for k in ("n", "sd", "seed")} for r in rings] or tr("brak", "none"))
 
 
 def test_run_experiment_trains_the_configs_model_with_its_own_functions(spied):
@@ -83,7 +83,7 @@ def test_run_experiment_trains_the_configs_model_with_its_own_functions(spied):
         if not any(all(args.get(k) == v for k, v in want.items()) for args in normalized):
             fail("{what}: oczekiwano wywołania {name}(..., {exp}); otrzymano {got}.",
                  "{what}: expected a call {name}(..., {exp}); got {got}.", what=what, name=name,
-                 exp=", ".join(f"{k}={v!r}" for k, v in want.items()), got=normalized or "brak")
+                 exp=", ".join(f"{k}={v!r}" for k, v in want.items()), got=normalized or tr("brak", "none"))
     value = spied["value"]
     if not isinstance(value, dict) or "losses" not in value:
         fail("{what}: oczekiwano słownika z kluczem 'losses', otrzymano {got}.",
