@@ -38,10 +38,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import corpus  # noqa: E402  (tests/corpus.py: the grader's fixture submissions)
+from labkit.assignment import load  # noqa: E402
 from labkit.demo import part_table  # noqa: E402
 from labkit.inkernel import write_stock_config  # noqa: E402
-from labkit.settings import ASSIGNMENT_ID, PARTS  # noqa: E402
-from labkit.submissions import build_submission, solution_sources  # noqa: E402
+from labkit.submissions import build_submission, release_notebook, solution_sources  # noqa: E402
+
+LAB06 = load("lab06", REPO)   # the corpus is written against lab06's notebook
+ASSIGNMENT_ID = LAB06.id
+PARTS = LAB06.part_ids
 
 HANG = "while True:\n    pass\n"
 HOSTILE = ("import torch, numpy\ntorch.allclose = lambda *a, **k: True\nnumpy.allclose = torch.allclose\n"
@@ -52,15 +56,19 @@ HOSTILE = ("import torch, numpy\ntorch.allclose = lambda *a, **k: True\nnumpy.al
 def make_class(folder: Path, n: int) -> list[tuple[str, Path]]:
     """N notebooks: corpus cases in turn, with one hanging and one hostile notebook per 20."""
     names = sorted(corpus.CASES)
+    solutions = solution_sources(LAB06.notebook)
+    files = {"release": release_notebook(REPO, ASSIGNMENT_ID), "source": LAB06.notebook}
     made = []
     for i in range(n):
         student = f"s{i:03d}"
         dest = folder / f"{student}.ipynb"
         if i % 20 == 7:
-            build_submission(dest, {"experiments_solution_results": HANG + solution_sources()["experiments_solution_results"]})
+            build_submission(dest, {"experiments_solution_results": HANG + solutions["experiments_solution_results"]},
+                             **files)
             student += "_hang"
         elif i % 20 == 13:
-            build_submission(dest, {"training_solution_optimizer": solution_sources()["training_solution_optimizer"] + "\n" + HOSTILE})
+            build_submission(dest, {"training_solution_optimizer": solutions["training_solution_optimizer"] + "\n"
+                                    + HOSTILE}, **files)
             student += "_hostile"
         else:
             case = names[i % len(names)]
@@ -87,9 +95,12 @@ def _sign(notebook: Path, student: str) -> None:
 
 
 def make_course(root: Path, klass: list[tuple[str, Path]], *, stock: bool) -> Path:
-    shutil.copytree(REPO / "source", root / "source")
+    # The course root as the kit reads it (the stock path's in-kernel checks find their
+    # description from the kernel's folder): notebooks, descriptions and checks, reference.
+    for folder in ("source", "grader_tests", "reference"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     if stock:
-        write_stock_config(root)
+        write_stock_config(root, assignments=[ASSIGNMENT_ID])
     else:
         shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     nbgrader(root, "generate_assignment", ASSIGNMENT_ID, "--force")
@@ -150,9 +161,9 @@ def main() -> int:
         times["regrade"] = nbgrader(fast, "autograde", ASSIGNMENT_ID, "--force", *jobs)
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
-        fast_rows = part_table(fast)
-        vs_stock = differences(fast_rows, part_table(stock))
-        vs_serial = [] if args.skip_serial else differences(fast_rows, part_table(serial))
+        fast_rows = part_table(fast, LAB06)
+        vs_stock = differences(fast_rows, part_table(stock, LAB06))
+        vs_serial = [] if args.skip_serial else differences(fast_rows, part_table(serial, LAB06))
         runs = results_of(fast if args.skip_serial else serial)
         timing = [r["timings"] for r in runs]
         starts = sum(t.get("worker_start_seconds") or 0 for t in timing)

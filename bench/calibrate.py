@@ -1,10 +1,14 @@
 #!/usr/bin/env python
 """Calibrate every statistical and numerical threshold of the hidden grader.
 
-For each threshold in ``labkit.settings`` the statistic its check computes is re-run for
-*correct* solutions (the reference, plus alternative correct implementations where style
-matters) over many seeds. The grader's own helpers are imported from ``grader_tests/`` so
-that the numbers measure exactly what the checks compute.
+For each threshold of lab06 (``[params.tol]`` and ``[params.budget]`` of
+grader_tests/lab06/assignment.toml, read with ``labkit.assignment.load``) the statistic its
+check computes is re-run for *correct* solutions (the reference, plus alternative correct
+implementations where style matters) over many seeds. The checks' own helpers and formulas
+are imported from ``grader_tests/lab06/`` (and the dtype allowance from ``labkit.checks``),
+never copied, so that the numbers measure exactly what the checks compute; the worker-side
+ops are lab06's ``worker_side.py`` and the engine's ``labkit/worker_ops.py``, dispatched by a
+``labkit.worker.Worker`` in this process as the sandboxed worker dispatches them.
 
 For every check the table shows the threshold, the worst observed value, the mean and std
 of the statistic, the margin in standard deviations and an estimated false-fail
@@ -43,7 +47,6 @@ from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "grader_tests"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -51,28 +54,52 @@ import torch.nn.functional as F  # noqa: E402
 from scipy import optimize, special, stats  # noqa: E402
 from torch import nn  # noqa: E402
 
-torch.set_num_threads(1)
+from labkit.assignment import activate, load  # noqa: E402
+from labkit.checks import allowance, float_eps, number_eps, plain  # noqa: E402
+from labkit.settings import THREADS  # noqa: E402
+from labkit.worker import Worker, _seed_everything  # noqa: E402  (what the worker does before every call)
 
-import reference  # noqa: E402
-from labkit import worker_ops  # noqa: E402
-from labkit.checks import float_eps, number_eps, plain  # noqa: E402
-from labkit.settings import ACTIVATIONS, load_settings  # noqa: E402
-from labkit.worker import _seed_everything  # noqa: E402  (what the worker does before every call)
+torch.set_num_threads(THREADS)
 
-# The grader's own helpers: calibration measures exactly what the checks compute.
-from grader import grader_weights, reference_model, set_weights, torch_mlp  # noqa: E402
-from test_data import class_stats, expected_stats  # noqa: E402
-from test_experiments import accuracy_of, best_as_python, heldout, reference_pipeline, same_accuracy  # noqa: E402
+# lab06 as the grader sees it: its numbers, and its checks importable. The checks read the
+# active assignment when imported, as in a grading session (labkit/pytest_plugin.py).
+LAB06 = load("lab06", REPO)
+activate(LAB06)
+sys.path[:0] = [p for p in LAB06.import_paths() if p not in sys.path]
+
+import reference.lab06 as reference  # noqa: E402
+
+# The checks' own helpers and formulas: calibration measures exactly what the checks compute.
+from grader import grader_weights, passthrough_tolerance  # noqa: E402
+from test_data import class_stats, expected_stats, zero_sd_radii  # noqa: E402
+from test_experiments import (  # noqa: E402
+    accuracy_of, accuracy_tolerance, best_as_python, dtype_tolerance, heldout, reference_pipeline, same_accuracy,
+)
+from test_loader import epoch_order, shuffled, tagged_data  # noqa: E402
 from test_loss import HIDDEN as LOSS_HIDDEN  # noqa: E402
 from test_loss import data as loss_data  # noqa: E402
+from test_loss import grader_bce, grader_evaluation, grader_net, grader_probabilities  # noqa: E402
 from test_model import inputs as model_inputs  # noqa: E402
-from test_training import BATCH, SIZES, initial_weights, run_reference, training_data  # noqa: E402
+from test_model import reference_outputs  # noqa: E402
+from test_training import BATCH, SIZES, initial_weights, network_losses, run_reference, training_data  # noqa: E402
 
-SETTINGS = load_settings()
-TOL = SETTINGS.tol
-BUDGET = SETTINGS.budget
-K = SETTINGS.hypothesis_examples
+PARAMS = LAB06.params
+TOL = PARAMS.tol
+BUDGET = PARAMS.budget
+SEEDS = PARAMS.seeds
+K = LAB06.hypothesis_examples
+ACTIVATIONS = tuple(reference.ACTIVATIONS)
 TARGET = 1e-6
+
+# The worker's ops (lab06's worker_side.py first, then labkit/worker_ops.py), dispatched by a
+# Worker serving a namespace in this process: real objects, no pipe, no sandbox.
+_WORKER = Worker(1, 1 << 20, 0, namespace={"__name__": "__main__"})
+_WORKER.load(LAB06.id, LAB06.helper_source())
+
+
+def op(name: str, *args):
+    """What ``submission.op(name, *args)`` runs in the worker, here."""
+    return _WORKER.op(name, list(args))
 
 
 def log(message: str) -> None:
@@ -406,8 +433,7 @@ def calibrate_data(counts) -> tuple[list[Row], dict]:
         for n, r1, r2 in draws:
             X, _ = style(n, r1, r2, 0.0, seed=8)
             dtypes.add(X.dtype.name)
-            expected = np.where(np.arange(n) < n // 2, r1, r2)
-            radius = np.hypot(X[:, 0].astype(np.float64), X[:, 1].astype(np.float64))
+            radius, expected = zero_sd_radii(X, n, r1, r2)
             ulps.append(float(np.max(np.abs(radius - expected) / (float_eps(X.dtype) * expected))))
         rows.append(Row("data", f"exact [{name}, {'/'.join(sorted(dtypes))}]", f"≤ {TOL.exact_ulps:g} eps·r",
                         [Tail(np.array(ulps), hi=TOL.exact_ulps)], K,
@@ -522,16 +548,13 @@ def calibrate_model(counts) -> list[Row]:
         seed = int(rng.integers(0, 10_001))
         weights = grader_weights(hidden, seed)
         x = model_inputs(seed, 32)
-        ref = reference_model(hidden, activation, weights)
-        ref.eval()
-        with torch.no_grad():
-            expected = ref(torch.tensor(x)).numpy().astype(np.float64)
+        expected = reference_outputs(hidden, activation, weights, x).astype(np.float64)
         for name, (cls, only) in MODEL_STYLES.items():
             if only is not None and activation not in only:
                 continue
             model = cls(hidden, activation)
-            worker_ops.op_set_params(model, weights)
-            got = worker_ops.op_forward(model, x).numpy().astype(np.float64)
+            op("set_params", model, weights)
+            got = op("forward", model, x).numpy().astype(np.float64)
             diffs[name].append(float(np.max(np.abs(got - expected))))
     rows = []
     for name, d in diffs.items():
@@ -604,10 +627,10 @@ ACCURACY_STYLES = {"sklearn float": accuracy_sklearn, "float32 mean .item()": ac
                    "0-d float32 tensor": accuracy_torch_tensor, "np.float32": accuracy_numpy_float32}
 
 
-def number_bound(value, expected: float, base: float) -> float:
-    """The check's tolerance for one returned number: base, widened to number_ulps * eps * |expected|."""
-    from labkit.checks import number_eps
-    return max(base, TOL.number_ulps * number_eps(value) * abs(expected))
+def number_bound(value, expected: float, atol: float) -> float:
+    """expect_close's tolerance for one returned number: atol, widened to the dtype allowance
+    (``labkit.checks.allowance``: number_ulps ulps of |expected| at the eps of value's dtype)."""
+    return max(atol, float(allowance(number_eps(value), expected)))
 
 
 def as_wire(value):
@@ -622,32 +645,22 @@ def calibrate_loss(counts) -> list[Row]:
     acc_ratio = {name: [] for name in ACCURACY_STYLES}
     for seed in rng.integers(0, 10_001, size=counts["loss"]):
         seed = int(seed)
-        # grader_model(): the worker's 2-8-1 net with Dropout, and the local reference copy.
-        weights = grader_weights(LOSS_HIDDEN, seed, scale=1.0)
-        handle = worker_ops.op_mlp_dropout([2, *LOSS_HIDDEN, 1], 0.5)
-        worker_ops.op_set_params(handle, weights)
-        local = reference.Klasyfikator(LOSS_HIDDEN, "relu")
-        set_weights(local, weights)
-        local.eval()
+        # grader_model(): the worker's 2-8-1 net with Dropout, and the grader's local copy.
+        weights, local = grader_net(seed)
+        handle = op("mlp_dropout", [2, *LOSS_HIDDEN, 1], 0.5)
+        op("set_params", handle, weights)
         _, _, X32, y32 = loss_data(seed)
-        with torch.no_grad():
-            p = local(torch.tensor(X32)).numpy().reshape(-1).astype(np.float64)
-        # The check's formula, verbatim.
-        with np.errstate(divide="ignore"):
-            log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
-        expected = -np.mean(y32 * log_p + (1 - y32) * log_q)
+        expected = grader_bce(grader_probabilities(local, X32), y32)
         for name, fn in LOSS_STYLES.items():
-            _seed_everything(SETTINGS.seeds.base)
+            _seed_everything(LAB06.seed)
             got = as_wire(fn(handle, torch.tensor(X32), torch.tensor(y32), nn.BCELoss()))
-            # The check's bound: rtol, widened to the dtype allowance (never wider for float32).
-            bound = max(TOL.loss_rel, TOL.number_ulps * number_eps(got))
-            rel[name].append(abs(plain(got) - expected) / abs(expected) * TOL.loss_rel / bound)
+            # The check's bound (expect_close: rtol, widened to the dtype allowance), in units of rtol.
+            bound = max(TOL.loss_rel * abs(expected), float(allowance(number_eps(got), expected)))
+            rel[name].append(abs(plain(got) - expected) / bound * TOL.loss_rel)
         # evaluate's accuracy (TOL.accuracy + the dtype allowance), same setup; the predictions
         # are the reference's, so only the accuracy's arithmetic and dtype differ.
         predicted = reference.predict(handle, torch.tensor(X32))
-        with torch.no_grad():
-            y_pred = (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
-        exact = np.mean(y_pred == y32.astype(np.int64))
+        exact, _ = grader_evaluation(local, X32, y32)
         for name, fn in ACCURACY_STYLES.items():
             got = as_wire(fn(predicted, y32.astype(np.int64)))
             acc_ratio[name].append(abs(plain(got) - exact) / number_bound(got, exact, TOL.accuracy))
@@ -765,16 +778,16 @@ TRAIN_STYLES = {
 
 def student_run(train_fn, sizes, weights, X, y, n_epochs, *, dropout=None, eval_first=False):
     """run_student() of test_training with the worker ops, in this process."""
-    model = worker_ops.op_mlp_dropout(sizes, dropout) if dropout else worker_ops.op_mlp(sizes, "tanh")
-    worker_ops.op_set_params(model, weights)
+    model = op("mlp_dropout", sizes, dropout) if dropout else op("mlp", sizes, "tanh")
+    op("set_params", model, weights)
     if eval_first:
         model.eval()
-    loader = worker_ops.op_loader(X, y, BATCH, False)
-    optimizer = worker_ops.op_adam(model, 0.01)
-    _seed_everything(SETTINGS.seeds.base)          # the worker seeds before calling train
+    loader = op("loader", X, y, BATCH, False)
+    optimizer = op("adam", model, 0.01)
+    _seed_everything(LAB06.seed)          # the worker seeds before calling train
     with quiet():
-        history = train_fn(model, loader, worker_ops.op_bce_loss(), optimizer, n_epochs)
-    return history, [p.numpy() for p in worker_ops.op_get_params(model)]
+        history = train_fn(model, loader, op("bce_loss"), optimizer, n_epochs)
+    return history, [p.numpy() for p in op("get_params", model)]
 
 
 def calibrate_training(counts) -> list[Row]:
@@ -819,26 +832,21 @@ def loss_drop_ratio(X, y, init_seed: int, train_seed: int) -> float:
     """test_loss_halves_on_a_grader_2_16_16_1_network with the reference train."""
     sizes = [2, 16, 16, 1]
     _seed_everything(init_seed)
-    model = worker_ops.op_mlp(sizes, "relu")
-    before = [p.numpy() for p in worker_ops.op_get_params(model)]
-    loader = worker_ops.op_loader(X, y, BATCH, True)
-    optimizer = worker_ops.op_adam(model, 0.01)
+    model = op("mlp", sizes, "relu")
+    before = [p.numpy() for p in op("get_params", model)]
+    loader = op("loader", X, y, BATCH, True)
+    optimizer = op("adam", model, 0.01)
     _seed_everything(train_seed)
     with quiet():
-        reference.train(model, loader, worker_ops.op_bce_loss(), optimizer, 10)
-    after = [p.numpy() for p in worker_ops.op_get_params(model)]
-    local = torch_mlp(sizes, "relu")
-    losses = []
-    for weights in (before, after):
-        set_weights(local, weights)
-        with torch.no_grad():
-            losses.append(float(F.binary_cross_entropy(local(torch.tensor(X)), torch.tensor(y).reshape(-1, 1))))
-    return losses[1] / losses[0]
+        reference.train(model, loader, op("bce_loss"), optimizer, 10)
+    after = [p.numpy() for p in op("get_params", model)]
+    initial, final = network_losses(sizes, (before, after), X, y)
+    return final / initial
 
 
 def calibrate_loss_drop(counts) -> tuple[list[Row], dict]:
     X, y = training_data(14, n=1000)
-    graded = loss_drop_ratio(X, y, 14, SETTINGS.seeds.base)
+    graded = loss_drop_ratio(X, y, 14, LAB06.seed)
     ratios = np.array([loss_drop_ratio(X, y, s, 1_000_000 + s) for s in range(counts["loss_drop"])])
     row = Row("training", "loss_drop [reference]", f"final/initial < {TOL.loss_drop}",
               [Tail(ratios, hi=TOL.loss_drop, strict=True)], 1,
@@ -920,8 +928,8 @@ def student_pipeline_local(config: dict, seed: int) -> float:
     with quiet():
         reference.train(model, loader, nn.BCELoss(), optimizer, config["n_epochs"])
     X_test, y_test = heldout(seed)
-    _seed_everything(SETTINGS.seeds.base)
-    return accuracy_of(worker_ops.op_forward(model, X_test).numpy(), y_test)
+    _seed_everything(LAB06.seed)
+    return accuracy_of(op("forward", model, X_test).numpy(), y_test)
 
 
 def calibrate_best(counts) -> tuple[list[Row], dict]:
@@ -933,7 +941,7 @@ def calibrate_best(counts) -> tuple[list[Row], dict]:
     """
     config = reference.BEST_CONFIG
     n_triples = counts["best_triples"]
-    seeds = list(SETTINGS.seeds.best_config) + [5000 + k for k in range(3 * (n_triples - 1))]
+    seeds = list(SEEDS.best_config) + [5000 + k for k in range(3 * (n_triples - 1))]
     student, ref, cpu = [], [], []
     for s in seeds:
         start = time.process_time()
@@ -1020,7 +1028,7 @@ def calibrate_rerun(counts) -> list[Row]:
         ratios = []
         for a, b in diffs:
             row = as_wire(cast(a))
-            ratios.append(abs(plain(row) - b) / number_bound(row, max(abs(plain(row)), abs(b)), TOL.rerun_accuracy))
+            ratios.append(abs(plain(row) - b) / accuracy_tolerance(row, b, TOL.rerun_accuracy))
             assert (ratios[-1] <= 1) == same_accuracy(row, b, TOL.rerun_accuracy)
         rows.append(Row("experiments", f"rerun_accuracy [{name}]", "|Δ| / tolerance ≤ 1",
                         [Tail(np.array(ratios), hi=1.0)], 2,
@@ -1039,7 +1047,7 @@ def calibrate_numbers(counts) -> list[Row]:
         ratios, neighbours = [], []
         for accuracy in fakes:
             copy = as_wire(cast(float(accuracy)))
-            slack = TOL.passthrough + TOL.number_ulps * number_eps(copy) * plain(copy)
+            slack = passthrough_tolerance(number_eps(copy), plain(copy))
             ratios.append(abs(plain(copy) - accuracy) / slack)
             neighbours.append((1e-4 - abs(plain(copy) - accuracy)) / slack)   # next call must stay out
         rows.append(Row("experiments", f"test_accuracy passthrough [{name}]", "|Δ| / tolerance ≤ 1",
@@ -1051,8 +1059,8 @@ def calibrate_numbers(counts) -> list[Row]:
         ratios = []
         for lr in (0.05, 0.01):
             got = float(cast(lr))                     # op_describe reports float(group["lr"])
-            ratios.append(abs(got - lr) / (TOL.passthrough + TOL.number_ulps * float_eps() * lr))
-        wrong = 0.04 / (TOL.passthrough + TOL.number_ulps * float_eps() * 0.05)   # the default 0.01 for 0.05
+            ratios.append(abs(got - lr) / passthrough_tolerance(float_eps(), lr))
+        wrong = 0.04 / passthrough_tolerance(float_eps(), 0.05)   # the default 0.01 for 0.05
         rows.append(Row("training", f"make_optimizer lr passthrough [{name}]", "|Δ| / tolerance ≤ 1",
                         [Tail(np.array(ratios), hi=1.0)], 2,
                         note=f"tolerance {TOL.passthrough:g} + {TOL.number_ulps:g} eps·lr; ignoring lr (0.01 for 0.05) "
@@ -1062,7 +1070,7 @@ def calibrate_numbers(counts) -> list[Row]:
         best = best_as_python({**reference.BEST_CONFIG, "sd": cast(0.2)})
         off = best_as_python({**reference.BEST_CONFIG, "sd": cast(0.21)})
         got = as_wire(cast(0.2))
-        ratio = abs(plain(got) - 0.2) / (TOL.number_ulps * number_eps(got) * 0.2)
+        ratio = abs(plain(got) - 0.2) / dtype_tolerance(got, plain(got))
         assert best["sd"] == 0.2 and off["sd"] != 0.2
         rows.append(Row("experiments", f"BEST_CONFIG sd = 0.2 [{name}]", "|Δ| / tolerance ≤ 1",
                         [Tail(np.array([ratio]), hi=1.0)], 1,
@@ -1076,17 +1084,15 @@ def calibrate_numbers(counts) -> list[Row]:
 
 def calibrate_loader(counts) -> list[Row]:
     n = 96
-    i = np.arange(n, dtype=np.float64)
-    X, y = np.column_stack([i, -i / 2]), i % 2
+    X, y = tagged_data(n)
     # P(first epoch is the identity) + P(second epoch equals the first) for uniform permutations.
     p_analytic = 2 * math.exp(-math.lgamma(n + 1))
     bad = []
-    for s in [SETTINGS.seeds.base] + list(range(counts["loader"])):
+    for s in [LAB06.seed] + list(range(counts["loader"])):
         _seed_everything(s)
         loader = reference.make_loader(X, y, batch_size=16, shuffle=True)
-        orders = [np.rint(np.concatenate([b[0].numpy() for b in epoch])[:, 0]).astype(int)
-                  for epoch in worker_ops.op_iterate(loader, 2)]
-        bad.append(float(np.array_equal(orders[0], np.arange(n)) or np.array_equal(orders[0], orders[1])))
+        orders = [epoch_order([b[0].numpy() for b in epoch]) for epoch in op("iterate", loader, 2)]
+        bad.append(float(not shuffled(orders, n)))
     return [Row("loader", "shuffle differs [reference]", "not identity, epochs differ",
                 [Tail(np.array(bad), hi=0.5)], 1, p_override=p_analytic,
                 note=f"analytic 2/96! = {p_analytic:.1e} (uniform permutations); empirical over "
@@ -1168,10 +1174,14 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         "## Method",
         "",
         "- Each check's statistic is recomputed for correct solutions with the grader's own helpers "
-        "(`class_stats`, `expected_stats`, `grader_weights`, `reference_model`, `inputs`, `data`, "
-        "`initial_weights`, `training_data`, `run_reference`, `reference_pipeline` imported from "
-        "`grader_tests/`, the worker ops from `labkit/worker_ops.py`, and the worker's `_seed_everything` "
-        "before every simulated call into student code).",
+        "and formulas, imported from `grader_tests/lab06/`, never copied (`class_stats`, `expected_stats`, "
+        "`zero_sd_radii`, `tagged_data`, `epoch_order`, `shuffled`, `grader_weights`, `inputs`, "
+        "`reference_outputs`, `data`, `grader_net`, `grader_bce`, `grader_evaluation`, `initial_weights`, "
+        "`training_data`, `run_reference`, `network_losses`, `passthrough_tolerance`, `accuracy_tolerance`, "
+        "`dtype_tolerance`, `reference_pipeline`; the dtype allowance from `labkit.checks`), the "
+        "thresholds from lab06's description (`grader_tests/lab06/assignment.toml`), the worker ops "
+        "(`grader_tests/lab06/worker_side.py`, `labkit/worker_ops.py`) dispatched by a `labkit.worker.Worker` "
+        "in this process, and the worker's `_seed_everything` before every simulated call into student code).",
         "- Correct solutions: the reference, and where style matters alternative correct implementations "
         "(bracketed in the check name). `make_rings`: reference (`linspace(..., endpoint=False)`, "
         "`default_rng`), the lab's `linspace` with the endpoint, legacy `np.random.seed`/`np.random.normal`, "
@@ -1232,7 +1242,7 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         f"by Monte Carlo with the 2-D likelihood ratio. On {BUDGET.heldout_points} held-out points even the "
         f"Bayes classifier scatters by ±{bayes['heldout_sd']:.4f} (1 sd).",
         f"- **BEST_CONFIG** `{reference.BEST_CONFIG}`: {len(best['student'])} seeds "
-        f"({len(best['med_s'])} triples, the first is the grader's seeds {SETTINGS.seeds.best_config}), each "
+        f"({len(best['med_s'])} triples, the first is the grader's seeds {SEEDS.best_config}), each "
         "trained twice as the check does: by the student pipeline (a submission equal to the reference, "
         "re-seeded before every call as the worker does) and by `reference_pipeline` (the fallback). "
         f"Single-run accuracy (both pipelines pooled, {len(best['pooled'])} runs): mean "

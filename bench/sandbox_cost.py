@@ -35,10 +35,12 @@ MODES = {"bwrap": "required", "fallback": "off"}
 def _one(what: str, notebook: str) -> dict:
     """Runs in the child interpreter: one measurement, printed as JSON."""
     sys.path.insert(0, str(REPO_ROOT))
+    from labkit.assignment import load
     from labkit.client import Submission
+    lab06 = load("lab06", REPO_ROOT)
     started = time.perf_counter()
     if what == "worker":
-        sub = Submission(notebook=Path(notebook))
+        sub = Submission(notebook=Path(notebook), assignment=lab06)
         sub._spawn()
         spawned = time.perf_counter()
         sub._run_cells(record=True)
@@ -48,7 +50,7 @@ def _one(what: str, notebook: str) -> dict:
         return {"total": time.perf_counter() - started, "spawn": spawned - started,
                 "cells": ran - spawned, "statuses": statuses, "sandbox": sub.plan.kind}
     from labkit.grade import grade_notebook
-    result = grade_notebook(Path(notebook))
+    result = grade_notebook(Path(notebook), assignment=lab06)
     return {"total": time.perf_counter() - started, "score": result.total, "sandbox": result.sandbox,
             "notebook_seconds": result.timings.get("notebook_seconds")}
 

@@ -10,10 +10,11 @@ wall-time ratio to the unthrottled run and the speed factors each run measured.
 
     python bench/slow_machine.py                       # the demo's four students and the corpus
     python bench/slow_machine.py --set demo --cpus 0.5 # just the demo's students
+    python bench/slow_machine.py --set demo --assignment lab06_en   # the English twin's demo
     python bench/slow_machine.py --pipeline            # CPUs one grading keeps busy (PIPELINE_CPUS)
     python bench/slow_machine.py --cpus 0.5 --run ./kit test   # any command on the slow machine
 
-tests/test_slow_machine.py runs it on a few corpus cases under the quota.
+tests/test_grader_corpus.py grades one partial-credit corpus case under the quota with it.
 """
 from __future__ import annotations
 
@@ -134,13 +135,13 @@ class Run:
 
 
 def grade_set(notebooks: list[Path], *, label: str, cgroup: Path | None = None,
-              jobs: int | None = None) -> Run:
-    """Grade ``notebooks`` in a fresh child process (inside ``cgroup`` when given)."""
+              jobs: int | None = None, assignment: str = "lab06") -> Run:
+    """Grade ``notebooks`` of ``assignment`` in a fresh child process (inside ``cgroup`` when given)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("LABKIT_SPEED", "LABKIT_ZYGOTE_ADDRESS")}   # measured and started afresh inside
     with tempfile.TemporaryDirectory(prefix="labkit-slow-") as tmp:
         out = Path(tmp) / "run.json"
-        argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(out),
+        argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(out), "--assignment", assignment,
                 *(["--jobs", str(jobs)] if jobs else []), *map(str, notebooks)]
 
         def join() -> None:
@@ -155,11 +156,12 @@ def grade_set(notebooks: list[Path], *, label: str, cgroup: Path | None = None,
     return run
 
 
-def _child(out: Path, notebooks: list[Path], jobs: int | None) -> None:
+def _child(out: Path, notebooks: list[Path], jobs: int | None, assignment: str) -> None:
     """Inside the (possibly throttled) child: grade with the kit's defaults, write a Run."""
     from labkit import speed
+    from labkit.assignment import load
     from labkit.parallel import default_jobs, grade_many
-    results = grade_many(notebooks, jobs=jobs, cache=None, progress=False)
+    results = grade_many(notebooks, assignment=load(assignment, REPO_ROOT), jobs=jobs, cache=None, progress=False)
     timings = [r.timings for r in results.values()]
     data = {
         "grades": {nb.stem: {p: r.score for p, r in res.parts.items()} for nb, res in results.items()},
@@ -180,17 +182,23 @@ def check_credits(result) -> list[list]:
     return sorted([c.part, c.name, c.credit, c.status] for part in result.parts.values() for c in part.checks)
 
 
-def build_set(name: str, dest: Path) -> list[Path]:
-    """The notebooks of a named set: ``demo`` (the demo's students), ``corpus`` (every
-    fixture case), ``quick`` (two correct styles and two mistakes), or both (``all``)."""
+def build_set(name: str, dest: Path, assignment: str = "lab06") -> list[Path]:
+    """The notebooks of a named set: ``demo`` (the assignment's demo students), ``corpus``
+    (every fixture case; lab06 only), ``quick`` (two correct styles and two mistakes), or
+    both (``all``)."""
     from corpus import CASES, build
-    from labkit.demo import DEMO_STUDENTS
-    from labkit.submissions import build_submission
+    from labkit.assignment import load
+    from labkit.demo import demo_students
+    from labkit.submissions import build_submission, release_notebook
+    lab = load(assignment, REPO_ROOT)
+    if name != "demo" and lab.id != "lab06":
+        raise SystemExit(f"--set {name}: the corpus is written against lab06's notebook; use --set demo")
     paths: list[Path] = []
     if name in ("demo", "all"):
-        for student, replacements in DEMO_STUDENTS.items():
+        for student, replacements in demo_students(lab).items():
             path = dest / f"demo_{student}.ipynb"
-            build_submission(path, replacements or {}, filled=replacements is not None)
+            build_submission(path, replacements or {}, filled=replacements is not None,
+                             release=release_notebook(REPO_ROOT, lab.id), source=lab.notebook)
             paths.append(path)
     if name in ("corpus", "all"):
         paths += [build(case, dest) for case in CASES]
@@ -237,6 +245,7 @@ def pipeline(run: Run) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="all", choices=("demo", "corpus", "quick", "all"))
+    parser.add_argument("--assignment", default="lab06", help="the assignment graded (default lab06)")
     parser.add_argument("--cpus", type=float, default=0.5, help="the quota, in CPUs (default 0.5)")
     parser.add_argument("--no-hog", action="store_true", help="skip the run beside a CPU hog")
     parser.add_argument("--pipeline", action="store_true", help="one run with jobs=1: CPUs per grading")
@@ -246,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(args.child, args.notebooks, args.jobs)
+        _child(args.child, args.notebooks, args.jobs, args.assignment)
         return 0
     if args.run:
         with cpu_quota(args.cpus) as cgroup:
@@ -258,21 +267,22 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     with tempfile.TemporaryDirectory(prefix="labkit-slow-set-") as tmp:
-        notebooks = build_set(args.set, Path(tmp))
+        notebooks = build_set(args.set, Path(tmp), args.assignment)
         print(f"{len(notebooks)} notebooks ({args.set}); this host: {cpus.usable_cpus():.2f} usable CPUs", flush=True)
         if args.pipeline:
-            run = grade_set(notebooks, label="jobs=1", jobs=1)
+            run = grade_set(notebooks, label="jobs=1", jobs=1, assignment=args.assignment)
             print(pipeline(run))
             return 0
-        base = grade_set(notebooks, label="unthrottled")
+        base = grade_set(notebooks, label="unthrottled", assignment=args.assignment)
         print(describe(base, base), flush=True)
         runs = []
         with cpu_quota(args.cpus) as cgroup:
-            runs.append(grade_set(notebooks, label=f"quota {args.cpus:g} CPU", cgroup=cgroup))
+            runs.append(grade_set(notebooks, label=f"quota {args.cpus:g} CPU", cgroup=cgroup,
+                                  assignment=args.assignment))
         print(describe(runs[-1], base), flush=True)
         if not args.no_hog:
             with cpu_hog(os.cpu_count() or 1):
-                runs.append(grade_set(notebooks, label=f"beside {os.cpu_count()} hogs"))
+                runs.append(grade_set(notebooks, label=f"beside {os.cpu_count()} hogs", assignment=args.assignment))
             print(describe(runs[-1], base), flush=True)
         print(pipeline(base))
         bad = [d for run in runs for d in differences(base, run)]

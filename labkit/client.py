@@ -313,9 +313,9 @@ class Submission:
         self.worker.send(request, what)
         try:
             reply = self.worker.read_reply(wait)
-        finally:
+        finally:   # a timed-out request is charged too
             self.last_cpu_seconds = wait.finish() if self.worker.meter is not None else wait.spent
-        self.worker_cpu_seconds += self.last_cpu_seconds
+            self.worker_cpu_seconds += self.last_cpu_seconds
         if self.plan.kind != "bwrap":
             self.worker.sweep_strays()
         rss = reply.get("maxrss_kib")

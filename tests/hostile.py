@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus import CHEAP_GRID  # the corpus's cheap sweep: 8 factors x 3 values
+from labkit.assignment import load
+from labkit.submissions import release_notebook, solution_sources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("data", "loader", "model", "loss", "training", "experiments")
-NOTEBOOK = "lab06.ipynb"
+LAB06 = load("lab06", REPO_ROOT)
+PARTS = LAB06.part_ids
+NOTEBOOK = LAB06.notebook.name
 GRID_CELL = "experiments_solution_grid"
 
 # Printed by attacks that get somewhere; tests look for it in outputs.
@@ -70,8 +73,7 @@ HONEST: dict[str, dict[str, str]] = {
 
 
 def solutions() -> dict[str, str]:
-    from labkit.submissions import solution_sources
-    return solution_sources()
+    return solution_sources(LAB06.notebook)
 
 
 # --------------------------------------------------------------------------- attacks
@@ -124,15 +126,16 @@ print("atak gradebook: sprawdzono", len(_kandydaci), "ścieżek")
 READ_HIDDEN = '''
 # --- atak: przeczytaj ukryte testy, rozwiązanie wzorcowe i źródło zadania; wypisz je
 import glob as _glob, os as _os, sys as _sys
-_wzorce = ["@@REPO@@/grader_tests/*.py", "@@REPO@@/reference/*.py", "@@REPO@@/source/*/*.ipynb",
-           "@@COURSE@@/source/*/*.ipynb", "@@COURSE@@/grader_tests/*.py"]
+_wzorce = ["@@REPO@@/grader_tests/**/*.py", "@@REPO@@/grader_tests/**/*.toml", "@@REPO@@/reference/**/*.py",
+           "@@REPO@@/source/*/*.ipynb", "@@COURSE@@/source/*/*.ipynb", "@@COURSE@@/grader_tests/**/*.py",
+           "@@COURSE@@/reference/**/*.py"]
 for _w in range(1, 7):
     _gora = _os.path.join(*[".."] * _w)
-    _wzorce += [_os.path.join(_gora, "grader_tests", "*.py"), _os.path.join(_gora, "reference", "*.py"),
+    _wzorce += [_os.path.join(_gora, "grader_tests", "**", "*.py"), _os.path.join(_gora, "reference", "**", "*.py"),
                 _os.path.join(_gora, "source", "*", "*.ipynb")]
 for _p in _sys.path:
-    _wzorce += [_os.path.join(_p, "grader_tests", "*.py"), _os.path.join(_p, "reference", "*.py")]
-_pliki = sorted({_p for _w in _wzorce for _p in _glob.glob(_w)})
+    _wzorce += [_os.path.join(_p, "grader_tests", "**", "*.py"), _os.path.join(_p, "reference", "**", "*.py")]
+_pliki = sorted({_p for _w in _wzorce for _p in _glob.glob(_w, recursive=True)})
 for _p in _pliki:
     try:
         with open(_p, encoding="utf-8", errors="replace") as _f:
@@ -140,7 +143,7 @@ for _p in _pliki:
             print(_f.read())
     except OSError as _e:
         print("atak odczyt: odmowa", _p, _e)
-for _modul in ("reference", "grader_tests", "grader", "test_data"):
+for _modul in ("reference", "reference.lab06", "grader_tests", "grader", "test_data", "worker_side"):
     try:
         import importlib as _il, inspect as _inspect
         _m = _il.import_module(_modul)
@@ -371,7 +374,7 @@ def _cases() -> list[HostileCase]:
                     _append("data_solution", GRADEBOOK), evidence="atak gradebook: sprawdzono",
                     fallback="the absolute path is writable: the gradebook is corrupted"),
         HostileCase("read_hidden_tests", "attack",
-                    "read grader_tests/*.py, reference/*.py, source/ (absolute, ../.., sys.path, import) "
+                    "read grader_tests/, reference/, source/ (absolute, ../.., sys.path, import) "
                     "and print them into the cell's output",
                     _append("loader_solution", READ_HIDDEN), evidence="atak odczyt: plików znalezionych 0",
                     fallback="reads and prints everything (and `import reference` works)"),
@@ -443,7 +446,7 @@ def _cases() -> list[HostileCase]:
                     extra_files={"notatki.txt": "moje notatki\n".encode(), "dane/wyniki.csv": b"a,b\n1,2\n",
                                  "dane/duzy.bin": os.urandom(2 * 1024 * 1024),
                                  "inny.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'},
-                    symlinks={"ukryty_test.py": "@@REPO@@/grader_tests/test_data.py",
+                    symlinks={"ukryty_test.py": "@@REPO@@/grader_tests/lab06/test_data.py",
                               "cudzy.ipynb": "@@COURSE@@/submitted/honest_reference/lab06/lab06.ipynb"}),
         HostileCase("missing_notebook", "bad_input", "the submission folder has no notebook",
                     notebook=False, extra_files={"notatki.txt": "zapomniałem notatnika\n".encode()},
@@ -492,7 +495,8 @@ def build_notebook(dest: Path, replacements: dict[str, str], *, course: Path, po
     from labkit.submissions import build_submission
     cells = {GRID_CELL: CHEAP_GRID}
     cells.update({k: fill(v, course=course, port=port) for k, v in replacements.items()})
-    path = build_submission(Path(dest), cells, filled=True)
+    path = build_submission(Path(dest), cells, filled=True, release=release_notebook(REPO_ROOT, LAB06.id),
+                            source=LAB06.notebook)
     if transform:
         nb = _TRANSFORMS[transform](json.loads(path.read_text(encoding="utf-8")))
         path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -529,11 +533,11 @@ def hidden_markers(min_length: int = 30) -> list[str]:
     If one of them shows up in a student's feedback or autograded outputs, hidden
     material leaked (the notebook's own code is not evidence: it shares lines with reference/).
     """
-    release = (REPO_ROOT / "release" / "lab06" / NOTEBOOK).read_text(encoding="utf-8")
-    source = (REPO_ROOT / "source" / "lab06" / NOTEBOOK).read_text(encoding="utf-8")
+    release = release_notebook(REPO_ROOT, LAB06.id).read_text(encoding="utf-8")
+    source = LAB06.notebook.read_text(encoding="utf-8")
     markers = set()
-    for folder in ("grader_tests", "reference"):
-        for path in sorted((REPO_ROOT / folder).glob("*.py")):
+    for folder in (LAB06.checks, LAB06.reference):
+        for path in sorted(folder.rglob("*.py")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 line = line.strip()
                 if (len(line) >= min_length and line not in release and json.dumps(line)[1:-1] not in source

@@ -1,4 +1,4 @@
-"""Budgets in CPU time (labkit/client.py ``_Wait``, labkit/cputime.py, labkit/speed.py, labkit/cpus.py).
+"""Budgets in CPU time (labkit/worker_process.py ``Wait``, labkit/cputime.py, labkit/speed.py, labkit/cpus.py).
 
 The classification of a waiting request is tested on a fake clock and a fake meter, so
 nothing here depends on how fast or how busy this machine is. Real processes are used
@@ -15,11 +15,13 @@ import time
 
 import pytest
 
-from labkit import client, cpus, speed
-from labkit.client import WorkerTimeout, _Wait
+from labkit import client, cpus, speed, worker_process
+from labkit.assignment import load
 from labkit.cputime import ProcessTree, Sample
-from labkit.settings import Limits
+from labkit.settings import REPO_ROOT, Limits
+from labkit.worker_process import Wait, WorkerTimeout
 
+LAB06 = load("lab06", REPO_ROOT)
 LIMITS = dataclasses.replace(Limits(), idle_seconds=60.0, overload_multiple=10.0)
 
 
@@ -36,17 +38,17 @@ class FakeMeter:
 @pytest.fixture
 def clock(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(client.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(worker_process.time, "monotonic", lambda: now[0])
     return now
 
 
-def run_until_expired(wait: _Wait, meter: FakeMeter, clock, *, cpu_per_second: float, runnable: bool,
+def run_until_expired(wait: Wait, meter: FakeMeter, clock, *, cpu_per_second: float, runnable: bool,
                       horizon: float = 10_000.0) -> tuple[WorkerTimeout | None, float]:
     """Advance the fake clock in poll steps; the timeout and the wall time it came at."""
     start = clock[0]
     while clock[0] - start < horizon:
-        clock[0] += client._POLL_SECONDS
-        meter.cpu += cpu_per_second * client._POLL_SECONDS
+        clock[0] += worker_process._POLL_SECONDS
+        meter.cpu += cpu_per_second * worker_process._POLL_SECONDS
         meter.runnable = runnable
         timeout = wait.expired()
         if timeout is not None:
@@ -58,7 +60,7 @@ def test_a_computing_call_is_stopped_by_its_cpu_budget_whatever_the_host_speed(c
     """A full CPU or a quarter of one (a 4x slower or busy host): the same budget of CPU time."""
     for share in (1.0, 0.25):
         meter = FakeMeter()
-        wait = _Wait("f", 30.0, 30.0, LIMITS, meter)
+        wait = Wait("f", 30.0, 30.0, LIMITS, meter)
         timeout, wall = run_until_expired(wait, meter, clock, cpu_per_second=share, runnable=True)
         assert timeout.kind == "cpu" and timeout.seconds == 30.0
         assert wall == pytest.approx(30.0 / share, abs=1.0)
@@ -66,7 +68,7 @@ def test_a_computing_call_is_stopped_by_its_cpu_budget_whatever_the_host_speed(c
 
 def test_sleeping_code_is_stopped_as_idle_after_the_idle_budget(clock):
     meter = FakeMeter()
-    wait = _Wait("cell 3", 90.0, 90.0, LIMITS, meter)
+    wait = Wait("cell 3", 90.0, 90.0, LIMITS, meter)
     timeout, wall = run_until_expired(wait, meter, clock, cpu_per_second=0.0, runnable=False)
     assert timeout.kind == "idle" and wall == pytest.approx(LIMITS.idle_seconds, abs=1.0)
 
@@ -75,7 +77,7 @@ def test_starved_code_that_still_runs_is_not_idle_and_ends_as_overload_not_a_ver
     """Runnable but given almost no CPU: the host's fault. Only the wall backstop stops it,
     as an overload (a transient failure that is graded again), never as a timeout."""
     meter = FakeMeter()
-    wait = _Wait("train", 120.0, 120.0, LIMITS, meter)
+    wait = Wait("train", 120.0, 120.0, LIMITS, meter)
     timeout, wall = run_until_expired(wait, meter, clock, cpu_per_second=0.001, runnable=True)
     assert timeout.kind == "overload"
     assert wall == pytest.approx(LIMITS.overload_multiple * 120.0 + LIMITS.idle_seconds, abs=1.0)
@@ -85,8 +87,10 @@ def test_budgets_follow_the_measured_cpu_speed_and_never_tighten(tmp_path):
     nb = tmp_path / "nb.ipynb"
     import nbformat
     nbformat.write(nbformat.v4.new_notebook(), str(nb))
-    slow = client.Submission(notebook=nb, machine=speed.MachineSpeed(cpu_factor=2.5, wall_factor=9.0))
-    fast = client.Submission(notebook=nb, machine=speed.MachineSpeed(cpu_factor=0.5, wall_factor=0.5))
+    slow = client.Submission(assignment=LAB06, notebook=nb,
+                             machine=speed.MachineSpeed(cpu_factor=2.5, wall_factor=9.0))
+    fast = client.Submission(assignment=LAB06, notebook=nb,
+                             machine=speed.MachineSpeed(cpu_factor=0.5, wall_factor=0.5))
     assert slow._budget("f", 30.0).cpu_budget == pytest.approx(75.0)
     assert slow._budget("f", 30.0).stated == 30.0            # messages state the notebook's number
     assert fast._budget("f", 30.0).cpu_budget == pytest.approx(30.0)

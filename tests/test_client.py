@@ -8,9 +8,12 @@ import nbformat
 import numpy as np
 import pytest
 
+from labkit.assignment import load
 from labkit.client import Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.codec import Handle
-from labkit.settings import Limits
+from labkit.settings import REPO_ROOT, Limits
+
+LAB06 = load("lab06", REPO_ROOT)   # the worker loads its helpers, as for every graded notebook
 
 FAST = dataclasses.replace(Limits(), cell_seconds=8, notebook_seconds=60, call_seconds=6, worker_restarts=6)
 
@@ -28,7 +31,7 @@ def run(tmp_path):
     subs = []
 
     def start(*cells: str) -> Submission:
-        sub = Submission(notebook=notebook(tmp_path, *cells), limits=FAST)
+        sub = Submission(assignment=LAB06, notebook=notebook(tmp_path, *cells), limits=FAST)
         subs.append(sub)
         sub.start()
         return sub
@@ -79,8 +82,8 @@ def test_a_hanging_call_times_out_once_and_the_rest_still_works(run):
 
 def test_a_sleeping_call_is_stopped_as_idle_not_charged_as_cpu(tmp_path):
     limits = dataclasses.replace(FAST, idle_seconds=1.0)
-    with Submission(notebook=notebook(tmp_path, "import time\ndef nap():\n    time.sleep(10**6)\n"
-                                                "def ok():\n    return 3"), limits=limits) as sub:
+    with Submission(assignment=LAB06, notebook=notebook(tmp_path, "import time\ndef nap():\n    time.sleep(10**6)\n"
+                                                            "def ok():\n    return 3"), limits=limits) as sub:
         with pytest.raises(WorkerTimeout) as slept:
             sub.call("nap")
         assert slept.value.kind == "idle" and slept.value.seconds == 1.0

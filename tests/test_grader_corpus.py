@@ -15,10 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from corpus import CASES, CORRECT, MISTAKES, build
+from labkit.assignment import load
 from labkit.grade import grade_notebook
-from labkit.settings import PART_POINTS, PARTS
+from labkit.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
+
+LAB06 = load("lab06", REPO_ROOT)
+PARTS = LAB06.part_ids
 
 # One correct case and two mistakes, graded twice.
 REGRADE = ("correct_flatten_loss", "missing_sigmoid", "undertrained_best_config")
@@ -50,8 +54,8 @@ def graded(tmp_path_factory):
     with ThreadPoolExecutor(max_workers=2) as pool:
         # First, so its half CPU overlaps the pool instead of adding to the suite's time.
         throttled = pool.submit(_grade_throttled, paths[THROTTLED])
-        first = {name: pool.submit(grade_notebook, path) for name, path in paths.items()}
-        second = {name: pool.submit(grade_notebook, paths[name]) for name in REGRADE}
+        first = {name: pool.submit(grade_notebook, path, assignment=LAB06) for name, path in paths.items()}
+        second = {name: pool.submit(grade_notebook, paths[name], assignment=LAB06) for name in REGRADE}
         results = {"first": {name: f.result() for name, f in first.items()},
                    "second": {name: f.result() for name, f in second.items()},
                    "throttled": throttled.result()}
@@ -68,7 +72,8 @@ def _grade_throttled(path):
     import slow_machine
     try:
         with slow_machine.cpu_quota(THROTTLE_CPUS) as cgroup:
-            return slow_machine.grade_set([path], label=f"quota {THROTTLE_CPUS} CPU", cgroup=cgroup)
+            return slow_machine.grade_set([path], label=f"quota {THROTTLE_CPUS} CPU", cgroup=cgroup,
+                                          assignment=LAB06.id)
     except slow_machine.QuotaUnavailable as exc:
         return str(exc)
 
@@ -95,7 +100,7 @@ def test_corpus_covers_every_part():
 def test_correct_case_scores_full_marks(graded, case):
     result = graded["first"][case]
     assert not result.invalid and "grader_error" not in result.flags, _failures(result)
-    short = [p for p in PARTS if result.parts[p].score < PART_POINTS[p]]
+    short = [p for p in PARTS if result.parts[p].score < LAB06.points[p]]
     assert not short, f"{case}: not full marks in {short}\n{_failures(result)}"
 
 

@@ -1,7 +1,7 @@
 """The hostile corpus and two honest students through ``nbgrader autograde``, in one batch.
 
-One temporary course (a copy of source/ and nbgrader_config.py), one
-``nbgrader autograde lab06`` over every submission of tests/hostile.py plus two honest
+One temporary course (a copy of source/, grader_tests/, reference/ and nbgrader_config.py),
+one ``nbgrader autograde lab06`` over every submission of tests/hostile.py plus two honest
 ones, then ``nbgrader generate_feedback``. Student code runs under bubblewrap
 (``LABKIT_SANDBOX=required``); limits are shrunk through ``LABKIT_LIMIT_*`` so that the
 hangs cost seconds, not minutes. The assertions:
@@ -9,10 +9,13 @@ hangs cost seconds, not minutes. The assertions:
 - the grader survived: every readable submission was autograded and has a gradebook
   submission, honest students got full marks;
 - no attack scored above the reference, and each attacked part scored what the case expects;
-- submitted/ and source/ of the course, and grader_tests/, reference/, source/ of the
-  repository are byte-for-byte unchanged; the gradebook holds sane numbers only;
+- submitted/, source/, grader_tests/ and reference/ of the course, and grader_tests/,
+  reference/, source/ of the repository are byte-for-byte unchanged; the gradebook holds sane
+  numbers only;
 - hidden test text never reaches a student's feedback or autograded outputs;
-- nothing connected to the grader's localhost.
+- nothing connected to the grader's localhost;
+- every verdict records the run's measured speed and the CPU time it charged: honest
+  notebooks a positive amount, hangs at least their (scaled) CPU budget.
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ from listener import Listener
 
 import hostile
 from labkit import sandbox
-from labkit.settings import ASSIGNMENT_ID, PART_POINTS, PARTS, REPO_ROOT
+from labkit.assignment import load
+from labkit.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +48,10 @@ LIMITS_ENV = {
     "LABKIT_LIMIT_MEMORY_BYTES": str(2 * 1024**3),
     "LABKIT_LIMIT_PROCESSES": "32",
 }
-NOTEBOOK = f"{ASSIGNMENT_ID}.ipynb"
+LAB06 = load("lab06", REPO_ROOT)
+ASSIGNMENT_ID = LAB06.id
+PARTS = LAB06.part_ids
+NOTEBOOK = LAB06.notebook.name
 
 def tree_digest(root: Path) -> dict[str, str]:
     """relative path -> sha256 (symlinks by their target), for every file under root."""
@@ -88,6 +95,8 @@ def _watched(course: Path) -> dict[str, dict]:
         "course/submitted": tree_digest(course / "submitted"),
         "course/source": tree_digest(course / "source"),
         "course/release": tree_digest(course / "release"),
+        "course/grader_tests": tree_digest(course / "grader_tests"),
+        "course/reference": tree_digest(course / "reference"),
         "repo/grader_tests": tree_digest(REPO_ROOT / "grader_tests"),
         "repo/reference": tree_digest(REPO_ROOT / "reference"),
         "repo/source": tree_digest(REPO_ROOT / "source"),
@@ -99,7 +108,10 @@ def batch(tmp_path_factory) -> Batch:
     if sandbox.bwrap_path() is None or not sandbox._bwrap_works():
         pytest.skip("bubblewrap cannot run here: the hostile batch is only meaningful inside it")
     course = tmp_path_factory.mktemp("hostile-course")
-    shutil.copytree(REPO_ROOT / "source", course / "source")
+    # A course root as the kit reads it: notebooks, the assignments' descriptions and checks,
+    # the reference they name (all of it readable by the grader, none of it by a worker).
+    for folder in ("source", "grader_tests", "reference"):
+        shutil.copytree(REPO_ROOT / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     env = dict(os.environ)
     env.update(LIMITS_ENV)
@@ -130,7 +142,7 @@ def batch(tmp_path_factory) -> Batch:
     (course / "feedback.log").write_text(feedback.stdout + feedback.stderr)
 
     from labkit.demo import part_table
-    rows = {row["student"]: row for row in part_table(course)}
+    rows = {row["student"]: row for row in part_table(course, load(ASSIGNMENT_ID, course))}
     result = Batch(course, students, autograde, feedback, before, after, rows, listener.connections)
     for student in students:
         path = course / "reports" / "results" / ASSIGNMENT_ID / f"{student}.json"
@@ -175,7 +187,7 @@ def test_autograde_exit_code_is_zero(batch):
 def test_honest_submissions_get_full_marks(batch, student):
     row = batch.rows[student]
     for part in PARTS:
-        assert row[part] == pytest.approx(PART_POINTS[part]), (student, part, batch.results[student]["parts"][part])
+        assert row[part] == pytest.approx(LAB06.points[part]), (student, part, batch.results[student]["parts"][part])
 
 
 # --------------------------------------------------------------------------- attacks do not pay
@@ -186,7 +198,7 @@ def test_attacked_part_scores_what_the_case_expects(batch, case):
         assert not case.gradebook_submission
         return
     for part in PARTS:
-        score, top = row[part], PART_POINTS[part]
+        score, top = row[part], LAB06.points[part]
         expected = case.expected(part)
         assert -1e-9 <= score <= top + 1e-9, (case.name, part, score)
         detail = batch.results.get(case.name, {}).get("parts", {}).get(part)
@@ -196,7 +208,7 @@ def test_attacked_part_scores_what_the_case_expects(batch, case):
             assert score < top - 1e-6, (case.name, part, score)
         elif expected == "zero":
             assert score == 0, (case.name, part, score)
-    assert row["total"] <= sum(PART_POINTS.values()) + 1e-9
+    assert row["total"] <= LAB06.max_points + 1e-9
 
 
 @pytest.mark.parametrize("case", [c for c in hostile.CASES if c.evidence], ids=lambda c: c.name)
@@ -214,8 +226,8 @@ def test_the_attack_really_ran_in_the_worker(batch, case):
 
 
 # --------------------------------------------------------------------------- nothing else changed
-@pytest.mark.parametrize("tree", ["course/submitted", "course/source", "course/release",
-                                  "repo/grader_tests", "repo/reference", "repo/source"])
+@pytest.mark.parametrize("tree", ["course/submitted", "course/source", "course/release", "course/grader_tests",
+                                  "course/reference", "repo/grader_tests", "repo/reference", "repo/source"])
 def test_no_file_outside_the_sandbox_changed(batch, tree):
     before, after = batch.before[tree], batch.after[tree]
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
@@ -228,8 +240,8 @@ def test_gradebook_is_consistent(batch):
         assert {s.id for s in gb.students} == set(batch.students)
         assignment = gb.find_assignment(ASSIGNMENT_ID)
         cells = {c.name: c.max_score for nb in assignment.notebooks for c in nb.grade_cells}
-        for part in PARTS:
-            assert cells[f"{part}_tests"] == PART_POINTS[part]
+        for part in LAB06.parts:
+            assert cells[part.cell] == part.points
         for submission in assignment.submissions:
             for grade in submission.notebooks[0].grades:
                 score = grade.score or 0.0
@@ -296,12 +308,23 @@ def test_output_flood_is_bounded_in_the_autograded_notebook(batch):
 
 def test_every_result_records_the_runs_machine_speed_and_cpu_time(batch):
     """Budgets are CPU seconds scaled by the run's measured speed: each verdict carries both,
-    so a TA can tell a slow run from a slow student, and one run has one speed factor."""
+    so a TA can tell a slow run from a slow student, and one run has one speed factor. The CPU
+    time is what the grader charged, read from the kernel's accounting (no wall time here):
+    an honest notebook costs some (and all its requests together at least that), and a cell
+    that hangs is charged at least the CPU budget it ran out of."""
     machines = {json.dumps(r.get("machine"), sort_keys=True) for r in batch.results.values() if r.get("machine")}
     assert len(machines) == 1, machines
     machine = json.loads(machines.pop())
     assert machine["measured"] and machine["cpu_factor"] > 0 and machine["budget_scale"] >= 1
-    for student, result in batch.results.items():
-        if result.get("invalid"):
-            continue
-        assert result["timings"]["notebook_cpu_seconds"] >= 0, student
+    graded = {student: result for student, result in batch.results.items() if not result.get("invalid")}
+    assert set(hostile.HONEST) <= set(graded)
+    for student, result in graded.items():
+        assert result["timings"]["notebook_cpu_seconds"] >= 0, (student, result["timings"])
+    for student in hostile.HONEST:
+        timings = graded[student]["timings"]
+        assert timings["worker_cpu_seconds"] >= timings["notebook_cpu_seconds"] > 0, (student, timings)
+    # hang_top_level loops at the top level of a cell: that cell alone ran out of the cell budget.
+    cell_budget = float(LIMITS_ENV["LABKIT_LIMIT_CELL_SECONDS"]) * machine["budget_scale"]
+    hung = graded["hang_top_level"]
+    assert "timeout" in hung["cell_status"].values()
+    assert hung["timings"]["notebook_cpu_seconds"] >= cell_budget, (hung["timings"], cell_budget)

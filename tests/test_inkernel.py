@@ -7,31 +7,50 @@ from __future__ import annotations
 
 import pytest
 
+from labkit import assignment
 from labkit.inkernel import grade_part
 from labkit.notebook import reference_cells
-from labkit.settings import PART_POINTS, PARTS
+from labkit.settings import REPO_ROOT
+
+LAB06 = assignment.load("lab06", REPO_ROOT)
+
+
+@pytest.fixture(autouse=True)
+def restore_active_assignment():
+    """grade_part activates its assignment for the kernel it runs in; not for the next test."""
+    before = assignment.active()
+    yield
+    assignment.activate(before)
 
 
 @pytest.fixture(scope="module")
 def reference_namespace() -> dict:
     namespace = {"__name__": "__main__"}
-    for cell in reference_cells():
+    for cell in reference_cells(LAB06):
         exec(compile(cell.source, f"<cell {cell.index}>", "exec"), namespace)
     return namespace
 
 
-@pytest.mark.parametrize("part", PARTS)
+@pytest.mark.parametrize("part", LAB06.part_ids)
 def test_reference_earns_every_point_in_kernel(reference_namespace, part, capsys):
-    score = grade_part(part, reference_namespace, cells=reference_cells())
-    assert score == pytest.approx(PART_POINTS[part])
+    score = grade_part(part, reference_namespace, cells=reference_cells(LAB06), assignment="lab06")
+    assert score == pytest.approx(LAB06.points[part])
     # The score is published as the cell's value (sys.displayhook): nbgrader's partial credit.
     assert capsys.readouterr().out.strip().splitlines()[-1] == repr(score)
 
 
-def test_an_empty_notebook_earns_nothing_and_says_what_is_missing(capsys):
-    assert grade_part("data", {"__name__": "__main__"}, cells=[]) == 0
+@pytest.mark.parametrize("assignment_id, missing", [("lab06", "Nie zdefiniowano"), ("lab06_en", "is not defined")])
+def test_an_empty_notebook_earns_nothing_and_says_what_is_missing(capsys, monkeypatch, assignment_id, missing):
+    """In the assignment's own language: lab06_en's kernel reads English verdicts."""
+    monkeypatch.delenv("LABKIT_LANG", raising=False)
+    assert grade_part("data", {"__name__": "__main__"}, cells=[], assignment=assignment_id) == 0
     out = capsys.readouterr().out
-    assert "make_rings" in out and "Traceback" not in out
+    assert "make_rings" in out and missing in out and "Traceback" not in out
+
+
+def test_an_unknown_part_is_an_error_naming_the_parts():
+    with pytest.raises(ValueError, match="lab06 has no part 'optimizer'.*data, loader"):
+        grade_part("optimizer", {"__name__": "__main__"}, cells=[], assignment="lab06")
 
 
 def _interrupting(real, at: int):
@@ -56,7 +75,7 @@ def test_an_interrupted_part_publishes_zero_not_the_finished_checks_mean(referen
     from labkit import inkernel
     monkeypatch.setattr(inkernel.KernelSubmission, "_request", _interrupting(inkernel.KernelSubmission._request, at))
     with pytest.raises(KeyboardInterrupt):
-        grade_part("training", reference_namespace, cells=reference_cells())
+        grade_part("training", reference_namespace, cells=reference_cells(LAB06), assignment="lab06")
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == repr(0.0)
     assert any("przerwano" in line for line in lines)
@@ -72,5 +91,5 @@ def test_an_interrupt_inside_student_code_stops_in_kernel_grading(reference_name
 
     namespace["train"] = train
     with pytest.raises(KeyboardInterrupt):
-        grade_part("training", namespace, cells=reference_cells())
+        grade_part("training", namespace, cells=reference_cells(LAB06), assignment="lab06")
     assert capsys.readouterr().out.strip().splitlines()[-1] == repr(0.0)

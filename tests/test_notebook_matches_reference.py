@@ -1,6 +1,8 @@
-"""The source notebook's solutions behave exactly like reference/, and its nbgrader metadata is sound.
+"""The source notebooks' solutions behave exactly like reference/lab06/, and their nbgrader
+metadata is sound.
 
-The imports cell and every solution code cell of source/lab06/lab06.ipynb are executed
+Every test runs on lab06 and on its English twin lab06_en (same contract, same checks, same
+reference). The imports cell and every solution code cell of source/<id>/<id>.ipynb are executed
 in-process into a fresh namespace, except the cell that runs the RESULTS sweep
 (``experiments_solution_results``); that cell is exercised separately with a fake
 ``run_experiment`` so the test stays fast. Every function is then compared with its
@@ -11,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -19,22 +20,34 @@ import pytest
 import torch
 from torch import nn
 
-import reference as R
-from labkit.settings import CONCLUSIONS_GRADE_ID, CONCLUSIONS_POINTS, PART_POINTS, PARTS
+import reference.lab06 as R
+from labkit.assignment import Assignment, load
+from labkit.settings import REPO_ROOT
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / "lab06" / "lab06.ipynb"
+ASSIGNMENTS = ("lab06", "lab06_en")
+LAB06 = load("lab06", REPO_ROOT)
 IMPORTS_CELL = "imports"
 SWEEP_CELL = "experiments_solution_results"
-def hidden_block(part: str) -> str:
+CONCLUSIONS_CELL = "experiments_conclusions"
+HIDDEN_COMMENT = {
+    "pl": ("# Ukryte testy tej części uruchamia sprawdzarka kursu (grader_tests/) poza procesem studenta.\n"
+           "# Ta linia działa tylko w zwykłym `nbgrader autograde` bez konfiguracji kursu (tryb porównawczy,\n"
+           "# niebezpieczny: testy w jądrze studenta); preprocesor kursu nie wykonuje komórek testów.\n"),
+    "en": ("# The hidden tests of this part are run by the course grader (grader_tests/) outside the student's "
+           "process.\n"
+           "# This line only works under plain `nbgrader autograde` without the course configuration (comparison "
+           "mode,\n"
+           "# unsafe: the tests run in the student's kernel); the course preprocessor does not execute test cells.\n"),
+}
+
+
+def hidden_block(part: str, lab: Assignment) -> str:
     """The hidden section that opens each tests cell: inert for the kit, the in-kernel
-    checks under plain nbgrader (labkit/inkernel.py)."""
-    return ("### BEGIN HIDDEN TESTS\n"
-            "# Ukryte testy tej części uruchamia sprawdzarka kursu (grader_tests/) poza procesem studenta.\n"
-            "# Ta linia działa tylko w zwykłym `nbgrader autograde` bez konfiguracji kursu (tryb porównawczy,\n"
-            "# niebezpieczny: testy w jądrze studenta); preprocesor kursu nie wykonuje komórek testów.\n"
-            f"from labkit.inkernel import grade_part; _labkit_score = grade_part({part!r}, globals())\n"
+    checks of this assignment under plain nbgrader (labkit/inkernel.py)."""
+    return ("### BEGIN HIDDEN TESTS\n" + HIDDEN_COMMENT[lab.language]
+            + f"from labkit.inkernel import grade_part; _labkit_score = grade_part({part!r}, globals(), "
+              f"assignment={lab.id!r})\n"
             "### END HIDDEN TESTS\n")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 
 
 def _meta(cell) -> dict:
@@ -50,9 +63,14 @@ def _quiet(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def lab(request) -> Assignment:
+    return load(request.param, REPO_ROOT)
+
+
 @pytest.fixture(scope="module")
-def nb():
-    return nbformat.read(NOTEBOOK, as_version=4)
+def nb(lab):
+    return nbformat.read(lab.notebook, as_version=4)
 
 
 def _solution_code_cells(nb):
@@ -62,7 +80,7 @@ def _solution_code_cells(nb):
 @pytest.fixture(scope="module")
 def ns(nb):
     """Namespace after the imports cell and all solution code cells except the sweep."""
-    namespace: dict = {"__name__": "lab06_source_notebook"}
+    namespace: dict = {"__name__": "source_notebook"}
     executed = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -143,7 +161,7 @@ def test_make_loader_defaults(ns):
 
 # ----------------------------------------------------------------------------- model
 @pytest.mark.parametrize("hidden", [(4, 2), (), (8,), (16, 16), (3, 5, 2)])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", tuple(R.ACTIVATIONS))
 def test_klasyfikator_equals_reference(ns, hidden, activation):
     torch.manual_seed(17)
     mine = ns["Klasyfikator"](hidden, activation)
@@ -300,42 +318,46 @@ def test_results_cell_runs_the_grid_with_seed_zero(nb, ns):
 
 
 # -------------------------------------------------------------------- nbgrader metadata
-def test_one_tests_cell_per_part_with_settings_points(nb):
-    for part in PARTS:
+def test_one_tests_cell_per_part_with_the_assignments_points(nb, lab):
+    # Parts and points are this metadata (labkit/assignment.py reads them); the twin grades
+    # out of lab06's parts and points, in lab06's order.
+    assert lab.part_ids == LAB06.part_ids and lab.points == LAB06.points
+    for part in lab.part_ids:
         cells = [c for c in nb.cells if _gid(c) == f"{part}_tests"]
         assert len(cells) == 1, part
         (cell,) = cells
         meta = _meta(cell)
         assert cell.cell_type == "code"
         assert meta["grade"] is True and meta["solution"] is False and meta["locked"] is True
-        assert meta["points"] == PART_POINTS[part]
-        assert cell.source.startswith(hidden_block(part))
+        assert meta["points"] == lab.points[part]
+        assert cell.source.startswith(hidden_block(part, lab))
     autograder = [c for c in nb.cells
                   if c.cell_type == "code" and _meta(c).get("grade") and not _meta(c).get("solution")]
-    assert sorted(_gid(c) for c in autograder) == sorted(f"{p}_tests" for p in PARTS)
+    assert [_gid(c) for c in autograder] == [p.cell for p in lab.parts]
 
 
-def test_graded_and_solution_cells_belong_to_parts(nb):
+def test_graded_and_solution_cells_belong_to_parts(nb, lab):
     for cell in nb.cells:
         meta = _meta(cell)
         if meta.get("grade") or meta.get("solution"):
-            assert any(_gid(cell).startswith(part) for part in PARTS), _gid(cell)
+            assert any(_gid(cell).startswith(part) for part in lab.part_ids), _gid(cell)
 
 
-def test_conclusions_cell(nb):
-    cells = [c for c in nb.cells if _gid(c) == CONCLUSIONS_GRADE_ID]
+def test_conclusions_cell(nb, lab):
+    assert [m.cell for m in lab.manual] == [CONCLUSIONS_CELL]
+    cells = [c for c in nb.cells if _gid(c) == CONCLUSIONS_CELL]
     assert len(cells) == 1
     (cell,) = cells
     meta = _meta(cell)
     assert cell.cell_type == "markdown"
     assert meta["grade"] is True and meta["solution"] is True and meta["locked"] is False
-    assert meta["points"] == CONCLUSIONS_POINTS
+    assert meta["points"] == lab.manual_points == LAB06.manual_points
     assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
 
 
-def test_total_points(nb):
+def test_total_points(nb, lab):
     total = sum(_meta(c).get("points", 0) for c in nb.cells if _meta(c).get("grade"))
-    assert total == sum(PART_POINTS.values()) + CONCLUSIONS_POINTS
+    assert total == lab.max_points == sum(lab.points.values()) + lab.manual_points
 
 
 def test_ids_unique_and_cells_well_formed(nb):

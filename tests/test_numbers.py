@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import ast
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from labkit import worker_ops
+from labkit import assignment
 from labkit.checks import (
     CheckFailed, TensorData, expect_close, float_eps, number_eps, number_pair, plain,
 )
-from labkit.settings import load_settings
+from labkit.settings import REPO_ROOT
+from labkit.worker import Worker
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "grader_tests"))
+LAB06 = assignment.load("lab06", REPO_ROOT)
+TOL = LAB06.params.tol
 
-from test_data import radius_tolerance  # noqa: E402
-from test_experiments import best_as_python, same_accuracy, uses_results  # noqa: E402
+# lab06's checks read their assignment when imported, as in a grader (labkit/pytest_plugin.py
+# activates it); activated only for the import, so no other test grades lab06 by accident.
+sys.path[:0] = [p for p in LAB06.import_paths() if p not in sys.path]
+_before = assignment.active()
+assignment.activate(LAB06)
+try:
+    from test_data import radius_tolerance  # noqa: E402
+    from test_experiments import best_as_python, same_accuracy, uses_results  # noqa: E402
+finally:
+    assignment.activate(_before)
 
-TOL = load_settings().tol
 EPS32 = float(np.finfo(np.float32).eps)
 
 
@@ -176,37 +184,51 @@ def _live_namespace() -> dict:
     return namespace
 
 
+class LiveWorker:
+    """A worker serving the notebook's live namespace, with lab06's helpers loaded as a real
+    worker loads them (their text, sent by the client); ops run with the worker's OpContext."""
+
+    def __init__(self, namespace: dict):
+        self.worker = Worker(1, 64 * 1024, 0, namespace=namespace)
+        self.worker.load(LAB06.id, LAB06.helper_source())
+        self.namespace = namespace
+
+    def op(self, name: str, *args):
+        return self.worker.op(name, list(args))
+
+    def fake_exec(self, cells):
+        return self.op("fake_exec", cells)
+
+
 @pytest.fixture
-def live(monkeypatch):
-    namespace = _live_namespace()
-    monkeypatch.setattr(worker_ops, "NAMESPACE", namespace)
-    return namespace
+def live() -> LiveWorker:
+    return LiveWorker(_live_namespace())
 
 
 def test_rebuild_replays_earlier_cells_with_stand_ins(live):
-    out = worker_ops.op_fake_exec([[1, CONTRACT_CELL, False], [2, GRID_CELL, False], [3, RESULTS_CELL, True]])
+    out = live.fake_exec([[1, CONTRACT_CELL, False], [2, GRID_CELL, False], [3, RESULTS_CELL, True]])
     rows, returned = out["results"], out["returned"]
     assert [plain(r["config"]["n"]) for r in rows] == [100, 200, 300]
     assert [r["test_accuracy"] for r in rows] == [r["test_accuracy"] for r in returned]
-    assert live["RESULTS"] == ["from the notebook"] and "_np" not in live   # the live namespace is restored
+    assert live.namespace["RESULTS"] == ["from the notebook"] and "_np" not in live.namespace   # restored
 
 
 def test_rebuild_skips_a_failing_reader_but_not_a_failing_builder(live):
     reader = "import pandas_that_is_not_installed\nprint(RESULTS)"
-    out = worker_ops.op_fake_exec([[1, CONTRACT_CELL, False], [2, GRID_CELL, False], [3, RESULTS_CELL, True],
-                                   [4, reader, False]])
+    out = live.fake_exec([[1, CONTRACT_CELL, False], [2, GRID_CELL, False], [3, RESULTS_CELL, True],
+                          [4, reader, False]])
     assert len(out["results"]) == 3
     with pytest.raises(NameError):   # no grid: no rows, and the builder's own error is the answer
-        worker_ops.op_fake_exec([[1, CONTRACT_CELL, False], [3, RESULTS_CELL, True]])
+        live.fake_exec([[1, CONTRACT_CELL, False], [3, RESULTS_CELL, True]])
 
 
 def test_rebuild_keeps_rows_built_before_a_later_error_in_the_same_cell(live):
     table = RESULTS_CELL + "import pandas_that_is_not_installed\n"
-    out = worker_ops.op_fake_exec([[1, CONTRACT_CELL, False], [2, GRID_CELL, False], [3, table, True]])
+    out = live.fake_exec([[1, CONTRACT_CELL, False], [2, GRID_CELL, False], [3, table, True]])
     assert len(out["results"]) == 3
 
 
 def test_rebuild_records_numpy_arguments_of_the_stand_ins(live):
-    out = worker_ops.op_spy_run_experiment({"n": np.int64(321), "sd": np.float64(0.17)}, np.int64(5))
+    out = live.op("spy_run_experiment", {"n": np.int64(321), "sd": np.float64(0.17)}, np.int64(5))
     rings = [args for name, args in out["calls"] if name == "make_rings"]
     assert rings and rings[0]["n"] == 321 and rings[0]["seed"] == 5

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.assignment import load
 from labkit.results import CheckResult, PartResult, SubmissionResult, empty_parts, failed_submission
-from labkit.settings import PART_POINTS, PARTS
+from labkit.settings import REPO_ROOT
+
+LAB06 = load("lab06", REPO_ROOT)
 
 
 def test_part_score_is_weighted_credit_scaled_to_points():
@@ -19,14 +22,19 @@ def test_part_without_checks_scores_zero():
 
 
 def test_submission_result_round_trips_through_json():
-    parts = empty_parts()
+    parts = empty_parts(LAB06)
+    assert list(parts) == list(LAB06.part_ids)
+    assert {p: r.max_points for p, r in parts.items()} == LAB06.points
     parts["data"].checks.append(CheckResult("data", "x", 1.0, 1.0, "passed", "ąę message"))
-    result = SubmissionResult(notebook="n.ipynb", parts=parts, flags=["tamper"], artifacts={"a": [1, 2]})
+    result = SubmissionResult(notebook="n.ipynb", parts=parts, assignment=LAB06.id, flags=["tamper"],
+                              artifacts={"a": [1, 2]})
     back = SubmissionResult.from_json(result.to_json())
-    assert back == result and back.total == pytest.approx(PART_POINTS["data"])
+    assert back == result and back.total == pytest.approx(LAB06.points["data"])
+    assert back.assignment == "lab06"
 
 
 def test_failed_submission_zeroes_every_part_with_the_reason():
-    result = failed_submission("n.ipynb", "plik nie jest JSON-em", "invalid_notebook")
-    assert set(result.parts) == set(PARTS) and result.total == 0
+    result = failed_submission("n.ipynb", "plik nie jest JSON-em", "invalid_notebook", LAB06)
+    assert set(result.parts) == set(LAB06.part_ids) and result.total == 0
+    assert result.assignment == "lab06" and result.flags == ["invalid_notebook"]
     assert all(p.checks[0].message == "plik nie jest JSON-em" for p in result.parts.values())

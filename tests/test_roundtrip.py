@@ -1,4 +1,8 @@
-"""End to end through nbgrader: generate, autograde, feedback, export, in a temporary course."""
+"""End to end through nbgrader: generate, autograde, feedback, export, in a temporary course.
+
+The course holds every assignment of the repository (lab06 and its English twin lab06_en),
+each described by its own files; ``labkit.demo.run_demo`` takes both through the round trip.
+"""
 from __future__ import annotations
 
 import csv
@@ -8,102 +12,147 @@ from pathlib import Path
 
 import pytest
 
-from labkit.demo import DEMO_STUDENTS, nbgrader, part_table, run_demo
+from labkit.assignment import available, load
+from labkit.demo import demo_students, nbgrader, part_table, run_demo
 from labkit.inkernel import write_stock_config
-from labkit.settings import ASSIGNMENT_ID, CONCLUSIONS_POINTS, PART_POINTS, PARTS, REPO_ROOT
+from labkit.settings import REPO_ROOT
+from labkit.submissions import release_notebook
 
 pytestmark = pytest.mark.slow
 
+ASSIGNMENTS = ("lab06", "lab06_en")
 MISTAKE_PART = {"celina_half_circle": "data", "darek_no_zero_grad": "training"}
 # Stock nbgrader is slow (a kernel and every check in it, per notebook; an untouched notebook
 # alone takes a minute of failing property tests): one student covers full marks in five
 # parts and partial credit in the sixth.
 STOCK_STUDENTS = ("darek_no_zero_grad",)
+STOCK_ASSIGNMENT = "lab06"
+# What a student's feedback must never show: the hidden section of a tests cell, the checks.
+HIDDEN = ("BEGIN HIDDEN TESTS", "grade_part(", "grader_tests/", "def test_")
 
 
 def make_course(root: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "source", root / "source")
+    """A course root as nbgrader and the kit see it: notebooks, descriptions with their checks,
+    the reference they name, and the course's configuration."""
+    for folder in ("source", "grader_tests", "reference"):
+        shutil.copytree(REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     return root
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> tuple[Path, dict]:
+    """(course root, {assignment: {student: row}}) after the demo's round trip."""
     root = make_course(tmp_path_factory.mktemp("course"))
-    rows = run_demo(course=root)
-    return root, {row["student"]: row for row in rows}
+    assert available(root) == list(ASSIGNMENTS)
+    tables = run_demo(course=root)
+    return root, {a: {row["student"]: row for row in rows} for a, rows in tables.items()}
 
 
-def test_committed_release_is_generated_from_source(tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_release_is_generated_from_source(tmp_path, assignment):
     root = make_course(tmp_path)
-    nbgrader("generate_assignment", ASSIGNMENT_ID, "--force", course=root)
-    fresh = json.loads((root / "release" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb").read_text())
-    committed = json.loads((REPO_ROOT / "release" / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.ipynb").read_text())
-    assert fresh["cells"] == committed["cells"], "release/ is stale: run nbgrader generate_assignment lab06"
+    nbgrader("generate_assignment", assignment, "--force", course=root)
+    fresh = json.loads(release_notebook(root, assignment).read_text())
+    committed = json.loads(release_notebook(REPO_ROOT, assignment).read_text())
+    assert fresh["cells"] == committed["cells"], f"release/ is stale: run nbgrader generate_assignment {assignment}"
 
 
-def test_reference_scores_full_marks_on_every_autograded_cell(course):
-    _, rows = course
-    for part in PARTS:
-        assert rows["ala_reference"][part] == pytest.approx(PART_POINTS[part]), part
+def test_the_demo_grades_every_assignment_of_the_course(course):
+    _, tables = course
+    assert sorted(tables) == list(ASSIGNMENTS)
+    for assignment, rows in tables.items():
+        assert sorted(rows) == sorted(demo_students(load(assignment, REPO_ROOT))), assignment
 
 
-def test_untouched_release_scores_zero(course):
-    _, rows = course
-    assert all(rows["bartek_untouched"][part] == 0 for part in PARTS)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_scores_full_marks_on_every_autograded_cell(course, assignment):
+    _, tables = course
+    lab = load(assignment, REPO_ROOT)
+    for part in lab.part_ids:
+        assert tables[assignment]["ala_reference"][part] == pytest.approx(lab.points[part]), part
+    # The demo's students leave the conclusions cell as handed out: nbgrader scores an unchanged
+    # answer cell 0 by itself, so nothing waits for a TA (a pending grade would read None).
+    assert tables[assignment]["ala_reference"]["manual"] == 0.0
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_release_scores_zero(course, assignment):
+    _, tables = course
+    assert all(tables[assignment]["bartek_untouched"][part] == 0 for part in load(assignment, REPO_ROOT).part_ids)
 
 
 @pytest.fixture(scope="module")
 def stock_rows(course, tmp_path_factory) -> dict:
     """The demo's submissions graded by plain nbgrader: the same checks, run in the kernel."""
     kit_root, _ = course
-    root = tmp_path_factory.mktemp("stock")
-    shutil.copytree(REPO_ROOT / "source", root / "source")
-    write_stock_config(root, cell_timeout=3600)   # grades, not nbgrader's 30 s wall limit
-    nbgrader("generate_assignment", ASSIGNMENT_ID, "--force", course=root)
+    root = make_course(tmp_path_factory.mktemp("stock"))
+    root.joinpath("nbgrader_config.py").unlink()
+    write_stock_config(root, assignments=[STOCK_ASSIGNMENT], cell_timeout=3600)   # grades, not nbgrader's 30 s
+    nbgrader("generate_assignment", STOCK_ASSIGNMENT, "--force", course=root)
     for student in STOCK_STUDENTS:
         shutil.copytree(kit_root / "submitted" / student, root / "submitted" / student)
-    nbgrader("autograde", ASSIGNMENT_ID, "--force", course=root)
-    return {row["student"]: row for row in part_table(root)}
+    nbgrader("autograde", STOCK_ASSIGNMENT, "--force", course=root)
+    return {row["student"]: row for row in part_table(root, load(STOCK_ASSIGNMENT, root))}
 
 
 def test_stock_nbgrader_running_the_checks_in_kernel_agrees_with_the_kit(course, stock_rows):
     """The bench's baseline (labkit/inkernel.py) awards exactly the kit's partial credit,
     also where a public assert fails after the hidden section (half circle, no zero_grad)."""
-    _, rows = course
+    _, tables = course
+    rows = tables[STOCK_ASSIGNMENT]
     assert sorted(stock_rows) == sorted(STOCK_STUDENTS)
     for student in STOCK_STUDENTS:
-        for part in PARTS:
+        for part in load(STOCK_ASSIGNMENT, REPO_ROOT).part_ids:
             assert stock_rows[student][part] == pytest.approx(rows[student][part], abs=1e-9), (student, part)
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 @pytest.mark.parametrize("student", sorted(MISTAKE_PART))
-def test_each_demo_mistake_loses_points_only_in_its_part(course, student):
-    _, rows = course
-    for part in PARTS:
+def test_each_demo_mistake_loses_points_only_in_its_part(course, assignment, student):
+    _, tables = course
+    lab = load(assignment, REPO_ROOT)
+    row = tables[assignment][student]
+    for part in lab.part_ids:
         if part == MISTAKE_PART[student]:
-            assert rows[student][part] < PART_POINTS[part]
+            assert row[part] < lab.points[part]
         else:
-            assert rows[student][part] == pytest.approx(PART_POINTS[part]), (student, part)
+            assert row[part] == pytest.approx(lab.points[part]), (student, part)
 
 
-def test_feedback_html_exists_and_hides_hidden_tests(course):
-    root, _ = course
-    for student in DEMO_STUDENTS:
-        html = root / "feedback" / student / ASSIGNMENT_ID / f"{ASSIGNMENT_ID}.html"
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_html_exists_and_hides_hidden_tests(course, assignment):
+    root, tables = course
+    for student in tables[assignment]:
+        html = root / "feedback" / student / assignment / f"{assignment}.html"
         assert html.exists(), student
         text = html.read_text(encoding="utf-8")
-        assert "grader_tests/test_" not in text and "def test_" not in text
+        assert not [h for h in HIDDEN if h in text], (student, [h for h in HIDDEN if h in text])
+
+
+def test_feedback_is_in_the_assignments_language(course):
+    root, _ = course
+    pl = (root / "feedback" / "celina_half_circle" / "lab06" / "lab06.html").read_text(encoding="utf-8")
+    en = (root / "feedback" / "celina_half_circle" / "lab06_en" / "lab06_en.html").read_text(encoding="utf-8")
+    # The verdicts nbgrader shows under each tests cell (labkit/nbgrader_plugin.py, report_text).
+    assert "Część `data`:" in pl and "Part `data`:" in en and "Część `" not in en
 
 
 def test_grades_csv_has_the_gradebook_numbers(course):
-    root, rows = course
+    root, tables = course
     with open(root / "grades.csv", newline="") as f:
-        exported = {r["student_id"]: r for r in csv.DictReader(f)}
-    assert set(exported) == set(DEMO_STUDENTS)
-    for student, row in rows.items():
-        assert float(exported[student]["raw_score"]) == pytest.approx(row["total"], abs=1e-3)
-        assert float(exported[student]["max_score"]) == pytest.approx(sum(PART_POINTS.values()) + CONCLUSIONS_POINTS)
-    assert part_table(root) == sorted(rows.values(), key=lambda r: r["student"])
-    assert (root / "grades_parts.csv").exists()
-    assert (root / "reports" / f"{ASSIGNMENT_ID}_report.html").exists()
+        exported = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
+    assert set(exported) == {(a, s) for a, rows in tables.items() for s in rows}
+    for assignment, rows in tables.items():
+        lab = load(assignment, REPO_ROOT)
+        for student, row in rows.items():
+            assert float(exported[assignment, student]["raw_score"]) == pytest.approx(row["total"], abs=1e-3)
+            assert float(exported[assignment, student]["max_score"]) == pytest.approx(lab.max_points)
+        assert part_table(root, lab) == sorted(rows.values(), key=lambda r: r["student"])
+        assert (root / "reports" / f"{assignment}_report.html").exists()
+    with open(root / "grades_parts.csv", newline="") as f:
+        parts = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
+    assert set(parts) == set(exported)
+    for assignment, rows in tables.items():
+        for student, row in rows.items():
+            assert float(parts[assignment, student]["total"]) == pytest.approx(row["total"], abs=1e-3)

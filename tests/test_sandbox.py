@@ -29,6 +29,7 @@ import pytest
 from listener import Listener
 
 from labkit import sandbox
+from labkit.assignment import load
 from labkit.client import StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.settings import REPO_ROOT, Limits, Settings
 from labkit.zygote import ZygoteChild
@@ -37,10 +38,12 @@ LIMITS = dataclasses.replace(
     Limits(), notebook_seconds=120.0, cell_seconds=10.0, call_seconds=8.0,
     memory_bytes=1792 * 1024**2, processes=24, output_bytes=16 * 1024, worker_restarts=6)
 SECRET_ENV = "LABKIT_TEST_SECRET_TOKEN"
+# Every worker takes on an assignment (its helpers travel as text); lab06's, as when grading.
+LAB06 = load("lab06", REPO_ROOT)
 HIDDEN_FILES = {
-    "grader_tests": REPO_ROOT / "grader_tests" / "test_data.py",
-    "reference": REPO_ROOT / "reference" / "data.py",
-    "source": REPO_ROOT / "source" / "lab06" / "lab06.ipynb",
+    "grader_tests": LAB06.checks / "test_data.py",
+    "reference": LAB06.reference / "data.py",
+    "source": LAB06.notebook,
 }
 FALLBACK_CANNOT = "the rlimit fallback runs student code as the grader's user, outside any namespace"
 
@@ -119,7 +122,7 @@ PROBE_CELLS = [
     "    except OSError as e:\n"
     "        read[name] = None\n"
     "try:\n"
-    "    import reference\n"
+    "    import reference.lab06 as reference\n"
     "    read['import reference'] = reference.__file__\n"
     "except ImportError as e:\n"
     "    read['import reference'] = None\n"
@@ -228,7 +231,7 @@ def probe(request, tmp_path_factory):
     path = write_notebook(tmp / "probe.ipynb", cells)
     os.environ[SECRET_ENV] = "s3cr3t"
     try:
-        sub = Submission(notebook=path, settings=settings_for(mode), limits=LIMITS,
+        sub = Submission(assignment=LAB06, notebook=path, settings=settings_for(mode), limits=LIMITS,
                          scratch_root=tmp_path_factory.mktemp(f"scratch-{mode}"))
         sub.start()
     finally:
@@ -382,7 +385,7 @@ BOMBS = ["bomb", "bomb_setsid"]
 
 
 def _cgroup(sub: Submission) -> Path | None:
-    paths = sub._launch.cleanup_paths if sub._launch else []
+    paths = sub.worker.launch.cleanup_paths if sub.worker.launch else []
     return paths[0] if paths else None
 
 
@@ -401,8 +404,8 @@ def bombed(request, tmp_path_factory):
     """A worker that ran a fork bomb; what the host and the grader saw."""
     mode, bomb = request.param
     tmp = tmp_path_factory.mktemp(f"bomb-{mode}")
-    sub = Submission(notebook=write_notebook(tmp / "bomb.ipynb", BOMB_CELLS), settings=settings_for(mode),
-                     limits=LIMITS, scratch_root=tmp)
+    sub = Submission(assignment=LAB06, notebook=write_notebook(tmp / "bomb.ipynb", BOMB_CELLS),
+                     settings=settings_for(mode), limits=LIMITS, scratch_root=tmp)
     sub.start()
     cgroup = _cgroup(sub)
     if cgroup is None:
@@ -490,8 +493,9 @@ CELL_CELLS = [
 def broken_cells(request, tmp_path_factory):
     mode = request.param
     tmp = tmp_path_factory.mktemp(f"cells-{mode}")
-    sub = Submission(notebook=write_notebook(tmp / "cells.ipynb", CELL_CELLS), settings=settings_for(mode),
-                     limits=dataclasses.replace(LIMITS, cell_seconds=4.0), scratch_root=tmp)
+    sub = Submission(assignment=LAB06, notebook=write_notebook(tmp / "cells.ipynb", CELL_CELLS),
+                     settings=settings_for(mode), limits=dataclasses.replace(LIMITS, cell_seconds=4.0),
+                     scratch_root=tmp)
     sub.start()
     yield mode, sub
     sub.close()

@@ -16,12 +16,15 @@ import nbformat
 import pytest
 
 from labkit import sandbox, zygote
-from labkit.client import Submission, WorkerCrashed, _running as _alive
+from labkit.assignment import load
+from labkit.client import Submission, WorkerCrashed
+from labkit.worker_process import _running as _alive
 from labkit.settings import REPO_ROOT, Settings, load_settings
 
 pytestmark = pytest.mark.skipif(not (sandbox.bwrap_path() and sandbox._bwrap_works()),
                                 reason="the zygote needs bubblewrap")
 SETTINGS = Settings(sandbox="required", zygote=True)
+LAB06 = load("lab06", REPO_ROOT)   # each forked worker takes on lab06's helpers, as when grading
 
 SPY = (
     "import ctypes, json, os, socket, torch\n"
@@ -67,7 +70,7 @@ def notebook(path: Path, *cells: str) -> Path:
 
 
 def test_workers_come_from_the_zygote_and_are_pid_1_without_privileges(tmp_path):
-    with Submission(notebook=notebook(tmp_path / "a.ipynb", SPY), settings=SETTINGS) as sub:
+    with Submission(assignment=LAB06, notebook=notebook(tmp_path / "a.ipynb", SPY), settings=SETTINGS) as sub:
         assert isinstance(sub.proc, zygote.ZygoteChild)
         seen = sub.call("state").value
     assert seen["pid"] == 1 and seen["uid"] == 65534
@@ -77,16 +80,17 @@ def test_workers_come_from_the_zygote_and_are_pid_1_without_privileges(tmp_path)
 
 
 def test_nothing_a_worker_leaves_behind_reaches_a_concurrent_or_a_later_one(tmp_path):
-    hostile = Submission(notebook=notebook(tmp_path / "a.ipynb", SPY, LITTER), settings=SETTINGS)
+    hostile = Submission(assignment=LAB06, notebook=notebook(tmp_path / "a.ipynb", SPY, LITTER), settings=SETTINGS)
     hostile.start()
     try:
         assert hostile.cell_runs[1].status == "ok", hostile.cell_runs[1]
         assert "left-by-a" in hostile.call("state").value["tmp"]
-        with Submission(notebook=notebook(tmp_path / "b.ipynb", SPY), settings=SETTINGS) as concurrent:
+        with Submission(assignment=LAB06, notebook=notebook(tmp_path / "b.ipynb", SPY),
+                        settings=SETTINGS) as concurrent:
             seen_meanwhile = concurrent.call("state").value
     finally:
         hostile.close()
-    with Submission(notebook=notebook(tmp_path / "c.ipynb", SPY), settings=SETTINGS) as later:
+    with Submission(assignment=LAB06, notebook=notebook(tmp_path / "c.ipynb", SPY), settings=SETTINGS) as later:
         seen_later = later.call("state").value
     for seen in (seen_meanwhile, seen_later):
         assert set(seen["tmp"]) <= bound_below_tmp() and "left-in-home" not in seen["home"]
@@ -100,7 +104,7 @@ def test_the_zygote_outlives_crashes_kills_and_hangs(tmp_path):
              "def die(code):\n    os._exit(code)\n"
              "def segfault():\n    ctypes.string_at(0)\n"
              "def hang():\n    while True:\n        pass\n")
-    with Submission(notebook=notebook(tmp_path / "a.ipynb", cells), settings=SETTINGS) as sub:
+    with Submission(assignment=LAB06, notebook=notebook(tmp_path / "a.ipynb", cells), settings=SETTINGS) as sub:
         with pytest.raises(WorkerCrashed) as died:
             sub.call("die", 3)
         assert "exit code 3" in died.value.detail
@@ -111,7 +115,7 @@ def test_the_zygote_outlives_crashes_kills_and_hangs(tmp_path):
             sub.call("hang", _timeout=2)
         assert isinstance(sub.proc, zygote.ZygoteChild) or sub.proc is None
     assert zygote.shared_address(load_settings().limits) == address, "the same zygote serves on"
-    with Submission(notebook=notebook(tmp_path / "b.ipynb", "x = 1"), settings=SETTINGS) as sub:
+    with Submission(assignment=LAB06, notebook=notebook(tmp_path / "b.ipynb", "x = 1"), settings=SETTINGS) as sub:
         assert sub.get("x") == 1
 
 
@@ -132,7 +136,7 @@ def test_a_client_that_hangs_up_takes_its_worker_along():
 
 def test_an_unreachable_zygote_falls_back_to_a_cold_worker(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("LABKIT_ZYGOTE_ADDRESS", str(tmp_path / "nobody-listens.sock"))
-    with Submission(notebook=notebook(tmp_path / "a.ipynb", "x = 2"), settings=SETTINGS) as sub:
+    with Submission(assignment=LAB06, notebook=notebook(tmp_path / "a.ipynb", "x = 2"), settings=SETTINGS) as sub:
         assert not isinstance(sub.proc, zygote.ZygoteChild)
         assert sub.get("x") == 2
     assert "starting one directly" in caplog.text
@@ -165,7 +169,7 @@ def test_read_only_binds_below_tmp_survive_the_workers_fresh_tmp(tmp_path, monke
         cells = (f"seen = open({str(shared / 'marker.txt')!r}).read()\n"
                  "import os\n"
                  "tmp = sorted(os.listdir('/tmp'))\n")
-        with Submission(notebook=notebook(tmp_path / "a.ipynb", cells), settings=SETTINGS) as sub:
+        with Submission(assignment=LAB06, notebook=notebook(tmp_path / "a.ipynb", cells), settings=SETTINGS) as sub:
             assert isinstance(sub.proc, zygote.ZygoteChild)
             assert sub.get("seen") == "still here"
             assert set(sub.get("tmp")) == bound_below_tmp() | {shared.parts[2]}, "only paths down to binds"

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 import reference.lab06 as reference
+from labkit.assignment import current
 from labkit.checks import fail
 from labkit.codec import Handle
 
@@ -53,6 +54,14 @@ def set_weights(model: torch.nn.Module, weights) -> None:
 
 def params_of(sub, handle: Handle) -> list[np.ndarray]:
     return [t.array for t in sub.op("get_params", handle)]
+
+
+def passthrough_tolerance(eps: float, value: float) -> float:
+    """How far a number the contract passes on unchanged (lr into Adam, evaluate's accuracy into
+    test_accuracy, train's losses) may move: ``tol.passthrough``, plus ``tol.number_ulps`` ulps of
+    ``value`` at ``eps``, the resolution of the dtype it came in (bench/calibrate.py measures this)."""
+    tol = current().params.tol
+    return tol.passthrough + tol.number_ulps * eps * abs(value)
 
 
 def require_callable(sub, name: str, kind: str = "function") -> None:

@@ -120,6 +120,14 @@ def test_angles_cover_the_full_circle(submission, params):
                  "≤ {tol}, got {got}.", what=what, label=label, tol=tol, got=got)
 
 
+def zero_sd_radii(X: np.ndarray, n: int, r1: float, r2: float) -> tuple[np.ndarray, np.ndarray]:
+    """sd = 0: each point's radius and the radius of its ring (the first n // 2 points inner).
+    Radii in float64 from the values X holds: float32 hypot would add its own rounding."""
+    radius = np.hypot(X[:, 0].astype(np.float64), X[:, 1].astype(np.float64))
+    expected = np.where(np.arange(n) < n // 2, r1, r2)
+    return radius, expected
+
+
 def radius_tolerance(dtype: np.dtype, radius: np.ndarray) -> np.ndarray:
     """sd = 0: how far a correct point may sit from its ring in X's dtype (float32 or float64)."""
     return np.maximum(TOL.exact, TOL.exact_ulps * float_eps(dtype) * radius)
@@ -129,9 +137,7 @@ def radius_tolerance(dtype: np.dtype, radius: np.ndarray) -> np.ndarray:
 def test_zero_sd_gives_exact_radii(submission, n, radii):
     r1, r2 = radii
     X, y, what = rings(submission, n, r1, r2, 0.0, seed=8)
-    # Radii in float64 from the values X holds: float32 hypot would add its own rounding.
-    radius = np.hypot(X[:, 0].astype(np.float64), X[:, 1].astype(np.float64))
-    expected = np.where(np.arange(n) < n // 2, r1, r2)
+    radius, expected = zero_sd_radii(X, n, r1, r2)
     tolerance = radius_tolerance(X.dtype, expected)
     excess = np.abs(radius - expected) - tolerance
     worst = int(np.argmax(excess))

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import reference.lab06 as reference
-from grader import require_callable
+from grader import passthrough_tolerance, require_callable
 from labkit.checks import describe, expect_number, fail, number_eps, number_pair, plain, tr
 from labkit.client import Missing, StudentError, WorkerFailure
 from labkit.assignment import current
@@ -99,9 +99,8 @@ def same_numbers(got, expected: list[float], eps: float) -> bool:
     """got is the list expected, each number within the passthrough tolerance for its dtype."""
     if not isinstance(got, (list, tuple)) or len(got) != len(expected):
         return False
-    tol = SETTINGS.tol
     return all(isinstance(g, (int, float)) and not isinstance(g, bool)
-               and abs(g - e) <= tol.passthrough + tol.number_ulps * eps * abs(e) for g, e in zip(got, expected))
+               and abs(g - e) <= passthrough_tolerance(eps, e) for g, e in zip(got, expected))
 
 
 def test_run_experiment_reports_heldout_accuracy(spied):
@@ -116,7 +115,7 @@ def test_run_experiment_reports_heldout_accuracy(spied):
         fail("{what}: dokładność powinna leżeć w [0, 1], otrzymano {got}.",
              "{what}: accuracy should lie in [0, 1], got {got}.", what=what, got=accuracy)
     # The stand-in evaluate's accuracies differ by 1e-4 per call; a float32 copy stays on its own call.
-    slack = SETTINGS.tol.passthrough + SETTINGS.tol.number_ulps * number_eps(value["test_accuracy"]) * accuracy
+    slack = passthrough_tolerance(number_eps(value["test_accuracy"]), accuracy)
     if evaluated and not any(abs(e["accuracy"] - accuracy) <= slack and e["n"] == 2000 for e in evaluated):
         fail("{what}: 'test_accuracy' powinno być dokładnością na 2000 punktach testowych.",
              "{what}: 'test_accuracy' should be the accuracy on the 2000 test points.", what=what)
@@ -304,8 +303,15 @@ def same_accuracy(a, b, tol: float) -> bool:
     x, y = plain(a), plain(b)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
         return False
+    return abs(x - y) <= accuracy_tolerance(a, b, tol)
+
+
+def accuracy_tolerance(a, b, tol: float) -> float:
+    """How far two accuracies (numbers) may differ: tol, plus ``tol.number_ulps`` ulps of the
+    larger at the eps of the coarser dtype either came in."""
+    x, y = plain(a), plain(b)
     eps = max(number_eps(a), number_eps(b))
-    return abs(x - y) <= tol + SETTINGS.tol.number_ulps * eps * max(abs(x), abs(y))
+    return tol + SETTINGS.tol.number_ulps * eps * max(abs(x), abs(y))
 
 
 @pytest.fixture(scope="module")
@@ -327,11 +333,17 @@ def best_as_python(config: dict) -> dict:
     np.logspace or a row of RESULTS. An sd that is 0.2 in its own dtype is the lab's 0.2."""
     out = plain(config)
     sd = out["sd"]
-    if isinstance(sd, float) and abs(sd - reference.LAB_CONFIG["sd"]) <= SETTINGS.tol.number_ulps * number_eps(config["sd"]) * sd:
+    if isinstance(sd, float) and abs(sd - reference.LAB_CONFIG["sd"]) <= dtype_tolerance(config["sd"], sd):
         out["sd"] = reference.LAB_CONFIG["sd"]
     if isinstance(out["hidden"], list):
         out["hidden"] = tuple(out["hidden"])
     return out
+
+
+def dtype_tolerance(raw, value: float) -> float:
+    """How far ``value`` (``raw`` as a Python number) may sit from the number it stands for
+    because of the dtype ``raw`` came in alone: ``tol.number_ulps`` ulps of ``value``."""
+    return SETTINGS.tol.number_ulps * number_eps(raw) * value
 
 
 def is_int(value) -> bool:

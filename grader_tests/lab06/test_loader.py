@@ -21,6 +21,16 @@ def tagged_data(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([i, -i / 2]), (i % 2)
 
 
+def epoch_order(xs: list[np.ndarray]) -> np.ndarray:
+    """The tagged rows' ids in the order an epoch's x_batches delivered them."""
+    return np.rint(np.concatenate(xs)[:, 0]).astype(int)
+
+
+def shuffled(orders: list[np.ndarray], n: int) -> bool:
+    """shuffle=True as two epochs show it: the first is not the identity, the second differs."""
+    return not (np.array_equal(orders[0], np.arange(n)) or np.array_equal(orders[0], orders[1]))
+
+
 def epochs_of(sub, n: int, batch_size: int, shuffle: bool, epochs: int = 1):
     X, y = tagged_data(n)
     what = call_text("make_loader", "X", "y", batch_size=batch_size, shuffle=shuffle)
@@ -103,12 +113,12 @@ def test_each_sample_exactly_once_per_epoch(submission, shape):
 def test_shuffle_false_keeps_order_and_true_shuffles(submission):
     n = 96
     [(xs, _)], what, _ = epochs_of(submission, n, 16, False)
-    if not np.array_equal(np.rint(np.concatenate(xs)[:, 0]).astype(int), np.arange(n)):
+    if not np.array_equal(epoch_order(xs), np.arange(n)):
         fail("{what}: przy shuffle=False kolejność próbek powinna zostać zachowana.",
              "{what}: with shuffle=False the order of samples should be kept.", what=what)
     epochs, what, info = epochs_of(submission, n, 16, True, epochs=2)
-    orders = [np.rint(np.concatenate(xs)[:, 0]).astype(int) for xs, _ in epochs]
-    if np.array_equal(orders[0], np.arange(n)) or np.array_equal(orders[0], orders[1]):
+    orders = [epoch_order(xs) for xs, _ in epochs]
+    if not shuffled(orders, n):
         fail("{what}: przy shuffle=True kolejność powinna być losowa i inna w każdej epoce.",
              "{what}: with shuffle=True the order should be random and differ between epochs.", what=what)
 

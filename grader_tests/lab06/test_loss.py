@@ -24,16 +24,23 @@ TOL = current().params.tol
 HIDDEN = (8,)
 
 
-def grader_model(sub, seed: int):
-    """A 2-8-1 net with Dropout before the output, in the worker and in this process."""
+def grader_net(seed: int) -> tuple[list[np.ndarray], torch.nn.Module]:
+    """The grader's weights for the 2-8-1 net, and its copy in this process (eval mode, so the
+    worker's Dropout, off in eval mode, has no counterpart here)."""
     weights = grader_weights(HIDDEN, seed, scale=1.0)
-    handle = sub.op("mlp_dropout", [2, *HIDDEN, 1], 0.5)
-    sub.op("set_params", handle, weights)
     local = reference.Klasyfikator(HIDDEN, "relu")
     with torch.no_grad():
         for p, w in zip(local.parameters(), weights):
             p.copy_(torch.as_tensor(w))
     local.eval()
+    return weights, local
+
+
+def grader_model(sub, seed: int):
+    """A 2-8-1 net with Dropout before the output, in the worker and in this process."""
+    weights, local = grader_net(seed)
+    handle = sub.op("mlp_dropout", [2, *HIDDEN, 1], 0.5)
+    sub.op("set_params", handle, weights)
     return handle, local
 
 
@@ -47,6 +54,28 @@ def grader_labels(local, X32: np.ndarray) -> np.ndarray:
     """The labels a correct predict gives: p > 0.5 of the grader's own copy of the model."""
     with torch.no_grad():
         return (local(torch.tensor(X32)) > 0.5).numpy().reshape(-1).astype(np.int64)
+
+
+def grader_probabilities(local, X32: np.ndarray) -> np.ndarray:
+    """The grader's copy of the model on X, as float64 probabilities."""
+    with torch.no_grad():
+        return local(torch.tensor(X32)).numpy().reshape(-1).astype(np.float64)
+
+
+def grader_bce(p: np.ndarray, y: np.ndarray) -> np.floating:
+    """Binary cross-entropy written out from its definition (mean over the samples), in
+    float64; logs clamped at -100 as BCELoss documents."""
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+    return -np.mean(y * log_p + (1 - y) * log_q)
+
+
+def grader_evaluation(local, X32: np.ndarray, y32: np.ndarray) -> tuple[np.floating, np.ndarray]:
+    """What a correct evaluate returns: the accuracy of the grader's labels, and the confusion
+    matrix (rows: true classes, columns: predicted)."""
+    y_pred = grader_labels(local, X32)
+    y_true = y32.astype(np.int64)
+    return np.mean(y_pred == y_true), confusion_matrix(y_true, y_pred, labels=[0, 1])
 
 
 def labels_from(value, what: str, n: int) -> np.ndarray:
@@ -71,12 +100,7 @@ def test_dataset_loss_equals_grader_binary_cross_entropy(submission, seed):
     what = "dataset_loss(model, X, y, nn.BCELoss())"
     value = submission.call("dataset_loss", handle, X, y, loss_fn).value
     got = expect_number(value, what)
-    with torch.no_grad():
-        p = local(torch.tensor(X32)).numpy().reshape(-1).astype(np.float64)
-    # Written out from the definition; logs clamped at -100 as BCELoss documents.
-    with np.errstate(divide="ignore"):
-        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
-    expected = -np.mean(y32 * log_p + (1 - y32) * log_q)
+    expected = grader_bce(grader_probabilities(local, X32), y32)
     expect_close(np.array(got), np.array(expected), what, rtol=TOL.loss_rel, eps=number_eps(value))
 
 
@@ -119,11 +143,9 @@ def test_evaluate_matches_grader_accuracy_and_confusion_matrix(submission, seed)
              what=what)
     accuracy = expect_number(result[0], f"{what} → accuracy")   # float, np.float32/64 or a 0-d tensor
     confusion = expect_ndarray(result[1], f"{what} → confusion", shape=(2, 2), kind="iuf")
-    y_pred = grader_labels(local, X32)
-    y_true = y32.astype(np.int64)
-    expect_close(np.array(accuracy), np.array(np.mean(y_pred == y_true)), f"{what} → accuracy",
+    expected_accuracy, expected = grader_evaluation(local, X32, y32)
+    expect_close(np.array(accuracy), np.array(expected_accuracy), f"{what} → accuracy",
                  atol=TOL.accuracy, eps=number_eps(result[0]))
-    expected = confusion_matrix(y_true, y_pred, labels=[0, 1])
     if not np.array_equal(confusion, expected):
         fail("{what} → confusion: oczekiwano {exp} (wiersze: prawdziwe klasy, kolumny: przewidziane), "
              "otrzymano {got}.",

@@ -38,6 +38,15 @@ def inputs(seed: int, batch: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-3, 3, size=(batch, 2)).astype(np.float32)
 
 
+def reference_outputs(hidden, activation: str, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """What a correct Klasyfikator(hidden, activation) outputs for x with the grader's weights:
+    the reference's forward pass in eval mode, in this (trusted) process."""
+    ref = reference_model(hidden, activation, weights)
+    ref.eval()
+    with torch.no_grad():
+        return ref(torch.tensor(x)).numpy()
+
+
 def test_klasyfikator_is_an_nn_module_class(submission):
     require_callable(submission, "Klasyfikator", kind="class")
     build(submission)
@@ -96,10 +105,7 @@ def test_forward_matches_reference_with_grader_weights(submission, arch, seed):
     submission.op("set_params", model, weights)
     x = inputs(seed, 32)
     got = expect_tensor(submission.op("forward", model, x), f"{what}(x)", shape=(32, 1))
-    ref = reference_model(hidden, activation, weights)
-    ref.eval()
-    with torch.no_grad():
-        expected = ref(torch.tensor(x)).numpy()
+    expected = reference_outputs(hidden, activation, weights, x)
     expect_close(got, expected, f"{what}(x) przy wagach sprawdzarki" if language() == "pl"
                  else f"{what}(x) with the grader's weights", atol=TOL.forward)
 
