@@ -47,8 +47,11 @@ def grader_fingerprint(assignment: Assignment) -> str:
     return hashlib.sha256((_engine_digest() + assignment.digest() + settings).encode()).hexdigest()
 
 
-def submission_key(notebook: Path, assignment: Assignment) -> str:
-    """Key of a notebook's gradable content under the current grader of ``assignment``."""
+def submission_key(notebook: Path, assignment: Assignment, fingerprint: str | None = None) -> str:
+    """Key of a notebook's gradable content under the current grader of ``assignment``.
+
+    ``fingerprint``: ``grader_fingerprint(assignment)`` computed once by a caller that keys a
+    whole batch (it reads every file of the assignment)."""
     raw = Path(notebook).read_bytes()
     try:
         nb = json.loads(raw.decode("utf-8"))
@@ -58,7 +61,7 @@ def submission_key(notebook: Path, assignment: Assignment) -> str:
         content = json.dumps([nb.get("nbformat"), layout], sort_keys=True)
     except (UnicodeDecodeError, ValueError, AttributeError, InvalidNotebook):
         content = raw.hex()  # unparseable: the bytes themselves are the content
-    return hashlib.sha256((grader_fingerprint(assignment) + content).encode()).hexdigest()
+    return hashlib.sha256(((fingerprint or grader_fingerprint(assignment)) + content).encode()).hexdigest()
 
 
 class ResultCache:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from labkit import cpus, flags, speed
 from labkit.assignment import Assignment
-from labkit.cache import ResultCache, submission_key
+from labkit.cache import ResultCache, grader_fingerprint, submission_key
 from labkit.grade import grade_notebook
 from labkit.results import SubmissionResult
 
@@ -33,7 +33,8 @@ def grade_many(notebooks: list[Path], *, assignment: Assignment, jobs: int | Non
     """Grade every notebook of ``assignment``; cached verdicts are reused, the rest run
     ``jobs`` at a time."""
     results: dict[Path, SubmissionResult] = {}
-    keys = {nb: submission_key(nb, assignment) for nb in notebooks}
+    fingerprint = grader_fingerprint(assignment)   # reads the assignment's files once per batch
+    keys = {nb: submission_key(nb, assignment, fingerprint) for nb in notebooks}
     todo = []
     for nb in notebooks:
         hit = cache.get(keys[nb]) if cache else None
