@@ -9,6 +9,8 @@ of nbgrader's gradebook (which include the manually graded cells), and writes
   (failed checks with their messages, timings, grader log). Images are inline PNG data
   URIs; the page loads nothing from anywhere.
 * ``<course>/reports/<id>_parts.csv``: per-student, per-part scores (labkit/scores.py).
+* ``<course>/reports/<id>_items.csv``: item analysis, one row per part and per hidden check
+  (fail rate with its interval, mean, discrimination, frequent messages; labkit/item_analysis.py).
 * ``<course>/reports/<id>_scores.json``: this run's per-part scores, which the next run
   compares against to flag submissions whose scores changed.
 
@@ -42,10 +44,11 @@ from typing import Any, Callable
 import jinja2
 from markupsafe import Markup
 
-from labkit import flags, scores
+from labkit import flags, item_analysis, scores
 from labkit.assignment import Assignment
 from labkit.assignment import load as load_assignment
 from labkit.flags import FLAGS
+from labkit.item_analysis import ItemAnalysis
 from labkit.results import SubmissionResult
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -254,6 +257,35 @@ def part_averages_png(averages: dict[str, float | None], maxima: dict[str, float
     return png(fig)
 
 
+def item_fail_rates_png(analysis: ItemAnalysis) -> str:
+    """Each check's fail rate with its 95% interval; flagged checks in red."""
+    checks = analysis.checks[::-1]   # barh draws bottom-up; the notebook's first check goes on top
+    fig, ax = plt().subplots(figsize=(7.2, max(2.4, 0.22 * len(checks) + 0.8)))
+    rates = [100 * c.fail_rate for c in checks]
+    low = [100 * (c.fail_rate - c.interval[0]) for c in checks]
+    high = [100 * (c.interval[1] - c.fail_rate) for c in checks]
+    colours = ["#c44e52" if c.flags else "#4c72b0" for c in checks]
+    ax.barh(range(len(checks)), rates, xerr=[low, high], color=colours, ecolor="#555", capsize=2)
+    ax.set_yticks(range(len(checks)), [plain(c.label, 60) for c in checks], fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("students failing the check, % (bars: 95% Wilson interval; red: flagged)")
+    ax.set_title(f"Which checks the class fails ({analysis.students} submissions)")
+    return png(fig)
+
+
+def class_items(entries: list[StudentEntry], assignment: Assignment) -> ItemAnalysis:
+    """Item analysis over the class's result JSONs (labkit/item_analysis.py)."""
+    return item_analysis.analyse({s.student: s.result for s in entries},
+                                 assignment=assignment.id, parts=list(assignment.part_ids))
+
+
+def _items(analysis: ItemAnalysis) -> dict:
+    """The page's item section: the analysis and the figure of its fail rates."""
+    figures = ([figure("Fail rate per check", item_fail_rates_png, analysis, css="items")]
+               if analysis.checks else [])
+    return {"analysis": analysis, "figures": figures, "flag_help": item_analysis.FLAG_HELP}
+
+
 def _fraction(value: float | None, top: float) -> float:
     return (value or 0.0) / top if top else 0.0
 
@@ -410,7 +442,7 @@ def _script() -> tuple[str, str]:
 
 
 def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_previous: bool,
-                gradebook_used: bool) -> str:
+                gradebook_used: bool, items: ItemAnalysis | None = None) -> str:
     """The page. An assignment's sections or template that fail fall back to the engine's
     page with a notice: the TA still gets every student's grades and checks."""
     notices: list[str] = []
@@ -438,6 +470,7 @@ def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_prev
         "part_line": _summary_keys(assignment), "flagged": [s for s in entries if s.flags],
         "flag_counts": [(f, n) for f in FLAG_ORDER if (n := sum(1 for s in entries if f in s.flags))],
         "students": [_student_view(s, sections, helpers) for s in entries], "notices": notices,
+        "items": _items(items if items is not None else class_items(entries, assignment)),
     }
     env = environment(assignment)
     try:
@@ -481,11 +514,13 @@ def build_report(*, course: Path, assignment: str, out: Path | None = None, grad
     snapshot = reports / f"{spec.id}_scores.json"
     previous = _load_previous(snapshot)
     entries = collect(course, spec, gradebook, previous)
+    items = class_items(entries, spec)
     page = render_html(entries, assignment=spec, had_previous=previous is not None,
-                       gradebook_used=any(s.source == "gradebook" for s in entries))
+                       gradebook_used=any(s.source == "gradebook" for s in entries), items=items)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     write_parts_csv(entries, reports / f"{spec.id}_parts.csv", spec)
+    item_analysis.write_csv(items, reports / f"{spec.id}_items.csv")
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     snapshot.write_text(json.dumps({
         "assignment": spec.id,

@@ -369,6 +369,8 @@ def test_report_renders_in_headless_chromium(course, tmp_path):
     assert [r["data-student"] for r in rows] == STUDENTS
     assert [s["data-student"] for s in dom.find("section", class_="student")] == STUDENTS
     assert dom.find("table", id="flag-table")
+    assert dom.find("table", id="item-table", data_sortable="ready")
+    assert dom.find("img", inside=("figure", "class", "items"))
     for kind in ("timeout", "crash", "sandbox", "tamper"):
         assert dom.find("span", inside=("table", "id", "scores"), class_=f"flag-{kind}")
     assert dom.scripts == 1
@@ -384,6 +386,27 @@ def test_report_renders_in_headless_chromium(course, tmp_path):
     rgb = np.round(pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
     assert len(np.unique(rgb, axis=0)) > 200, "the screenshot is (nearly) a single colour"
     assert float(rgb.std()) > 10
+
+
+def test_item_section_table_figure_and_csv_agree_with_the_class(course):
+    """Four submissions: the untouched one fails every check, darek 5 of 6 training checks,
+    eve (the reference with one forged loss failure) one loss check."""
+    dom = Dom(_report(course).read_text(encoding="utf-8"))
+    assert dom.find("a", href="#items") and dom.find("section", id="items")
+    assert dom.find("img", inside=("figure", "class", "items"))
+    rows = dom.find("tr", inside=("table", "id", "item-table"))
+    parts = [r["data-part"] for r in rows if "item-part" in r.get("class", "").split()]
+    assert parts == list(PARTS)
+    checks = {(r["data-part"], r["data-check"]) for r in rows if "item-check" in r.get("class", "").split()}
+    loss_checks = [c["name"] for c in _load("ala_reference")["parts"]["loss"]["checks"]]
+    assert {("loss", name) for name in loss_checks} <= checks
+    with open(course / "reports" / f"{ASSIGNMENT}_items.csv", newline="", encoding="utf-8") as f:
+        items = {(r["part"], r["check"]): r for r in csv.DictReader(f)}
+    assert set(items) == checks | {(p, "") for p in PARTS}
+    assert items["training", "test_train_lands_on_reference_parameters"]["failed"] == "2"
+    assert items["loss", loss_checks[0]]["failed"] == "2"            # bartek and eve
+    assert items["loss", loss_checks[1]]["failed"] == "1"            # bartek alone
+    assert all(r["students"] == "4" for r in items.values())
 
 
 def test_overview_shows_the_measured_machine_speed_of_the_run(course):
