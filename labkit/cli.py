@@ -1,4 +1,5 @@
-"""Command line: ``labkit demo``, ``labkit grade ASSIGNMENT NOTEBOOK``."""
+"""Command line: ``labkit demo``, ``labkit grade ASSIGNMENT NOTEBOOK``,
+``labkit override ASSIGNMENT STUDENT PART ...`` and ``labkit decisions``."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,21 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("assignment", help="the assignment's id (grader_tests/<id>/assignment.toml)")
     grade.add_argument("notebook", help="path to a notebook, or 'reference'")
     grade.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
+    override = sub.add_parser("override", help="record a TA decision in overrides.toml (it survives regrades)")
+    override.add_argument("assignment")
+    override.add_argument("student")
+    override.add_argument("part")
+    change = override.add_mutually_exclusive_group(required=True)
+    change.add_argument("--points", type=float, help="the part's new score (0..its points)")
+    change.add_argument("--credit", type=float, help="with --check: the check's new credit (0..1)")
+    change.add_argument("--reject", action="store_true", help="answer a regrade request without a change")
+    override.add_argument("--check", default="", help="one hidden check of the part (with --credit)")
+    override.add_argument("--reason", required=True, help="why; the student reads it in the feedback")
+    override.add_argument("--by", required=True, help="the TA's name")
+    override.add_argument("--request", default="", help="the student's regrade request, if this answers one")
+    override.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
+    listing = sub.add_parser("decisions", help="list the TA decisions of overrides.toml")
+    listing.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -33,7 +49,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"total": result.total, "parts": {p: r.score for p, r in result.parts.items()},
                           "flags": result.flags}, indent=1))
         return 0
+    if args.command in ("override", "decisions"):
+        return _decisions(args)
     return 2
+
+
+def _decisions(args) -> int:
+    from labkit import overrides
+    from labkit.assignment import load
+    from labkit.settings import REPO_ROOT
+    course = args.course or REPO_ROOT
+    try:
+        if args.command == "override":
+            decision = overrides.Decision(
+                assignment=args.assignment, student=args.student, part=args.part, reason=args.reason,
+                by=args.by, date="", check=args.check, request=args.request,
+                decision=overrides.REJECTED if args.reject else overrides.ACCEPTED,
+                points=args.points, credit=args.credit)
+            path = overrides.add(course, decision, load(args.assignment, course))
+            print(f"recorded in {path}. Apply it and give the student new feedback:\n"
+                  f"  nbgrader autograde {args.assignment} --force --student {args.student}\n"
+                  f"  nbgrader generate_feedback {args.assignment} --force --student {args.student}")
+        else:
+            for d in overrides.load(course):
+                target = f"{d.part}/{d.check}" if d.check else d.part
+                change = "rejected" if not d.changes_score else (
+                    f"credit {d.credit:g}" if d.check else f"points {d.points:g}")
+                print(f"{d.date}  {d.assignment}  {d.student}  {target}  {change}  by {d.by}: {d.reason}")
+    except (overrides.OverrideError, ValueError) as exc:
+        print(f"labkit: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ _ALL = (
     Flag("sandbox_fallback", Kind.SANDBOX, "student code ran without the bwrap sandbox"),
     Flag("tamper", Kind.TAMPER, "student code modified grader-visible libraries"),
     Flag("changed", Kind.CHANGED, "scores differ from the previous report run"),
+    Flag("overridden", Kind.CHANGED, "a TA overruled an autograded score (overrides.toml); it survives regrades"),
+    Flag("regrade_answered", Kind.CHANGED, "a regrade request was answered without a change (overrides.toml)"),
 )
 FLAGS: dict[str, Flag] = {flag.name: flag for flag in _ALL}
 FAILURE: frozenset[str] = frozenset(f.name for f in _ALL if f.failure)

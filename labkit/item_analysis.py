@@ -133,7 +133,7 @@ def normalize_message(message: str) -> str:
 def _check_points(part: PartResult) -> dict[str, float]:
     """Each check's share of the part's points, as the grader weighs it."""
     total = sum(c.weight for c in part.checks)
-    return {c.name: (part.max_points * c.weight * c.credit / total if total else 0.0) for c in part.checks}
+    return {c.name: (part.max_points * c.weight * c.graded_credit / total if total else 0.0) for c in part.checks}
 
 
 def _flags(item: ItemStats) -> list[str]:
@@ -161,8 +161,9 @@ def analyse(results: Mapping[str, SubmissionResult | None], *, assignment: str, 
     """Item statistics over ``results`` (student -> result; None: no result).
 
     A submission that could not be graded at all (``invalid``) or has no result is left out
-    and listed: its zeros say nothing about any one check. Parts are scored as graded; TA
-    overrides, if any, are the report's business, not the checks'.
+    and listed: its zeros say nothing about any one check. Items are scored as graded, before
+    any TA override (labkit/overrides.py): a check that TAs keep overruling should still show
+    up as the check the class fails.
     """
     left_out, graded = [], {}
     for student, result in sorted(results.items()):
@@ -172,16 +173,16 @@ def analyse(results: Mapping[str, SubmissionResult | None], *, assignment: str, 
             left_out.append(f"{student}: not gradable")
         else:
             graded[student] = result
-    totals = {s: sum(r.parts[p].score for p in parts if p in r.parts) for s, r in graded.items()}
+    totals = {s: sum(r.parts[p].graded_score for p in parts if p in r.parts) for s, r in graded.items()}
     items: list[ItemStats] = []
     for part in parts:
         having = {s: r.parts[part] for s, r in graded.items() if part in r.parts and r.parts[part].checks}
         if not having:
             continue
         top = next(iter(having.values())).max_points
-        scores = [p.score for p in having.values()]
-        rests = [totals[s] - p.score for s, p in having.items()]
-        failing = [normalize_message(c.message) for p in having.values() for c in p.checks if c.credit < PASS]
+        scores = [p.graded_score for p in having.values()]
+        rests = [totals[s] - p.graded_score for s, p in having.items()]
+        failing = [normalize_message(c.message) for p in having.values() for c in p.checks if c.graded_credit < PASS]
         items.append(_item(part, "", scores, rests, top, failing))
         names = list(dict.fromkeys(c.name for p in having.values() for c in p.checks))
         for name in names:
@@ -190,9 +191,9 @@ def analyse(results: Mapping[str, SubmissionResult | None], *, assignment: str, 
                 check = next((c for c in p.checks if c.name == name), None)
                 if check is None:
                     continue
-                credits.append(check.credit)
+                credits.append(check.graded_credit)
                 rests.append(totals[student] - _check_points(p)[name])
-                if check.credit < PASS:
+                if check.graded_credit < PASS:
                     messages.append(normalize_message(check.message))
             items.append(_item(part, name, credits, rests, 1.0, messages))
     return ItemAnalysis(assignment=assignment, students=len(graded), left_out=left_out, items=items)

@@ -24,6 +24,7 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, NbGraderPre
 from traitlets import Bool, Dict, Int, Unicode
 
 from labkit import assignment as assignments
+from labkit import overrides
 from labkit.assignment import Assignment
 from labkit.cache import ResultCache, submission_key
 from labkit.grade import grade_notebook
@@ -77,6 +78,10 @@ class GradeInWorker(NbGraderPreprocessor):
                 if result is None:
                     result = grade_notebook(path, assignment=assignment)
                     cache.put(key, result)
+        # TA decisions go on top of every verdict, cached or fresh: a regrade never undoes them.
+        decisions = overrides.for_submission(overrides.load(self._course_root()), assignment.id,
+                                             str(info.get("student", "")))
+        result = overrides.apply(result, decisions, assignment)
         self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
         if "sandbox_fallback" in result.flags:
             self.log.warning("labkit: no bwrap sandbox for student %s (see docs/security.md)", info.get("student"))
@@ -85,7 +90,7 @@ class GradeInWorker(NbGraderPreprocessor):
                 continue
             if is_autograder_tests(cell):
                 part = assignment.part_of_cell(nbgrader_meta(cell).get("grade_id"))
-                cell.outputs = verdict_outputs(result.parts.get(part), result.invalid)
+                cell.outputs = verdict_outputs(result.parts.get(part), result.invalid, result.decisions)
                 cell.execution_count = index
             else:
                 cell.outputs = [nbformat.from_dict(o) for o in sanitize_outputs(result.cells.get(str(index), []))]
@@ -178,8 +183,8 @@ _MEMORY = _MemoryCache()
 _PREFETCHED: set[int] = set()
 
 
-def report_text(part: PartResult) -> str:
-    """The part's checks as the student reads them in feedback."""
+def report_text(part: PartResult, decisions: list[dict] = ()) -> str:
+    """The part's checks as the student reads them in feedback, with the TA's decisions on it."""
     lines = [tr("Część `{p}`: {s:.2f} / {m:.2f} pkt", "Part `{p}`: {s:.2f} / {m:.2f} points",
                 p=part.part, s=part.score, m=part.max_points)]
     for check in part.checks:
@@ -187,16 +192,32 @@ def report_text(part: PartResult) -> str:
         lines.append(f"{mark} {check.name}")
         if check.message:
             lines.extend("    " + line for line in check.message.splitlines())
+    lines.extend(decision_text(d) for d in decisions if d.get("part") == part.part)
     return "\n".join(lines) + "\n"
 
 
-def verdict_outputs(part: PartResult | None, invalid: str = "") -> list:
+def decision_text(d: dict) -> str:
+    """One TA decision as the student reads it: what changed (or not), who decided, why."""
+    who = f"{d.get('by', '')}, {d.get('date', '')}".strip(", ")
+    if d.get("decision") == overrides.REJECTED:
+        return tr("Prośba o ponowną ocenę rozpatrzona bez zmiany wyniku ({w}). Uzasadnienie: {r}",
+                  "Regrade request answered without a change ({w}). Reason: {r}", w=who, r=d.get("reason", ""))
+    if d.get("check"):
+        return tr("Ocena sprawdzianu {c} zmieniona przez prowadzącego: {g:.2f} → {n:.2f} ({w}). Uzasadnienie: {r}",
+                  "A TA changed check {c}: {g:.2f} → {n:.2f} ({w}). Reason: {r}",
+                  c=d["check"], g=d.get("graded", 0.0), n=d.get("now", 0.0), w=who, r=d.get("reason", ""))
+    return tr("Wynik części zmieniony przez prowadzącego: {g:.2f} → {n:.2f} pkt ({w}). Uzasadnienie: {r}",
+              "A TA changed this part's score: {g:.2f} → {n:.2f} points ({w}). Reason: {r}",
+              g=d.get("graded", 0.0), n=d.get("now", 0.0), w=who, r=d.get("reason", ""))
+
+
+def verdict_outputs(part: PartResult | None, invalid: str = "", decisions: list[dict] = ()) -> list:
     """Outputs that make nbgrader's determine_grade() read exactly the part's score."""
-    if part is None or not part.checks:
+    if part is None or (not part.checks and not part.override):
         text = tr("Brak wyników dla tej części{r}.", "No results for this part{r}.",
                   r=f": {invalid}" if invalid else "")
         return [nbformat.v4.new_output("error", ename="GradingError", evalue=text, traceback=[text])]
-    report = report_text(part)
+    report = report_text(part, decisions)
     stream = nbformat.v4.new_output("stream", name="stdout", text=report)
     if part.score <= 0:
         summary = tr("Część nie zdobyła punktów", "The part earned no points")

@@ -343,7 +343,8 @@ def _overview(entries: list[StudentEntry], assignment: Assignment) -> dict:
         return fmt(f(totals)) if totals else "—"
     stats = [("students", str(len(entries))), ("mean", stat(statistics.fmean)),
              ("median", stat(statistics.median)), ("min", stat(min)), ("max", stat(max)),
-             ("max points", f"{maxima[scores.TOTAL]:g}"), ("flagged", str(sum(1 for s in entries if s.flags)))]
+             ("max points", f"{maxima[scores.TOTAL]:g}"), ("flagged", str(sum(1 for s in entries if s.flags))),
+             ("TA decisions", str(sum(len(s.result.decisions) for s in entries if s.result is not None)))]
     parts = [{"key": k, "average": avg, "max": maxima[k],
               "percent": "—" if avg is None or not maxima[k] else f"{100 * avg / maxima[k]:.0f}%",
               "full": sum(1 for s in entries if s.scores.get(k) is not None

@@ -19,6 +19,12 @@ class CheckResult:
     status: str
     message: str = ""
     seconds: float = 0.0
+    override: dict = field(default_factory=dict)   # a TA's decision (labkit/overrides.py); empty: none
+
+    @property
+    def graded_credit(self) -> float:
+        """The credit the grader gave, before any TA override (what item analysis measures)."""
+        return float(self.override.get("graded_credit", self.credit))
 
 
 @dataclass
@@ -28,6 +34,7 @@ class PartResult:
     part: str
     max_points: float
     checks: list[CheckResult] = field(default_factory=list)
+    override: dict = field(default_factory=dict)   # a TA's points for the whole part; empty: none
 
     @property
     def fraction(self) -> float:
@@ -36,8 +43,18 @@ class PartResult:
 
     @property
     def score(self) -> float:
+        """The part's points: a TA's override if there is one, else the checks' weighted credit."""
+        if "points" in self.override:
+            return round(float(self.override["points"]), 4)
         # Rounded so that float noise never shows up as 2.9999999 in a gradebook.
         return round(self.max_points * self.fraction, 4)
+
+    @property
+    def graded_score(self) -> float:
+        """The points the grader gave, before any TA override."""
+        total = sum(c.weight for c in self.checks)
+        frac = sum(c.weight * c.graded_credit for c in self.checks) / total if total else 0.0
+        return round(self.max_points * frac, 4)
 
 
 @dataclass
@@ -57,6 +74,7 @@ class SubmissionResult:
     sandbox: str = ""
     machine: dict = field(default_factory=dict)                 # labkit.speed.MachineSpeed of the run
     grader_log: str = ""                                        # for TAs only, never in feedback
+    decisions: list[dict] = field(default_factory=list)         # TA decisions applied (labkit/overrides.py)
 
     @property
     def total(self) -> float:
@@ -69,7 +87,8 @@ class SubmissionResult:
     @classmethod
     def from_json(cls, text: str) -> "SubmissionResult":
         data = json.loads(text)
-        parts = {name: PartResult(p["part"], p["max_points"], [CheckResult(**c) for c in p["checks"]])
+        parts = {name: PartResult(p["part"], p["max_points"], [CheckResult(**c) for c in p["checks"]],
+                                  p.get("override") or {})
                  for name, p in data.pop("parts").items()}
         return cls(parts=parts, **data)
 
