@@ -75,6 +75,16 @@ class ItemStats:
 
 
 @dataclass
+class Diagnosed:
+    """One likely mistake the grader's diagnoses named, and the students it named it for."""
+
+    part: str
+    mistake: str
+    message: str                            # one student's wording (the mistake's own text)
+    students: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ItemAnalysis:
     """The class's items, parts first in notebook order, each followed by its checks."""
 
@@ -82,6 +92,7 @@ class ItemAnalysis:
     students: int                          # submissions analysed
     left_out: list[str]                    # students without a gradable result, and why
     items: list[ItemStats]
+    diagnoses: list[Diagnosed] = field(default_factory=list)   # most frequent first
 
     @property
     def checks(self) -> list[ItemStats]:
@@ -196,7 +207,20 @@ def analyse(results: Mapping[str, SubmissionResult | None], *, assignment: str, 
                 if check.graded_credit < PASS:
                     messages.append(normalize_message(check.message))
             items.append(_item(part, name, credits, rests, 1.0, messages))
-    return ItemAnalysis(assignment=assignment, students=len(graded), left_out=left_out, items=items)
+    return ItemAnalysis(assignment=assignment, students=len(graded), left_out=left_out, items=items,
+                        diagnoses=diagnosed(graded))
+
+
+def diagnosed(results: Mapping[str, SubmissionResult]) -> list[Diagnosed]:
+    """How many students each likely mistake was named for ("no zero_grad: 12 students")."""
+    found: dict[tuple[str, str], Diagnosed] = {}
+    for student, result in sorted(results.items()):
+        for d in result.diagnoses:
+            key = (str(d.get("part", "")), str(d.get("mistake", "")))
+            entry = found.setdefault(key, Diagnosed(key[0], key[1], str(d.get("message", ""))))
+            if student not in entry.students:
+                entry.students.append(student)
+    return sorted(found.values(), key=lambda d: (-len(d.students), d.part, d.mistake))
 
 
 def write_csv(analysis: ItemAnalysis, path: Path) -> Path:

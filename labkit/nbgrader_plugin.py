@@ -90,7 +90,8 @@ class GradeInWorker(NbGraderPreprocessor):
                 continue
             if is_autograder_tests(cell):
                 part = assignment.part_of_cell(nbgrader_meta(cell).get("grade_id"))
-                cell.outputs = verdict_outputs(result.parts.get(part), result.invalid, result.decisions)
+                cell.outputs = verdict_outputs(result.parts.get(part), result.invalid, result.decisions,
+                                               result.diagnoses)
                 cell.execution_count = index
             else:
                 cell.outputs = [nbformat.from_dict(o) for o in sanitize_outputs(result.cells.get(str(index), []))]
@@ -183,8 +184,9 @@ _MEMORY = _MemoryCache()
 _PREFETCHED: set[int] = set()
 
 
-def report_text(part: PartResult, decisions: list[dict] = ()) -> str:
-    """The part's checks as the student reads them in feedback, with the TA's decisions on it."""
+def report_text(part: PartResult, decisions: list[dict] = (), diagnoses: list[dict] = ()) -> str:
+    """The part's checks as the student reads them in feedback, with the likely mistake the
+    grader recognised and the TA's decisions on it."""
     lines = [tr("Część `{p}`: {s:.2f} / {m:.2f} pkt", "Part `{p}`: {s:.2f} / {m:.2f} points",
                 p=part.part, s=part.score, m=part.max_points)]
     for check in part.checks:
@@ -192,6 +194,8 @@ def report_text(part: PartResult, decisions: list[dict] = ()) -> str:
         lines.append(f"{mark} {check.name}")
         if check.message:
             lines.extend("    " + line for line in check.message.splitlines())
+    lines.extend(tr("Diagnoza (nie wpływa na wynik): {m}", "Diagnosis (does not change the score): {m}",
+                    m=d.get("message", "")) for d in diagnoses if d.get("part") == part.part)
     lines.extend(decision_text(d) for d in decisions if d.get("part") == part.part)
     return "\n".join(lines) + "\n"
 
@@ -211,13 +215,14 @@ def decision_text(d: dict) -> str:
               g=d.get("graded", 0.0), n=d.get("now", 0.0), w=who, r=d.get("reason", ""))
 
 
-def verdict_outputs(part: PartResult | None, invalid: str = "", decisions: list[dict] = ()) -> list:
+def verdict_outputs(part: PartResult | None, invalid: str = "", decisions: list[dict] = (),
+                    diagnoses: list[dict] = ()) -> list:
     """Outputs that make nbgrader's determine_grade() read exactly the part's score."""
     if part is None or (not part.checks and not part.override):
         text = tr("Brak wyników dla tej części{r}.", "No results for this part{r}.",
                   r=f": {invalid}" if invalid else "")
         return [nbformat.v4.new_output("error", ename="GradingError", evalue=text, traceback=[text])]
-    report = report_text(part, decisions)
+    report = report_text(part, decisions, diagnoses)
     stream = nbformat.v4.new_output("stream", name="stdout", text=report)
     if part.score <= 0:
         summary = tr("Część nie zdobyła punktów", "The part earned no points")

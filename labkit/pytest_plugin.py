@@ -9,6 +9,13 @@ travel into results (CheckFailed and the worker's failure types); any other exce
 becomes a neutral "internal grader error", so hidden test code and hidden values never
 reach feedback. The plug-in also loads the ``grading`` hypothesis profile: derandomized,
 no database, no deadline.
+
+A *diagnosis* is a test marked ``@pytest.mark.diagnosis`` next to its part's checks. It runs
+after them, usually only when one of them failed, replays the student's code against
+known-mistake variants of the reference under the checks' own seeds and tolerances, and
+reports an exact match with the ``diagnosis`` fixture. It never scores: its findings go to
+``SubmissionResult.diagnoses`` and, where a check's message blamed a cause the diagnosis rules
+out, replace that message.
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ _RESULTS = pytest.StashKey[dict]()
 _SUBMISSION = pytest.StashKey[Submission]()
 _ARTIFACTS = pytest.StashKey[dict]()
 _FINISHED = pytest.StashKey[set]()
+_DIAGNOSES = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "part(name): the part of the assignment a hidden check grades")
     config.addinivalue_line("markers", "weight(w): relative weight of a hidden check inside its part (default 1)")
+    config.addinivalue_line("markers", "diagnosis: names a likely mistake of its part; never scores")
     config.stash[_RESULTS] = {}
+    config.stash[_DIAGNOSES] = []
     config.stash[_ARTIFACTS] = {}
     config.stash[_FINISHED] = set()
     if config.getoption("--submission", default=None) is None:
@@ -86,6 +96,10 @@ def part_of(item: pytest.Item) -> str | None:
     return str(marker.args[0]) if marker is not None and marker.args else None
 
 
+def is_diagnosis(item: pytest.Item) -> bool:
+    return item.get_closest_marker("diagnosis") is not None
+
+
 def weight_of(item: pytest.Item) -> float:
     """A check's weight inside its part, from its ``weight`` marker (default 1)."""
     marker = item.get_closest_marker("weight")
@@ -105,6 +119,31 @@ class Credit:
 @pytest.fixture
 def credit(request: pytest.FixtureRequest) -> Credit:
     return Credit(request.node)
+
+
+class Diagnosis:
+    """What a diagnosis sees of its part's checks, and how it reports a mistake it matched."""
+
+    def __init__(self, item: pytest.Item):
+        self.item, self.part = item, part_of(item)
+
+    @property
+    def failed(self) -> set[str]:
+        """Names of this part's checks that earned less than full credit so far."""
+        return {c.name for c in self.item.config.stash[_RESULTS].values()
+                if c.part == self.part and c.credit < 1.0}
+
+    def found(self, mistake: str, message: str, *, explains: dict[str, tuple[str, str]] | None = None) -> None:
+        """Record ``mistake`` (an id) with a student-facing ``message``. ``explains`` maps a
+        check's name to (the cause its message names, the corrected text): if that check
+        failed, the corrected text replaces the cause the diagnosis ruled out."""
+        self.item.config.stash[_DIAGNOSES].append(
+            {"part": self.part, "mistake": mistake, "message": message, "explains": dict(explains or {})})
+
+
+@pytest.fixture
+def diagnosis(request: pytest.FixtureRequest) -> Diagnosis:
+    return Diagnosis(request.node)
 
 
 @pytest.fixture
@@ -224,6 +263,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     results = item.config.stash[_RESULTS]
     if report.when == "call" or report.skipped or report.failed:
         item.config.stash[_FINISHED].add(item.nodeid)
+    if is_diagnosis(item):
+        # Best effort: a diagnosis that cannot run (the student's code raised) names nothing.
+        report.outcome, report.longrepr = "passed", None
+        return
     name = item.originalname if hasattr(item, "originalname") else item.name
     weight = weight_of(item)
     sub = item.config.stash.get(_SUBMISSION, None)
@@ -293,16 +336,29 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                                               "No grader results for this part.")))
             result.flags.append("grader_error")
     result.artifacts = config.stash[_ARTIFACTS]
+    result.diagnoses = _apply_diagnoses(parts, config.stash[_DIAGNOSES])
     result.timings["session_seconds"] = round(time.time() - session.config._labkit_started, 3) \
         if hasattr(session.config, "_labkit_started") else None
     result.timings["grader_cpu_seconds"] = round(time.process_time(), 3)
     Path(out).write_text(result.to_json(), encoding="utf-8")
 
 
+def _apply_diagnoses(parts: dict, found: list[dict]) -> list[dict]:
+    """Replace the messages of failed checks that a diagnosis explains; the findings, once each."""
+    unique = list({(d["part"], d["mistake"]): d for d in found}.values())
+    for d in unique:
+        for check in parts[d["part"]].checks if d["part"] in parts else []:
+            if check.name in d["explains"] and check.credit < 1.0:
+                wrong, corrected = d["explains"][check.name]
+                check.message = (check.message.replace(wrong, corrected) if wrong and wrong in check.message
+                                 else f"{check.message}\n{corrected}".strip())
+    return [{k: v for k, v in d.items() if k != "explains"} | {"explains": sorted(d["explains"])} for d in unique]
+
+
 def _unfinished(session: pytest.Session) -> list[pytest.Item]:
     """Collected checks with no result: the session was interrupted before they ended."""
     done = session.config.stash[_FINISHED]
-    return [item for item in getattr(session, "items", []) if part_of(item) and item.nodeid not in done]
+    return [item for item in getattr(session, "items", []) if part_of(item) and not is_diagnosis(item) and item.nodeid not in done]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -75,6 +75,7 @@ class SubmissionResult:
     machine: dict = field(default_factory=dict)                 # labkit.speed.MachineSpeed of the run
     grader_log: str = ""                                        # for TAs only, never in feedback
     decisions: list[dict] = field(default_factory=list)         # TA decisions applied (labkit/overrides.py)
+    diagnoses: list[dict] = field(default_factory=list)         # likely mistakes named (never scored)
 
     @property
     def total(self) -> float:

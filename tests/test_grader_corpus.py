@@ -36,6 +36,14 @@ THROTTLE_CPUS = 0.5
 # fix in grader_tests/ or labkit/ turns them into XPASS failures and they get removed here.
 GRADER_PROBLEMS: dict[str, str] = {}
 
+# Mistake cases a diagnosis recognises (grader_tests/lab06, @pytest.mark.diagnosis): case -> mistake.
+# The other mistakes have no variant yet; they must not be diagnosed as anything else.
+DIAGNOSED = {
+    "no_zero_grad": "no_zero_grad", "no_step": "no_step", "last_batch_loss": "last_batch_loss",
+    "sum_instead_of_mean": "sum_instead_of_mean", "swapped_labels": "swapped_labels",
+    "half_circle": "half_circle", "no_noise": "no_noise", "variance_as_sd": "variance_as_sd",
+}
+
 # What a student-facing message must never contain: hidden test code or the grader's files.
 LEAKS = ("def test_", "assert ", "grader_tests", "pytest", "hypothesis", "labkit/", "CheckFailed")
 
@@ -150,3 +158,24 @@ def test_a_4x_slower_machine_gives_identical_credit_per_check(graded):
     assert run.credits[THROTTLED] == slow_machine.check_credits(first)
     assert run.grades[THROTTLED] == {p: first.parts[p].score for p in PARTS}
     assert not set(run.flags[THROTTLED]) & {"grader_overloaded", "grader_error", "grader_timeout"}
+
+
+@pytest.mark.parametrize("case", MISTAKES)
+def test_mistake_is_diagnosed_as_its_own_mistake_or_not_at_all(graded, case):
+    result = graded["first"][case]
+    named = [(d["part"], d["mistake"]) for d in result.diagnoses]
+    expected = [(CASES[case].loses, DIAGNOSED[case])] if case in DIAGNOSED else []
+    assert named == expected, _failures(result)
+
+
+@pytest.mark.parametrize("case", CORRECT)
+def test_correct_style_is_never_diagnosed(graded, case):
+    assert graded["first"][case].diagnoses == []
+
+
+def test_diagnosis_corrects_the_message_that_blamed_model_train(graded):
+    """No zero_grad fails the Dropout check, whose message named model.train() as the cause."""
+    result = graded["first"]["no_zero_grad"]
+    [check] = [c for c in result.parts["training"].checks if c.name == "test_train_switches_the_model_to_train_mode"]
+    assert check.credit < 1 and "powinno wywołać model.train()" not in check.message
+    assert "zero_grad" in check.message and "oczekiwano" in check.message

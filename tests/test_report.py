@@ -100,6 +100,8 @@ def _flagged_submission() -> dict:
     data["artifacts"]["best_config"]["activation"] = "</code><script>alert(3)</script>"
     data["artifacts"]["results"][6]["config"]["activation"] = "$\\frac{1}{0$ <b>x</b>"
     data["grader_log"] = "Traceback: <iframe src='https://evil.example/'></iframe>"
+    data["diagnoses"] = [{"part": "loss", "mistake": "sum_instead_of_mean", "message": f"suma {MALICIOUS}",
+                          "explains": []}]
     return data
 
 
@@ -407,6 +409,11 @@ def test_item_section_table_figure_and_csv_agree_with_the_class(course):
     assert items["loss", loss_checks[0]]["failed"] == "2"            # bartek and eve
     assert items["loss", loss_checks[1]]["failed"] == "1"            # bartek alone
     assert all(r["students"] == "4" for r in items.values())
+    # The class's diagnoses: one student, counted and named; the student's own section says it too.
+    assert [r["data-mistake"] for r in dom.find("tr", inside=("table", "id", "diagnosis-table"))
+            if r.get("data-mistake")] == ["sum_instead_of_mean"]
+    assert dom.find("span", class_="diagnosis", data_mistake="sum_instead_of_mean",
+                    inside=("section", "id", "student-eve_flagged"))
 
 
 def test_overview_shows_the_measured_machine_speed_of_the_run(course):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import reference.lab06 as reference
 from grader import require_callable
-from labkit.checks import call_text, expect_ndarray, fail, float_eps, number_pair
+from labkit.checks import call_text, expect_ndarray, fail, float_eps, number_pair, tr
 from labkit.assignment import current
 from strategies import ring_radii, ring_sizes, statistical_ring_params
 
@@ -171,3 +171,62 @@ def test_seed_none_gives_fresh_randomness(submission):
     if np.array_equal(X1, X2):
         fail("{what}: seed=None powinno dawać za każdym razem nowe losowanie, otrzymano identyczne tablice.",
              "{what}: seed=None should draw fresh randomness, got identical arrays.", what=what)
+
+
+# --------------------------------------------------------------------------- diagnosis
+# Known mistakes of make_rings, recognised on deterministic inputs (sd = 0: no randomness at
+# all) or on statistics whose variants sit many standard errors apart. Never scores.
+
+DIAGNOSIS_N = 4000
+
+
+def data_mistake_message(mistake: str) -> str:
+    return {
+        "swapped_labels": tr("Wygląda na zamienione etykiety: wewnętrzny pierścień ma etykietę 1, zewnętrzny 0.",
+                             "Looks like swapped labels: the inner ring has label 1, the outer 0."),
+        "half_circle": tr("Wygląda na kąty z przedziału [0, π) zamiast [0, 2π): punkty tworzą półokręgi.",
+                          "Looks like angles in [0, π) instead of [0, 2π): the points form half circles."),
+        "no_noise": tr("Wygląda na to, że szum nie jest dodawany: przy sd > 0 punkty leżą dokładnie na okręgach.",
+                       "Looks like no noise is added: with sd > 0 the points lie exactly on the circles."),
+        "variance_as_sd": tr("Wygląda na użycie sd**2 (wariancji) jako odchylenia standardowego szumu.",
+                             "Looks like sd**2 (the variance) is used as the noise's standard deviation."),
+    }[mistake]
+
+
+def _radial_spread(X: np.ndarray, y: np.ndarray, r1: float, r2: float) -> float:
+    pts = np.asarray(X, dtype=np.float64)
+    radius = np.hypot(pts[:, 0], pts[:, 1])
+    return float(np.std(radius - np.where(np.asarray(y) == 0, r1, r2)))
+
+
+def data_mistake(sub) -> str | None:
+    """The first known mistake the student's make_rings matches, or None."""
+    X0, y0, _ = rings(sub, DIAGNOSIS_N, 1.0, 2.0, 0.0, seed=3)
+    _, y_ref = reference.make_rings(DIAGNOSIS_N, 1.0, 2.0, 0.0, seed=3)
+    if np.array_equal(np.asarray(y0, dtype=np.float64), 1 - y_ref):
+        return "swapped_labels"
+    angles = np.arctan2(np.asarray(X0[:, 1], np.float64), np.asarray(X0[:, 0], np.float64))
+    if np.all(angles >= -1e-6) and np.all(angles <= np.pi + 1e-6):
+        return "half_circle"
+    sd = 0.5
+    X, y, _ = rings(sub, DIAGNOSIS_N, 1.0, 2.0, sd, seed=3)
+    radius = np.hypot(np.asarray(X[:, 0], np.float64), np.asarray(X[:, 1], np.float64))
+    ring = np.where(np.asarray(y) == 0, 1.0, 2.0)
+    if np.all(np.abs(radius - ring) <= radius_tolerance(X.dtype, ring)):
+        return "no_noise"
+    spread = _radial_spread(X, y, 1.0, 2.0)
+    expected = {s: _radial_spread(*reference.make_rings(200_000, 1.0, 2.0, s, seed=12345), 1.0, 2.0)
+                for s in (sd, sd ** 2)}
+    # Standard error of the spread at n = 4000 is ~1%: 10% bands around each are far apart.
+    if abs(spread - expected[sd ** 2]) <= 0.1 * expected[sd ** 2] and abs(spread - expected[sd]) > 0.3 * expected[sd]:
+        return "variance_as_sd"
+    return None
+
+
+@pytest.mark.diagnosis
+def test_diagnose_a_known_make_rings_mistake(submission, diagnosis):
+    if not diagnosis.failed:
+        pytest.skip("nothing to explain")
+    mistake = data_mistake(submission)
+    if mistake is not None:
+        diagnosis.found(mistake, data_mistake_message(mistake))

@@ -15,7 +15,7 @@ from sklearn.metrics import confusion_matrix
 
 import reference.lab06 as reference
 from grader import grader_weights, require_callable
-from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps
+from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps, tr
 from labkit.assignment import current
 
 pytestmark = pytest.mark.part("loss")
@@ -151,3 +151,36 @@ def test_evaluate_matches_grader_accuracy_and_confusion_matrix(submission, seed)
              "otrzymano {got}.",
              "{what} → confusion: expected {exp} (rows: true classes, columns: predicted), got {got}.",
              what=what, exp=expected.tolist(), got=confusion.tolist())
+
+
+# --------------------------------------------------------------------------- diagnosis
+# Known mistakes of dataset_loss as variants of the grader's own binary cross-entropy, on the
+# check's model and data: an exact match (the check's tolerance) names the mistake, never scores.
+
+def loss_variants(p: np.ndarray, y: np.ndarray) -> dict[str, np.floating]:
+    mean = grader_bce(p, y)
+    return {"sum_instead_of_mean": mean * len(y), "labels_swapped_in_loss": grader_bce(p, 1 - y)}
+
+
+@pytest.mark.diagnosis
+def test_diagnose_a_known_dataset_loss_mistake(submission, diagnosis):
+    if "test_dataset_loss_equals_grader_binary_cross_entropy" not in diagnosis.failed:
+        pytest.skip("nothing to explain")
+    handle, local = grader_model(submission, 0)
+    X, y, X32, y32 = data(0)
+    value = submission.call("dataset_loss", handle, X, y, submission.op("bce_loss")).value
+    try:
+        got = float(value)
+    except (TypeError, ValueError):
+        return
+    messages = {
+        "sum_instead_of_mean": tr("Wygląda na sumę strat zamiast średniej: wynik jest {n} razy większy od średniej "
+                                  "BCE.", "Looks like a sum of losses instead of their mean: the result is {n} times "
+                                  "the mean BCE.", n=len(y32)),
+        "labels_swapped_in_loss": tr("Wygląda na zamienione argumenty lub etykiety (1 - y) w wywołaniu straty.",
+                                     "Looks like swapped arguments or labels (1 - y) in the loss call."),
+    }
+    for mistake, expected in loss_variants(grader_probabilities(local, X32), y32).items():
+        if abs(got - float(expected)) <= TOL.loss_rel * abs(float(expected)):
+            diagnosis.found(mistake, messages[mistake])
+            return

@@ -55,8 +55,9 @@ def run_student(sub, sizes, weights, X, y, n_epochs: int, *, dropout: float | No
 
 
 def run_reference(sizes, weights, X, y, n_epochs: int, *, dropout: float | None = None,
-                  lr: float = 0.01):
-    """The same run with the reference loop, in this (trusted) process."""
+                  lr: float = 0.01, loop=None):
+    """The same run with the reference loop (or ``loop``, a known-mistake variant of it), in
+    this (trusted) process."""
     if dropout:
         model = torch_mlp(sizes, "relu")
         layers = list(model)
@@ -68,8 +69,8 @@ def run_reference(sizes, weights, X, y, n_epochs: int, *, dropout: float | None 
     loader = DataLoader(TensorDataset(torch.tensor(X), torch.tensor(y)), batch_size=BATCH, shuffle=False)
     # The worker seeds torch right before calling train; Dropout masks must come from the same state.
     torch.manual_seed(current().seed)
-    history = reference.train(model, loader, torch.nn.BCELoss(), torch.optim.Adam(model.parameters(), lr=lr),
-                              n_epochs)
+    loop = loop or reference.train
+    history = loop(model, loader, torch.nn.BCELoss(), torch.optim.Adam(model.parameters(), lr=lr), n_epochs)
     return history, [p.detach().numpy().copy() for p in model.parameters()]
 
 
@@ -155,6 +156,11 @@ def test_train_prints_each_epochs_loss(submission):
              k=len(lines))
 
 
+def train_mode_hint() -> str:
+    """The cause this check names; a diagnosis that rules it out replaces it (below)."""
+    return tr("(train powinno wywołać model.train())", "(train should call model.train())")
+
+
 def test_train_switches_the_model_to_train_mode(submission):
     sizes = [2, 8, 1]
     weights = initial_weights(sizes, 13)
@@ -162,10 +168,9 @@ def test_train_switches_the_model_to_train_mode(submission):
     _, got, _ = run_student(submission, sizes, weights, X, y, 1, dropout=0.5, eval_first=True)
     _, expected = run_reference(sizes, weights, X, y, 1, dropout=0.5)
     for g, e in zip(got, expected):
-        expect_close(g, e, tr("parametry po train() modelu z Dropout podanego w trybie eval "
-                              "(train powinno wywołać model.train())",
-                              "parameters after train() of a Dropout model given in eval mode "
-                              "(train should call model.train())"), atol=TOL.train_params)
+        expect_close(g, e, tr("parametry po train() modelu z Dropout podanego w trybie eval {hint}",
+                              "parameters after train() of a Dropout model given in eval mode {hint}",
+                              hint=train_mode_hint()), atol=TOL.train_params)
 
 
 def test_loss_halves_on_a_grader_2_16_16_1_network(submission):
@@ -185,3 +190,90 @@ def test_loss_halves_on_a_grader_2_16_16_1_network(submission):
              "początkowej {b:.4g}), otrzymano {a}.",
              "train(...) on a 2-16-16-1 net for 10 epochs: the loss should fall below {limit} (half of its initial "
              "{b:.4g}), got {a}.", limit=limit, b=losses[0], a=got)
+
+
+# --------------------------------------------------------------------------- diagnosis
+# Known mistakes of the loop, as variants of the reference loop. A student whose loop lands
+# exactly (within the checks' own tolerance) on one variant's parameters and losses, on both
+# of the checks' runs, is told which mistake it looks like. It never changes the score.
+
+MISTAKES = ("no_zero_grad", "no_step", "last_batch_loss", "no_model_train")
+
+
+def variant_train(mistake: str):
+    """The reference loop with one known mistake."""
+    def loop(model, loader, loss_fn, optimizer, n_epochs: int = 4) -> list[float]:
+        if mistake != "no_model_train":
+            model.train()
+        history = []
+        for _ in range(n_epochs):
+            total, batches, last = 0.0, 0, 0.0
+            for x_batch, y_batch in loader:
+                if mistake != "no_zero_grad":
+                    optimizer.zero_grad()
+                loss = loss_fn(model(x_batch), y_batch.reshape(-1, 1))
+                loss.backward()
+                if mistake != "no_step":
+                    optimizer.step()
+                total, batches, last = total + loss.item(), batches + 1, loss.item()
+            history.append(last if mistake == "last_batch_loss" else total / batches)
+        return history
+    return loop
+
+
+def mistake_message(mistake: str) -> str:
+    return {
+        "no_zero_grad": tr("Wygląda na brak optimizer.zero_grad() przed backward(): gradienty sumują się między "
+                           "partiami.",
+                           "Looks like optimizer.zero_grad() is missing before backward(): gradients add up "
+                           "across batches."),
+        "no_step": tr("Wygląda na brak optimizer.step(): parametry modelu nie zmieniają się w trakcie treningu.",
+                      "Looks like optimizer.step() is missing: the model's parameters never change."),
+        "last_batch_loss": tr("Wygląda na to, że train zapisuje stratę ostatniej partii zamiast średniej strat "
+                              "partii w epoce.",
+                              "Looks like train records the last batch's loss instead of the mean batch loss of "
+                              "the epoch."),
+        "no_model_train": tr("Wygląda na brak model.train() na początku train: model podany w trybie eval "
+                             "trenuje bez Dropout.",
+                             "Looks like model.train() is missing at the start of train: a model given in eval "
+                             "mode trains without Dropout."),
+    }[mistake]
+
+
+def _matches(got_history, got_params, history, params) -> bool:
+    try:
+        values = np.array([float(v) for v in got_history], dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if values.shape != (len(history),) or len(got_params) != len(params):
+        return False
+    return (np.allclose(values, history, rtol=TOL.train_params, atol=0)
+            and all(np.allclose(g, e, rtol=0, atol=TOL.train_params) for g, e in zip(got_params, params)))
+
+
+@pytest.mark.diagnosis
+def test_diagnose_a_known_loop_mistake(submission, diagnosis):
+    """The checks' two runs (plain, and Dropout given in eval mode) replayed against each variant."""
+    if not diagnosis.failed:
+        pytest.skip("nothing to explain")
+    weights, X, y = initial_weights(SIZES, 11), *training_data(11)
+    drop_sizes = [2, 8, 1]
+    drop_weights, Xd, yd = initial_weights(drop_sizes, 13), *training_data(13)
+    plain = run_student(submission, SIZES, weights, X, y, 3)[:2]
+    dropout = run_student(submission, drop_sizes, drop_weights, Xd, yd, 1, dropout=0.5, eval_first=True)[:2]
+    runs = {"reference": reference.train, **{m: variant_train(m) for m in MISTAKES}}
+    matched = []
+    for name, loop in runs.items():
+        expected_plain = run_reference(SIZES, weights, X, y, 3, loop=loop)
+        expected_dropout = run_reference(drop_sizes, drop_weights, Xd, yd, 1, dropout=0.5, loop=loop)
+        if _matches(*plain, *expected_plain) and _matches(*dropout, *expected_dropout):
+            matched.append(name)
+    if matched and "reference" not in matched:
+        mistake = matched[0]
+        explains = {}
+        if mistake != "no_model_train":
+            # Its check says "train should call model.train()": wrong here, the loop does.
+            explains["test_train_switches_the_model_to_train_mode"] = (train_mode_hint(), tr(
+                "(model.train() jest wywoływane; przyczyna leży gdzie indziej: {m})",
+                "(model.train() is called; the cause lies elsewhere: {m})", m=mistake_message(mistake)))
+        diagnosis.found(mistake, mistake_message(mistake), explains=explains)

@@ -1,0 +1,43 @@
+"""The pytest plug-in's diagnosis handling (labkit/pytest_plugin.py): findings never score, and
+they correct only the messages of failed checks whose named cause they rule out."""
+from __future__ import annotations
+
+from labkit.pytest_plugin import _apply_diagnoses
+from labkit.results import CheckResult, PartResult
+
+
+def _parts() -> dict[str, PartResult]:
+    return {"training": PartResult("training", 4.0, [
+        CheckResult("training", "lands", 2.0, 0.0, "failed", "parametry: oczekiwano 1, otrzymano 2"),
+        CheckResult("training", "mode", 1.0, 0.0, "failed", "parametry w trybie eval (powinno wywołać train()): "
+                                                            "oczekiwano 1, otrzymano 2"),
+        CheckResult("training", "prints", 1.0, 1.0, "passed", ""),
+    ])}
+
+
+def _finding(**explains) -> dict:
+    return {"part": "training", "mistake": "no_zero_grad", "message": "brak zero_grad", "explains": explains}
+
+
+def test_the_ruled_out_cause_is_replaced_and_expected_got_stays():
+    parts = _parts()
+    found = _apply_diagnoses(parts, [_finding(mode=("(powinno wywołać train())", "(przyczyna: brak zero_grad)"))])
+    mode = parts["training"].checks[1]
+    assert mode.message == "parametry w trybie eval (przyczyna: brak zero_grad): oczekiwano 1, otrzymano 2"
+    assert found == [{"part": "training", "mistake": "no_zero_grad", "message": "brak zero_grad",
+                      "explains": ["mode"]}]
+    assert parts["training"].score == 1.0 and mode.credit == 0.0          # never scores: prints alone, 1 of 4
+
+
+def test_a_cause_not_in_the_message_is_appended_and_passed_checks_are_untouched():
+    parts = _parts()
+    _apply_diagnoses(parts, [_finding(lands=("nie ma tego", "uwaga: brak zero_grad"),
+                                      prints=("x", "nie dotyczy"))])
+    assert parts["training"].checks[0].message.endswith("\nuwaga: brak zero_grad")
+    assert parts["training"].checks[2].message == ""
+
+
+def test_a_finding_reported_twice_is_listed_once_and_unknown_parts_are_ignored():
+    parts = _parts()
+    found = _apply_diagnoses(parts, [_finding(), _finding(), {**_finding(), "part": "nope"}])
+    assert [(d["part"], d["mistake"]) for d in found] == [("training", "no_zero_grad"), ("nope", "no_zero_grad")]
