@@ -11,6 +11,8 @@ of nbgrader's gradebook (which include the manually graded cells), and writes
 * ``<course>/reports/<id>_parts.csv``: per-student, per-part scores (labkit/scores.py).
 * ``<course>/reports/<id>_items.csv``: item analysis, one row per part and per hidden check
   (fail rate with its interval, mean, discrimination, frequent messages; labkit/item_analysis.py).
+* ``<course>/reports/<id>_similarity.csv``: pairs of students whose own code is shared, and
+  students close to the instructor's solution (labkit/similarity.py; never a grade).
 * ``<course>/reports/<id>_scores.json``: this run's per-part scores, which the next run
   compares against to flag submissions whose scores changed.
 
@@ -286,6 +288,25 @@ def _items(analysis: ItemAnalysis) -> dict:
     return {"analysis": analysis, "figures": figures, "flag_help": item_analysis.FLAG_HELP}
 
 
+def class_similarity(course: Path, assignment: Assignment):
+    """Similarity across the class's submitted notebooks (labkit/similarity.py), or why not.
+
+    Returns (SimilarityReport | None, reason). It reads ``submitted/<student>/<id>/<id>.ipynb``
+    against the release (boilerplate) and the instructor's notebook; it never grades."""
+    from labkit import similarity
+    release = course / "release" / assignment.id / f"{assignment.id}.ipynb"
+    notebooks = {path.parent.parent.name: path for path in
+                 sorted((course / "submitted").glob(f"*/{assignment.id}/{assignment.id}.ipynb"))}
+    if not release.is_file() or not assignment.notebook.is_file():
+        return None, "no release or source notebook to tell students' own code from the given code"
+    if len(notebooks) < 2:
+        return None, "fewer than two submitted notebooks"
+    try:
+        return similarity.compare_class(notebooks, release=release, reference=assignment.notebook), ""
+    except Exception as exc:   # the report's other sections must survive it
+        return None, f"similarity could not be computed: {type(exc).__name__}: {str(exc)[:300]}"
+
+
 def _fraction(value: float | None, top: float) -> float:
     return (value or 0.0) / top if top else 0.0
 
@@ -443,7 +464,8 @@ def _script() -> tuple[str, str]:
 
 
 def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_previous: bool,
-                gradebook_used: bool, items: ItemAnalysis | None = None) -> str:
+                gradebook_used: bool, items: ItemAnalysis | None = None, similar=None,
+                similarity_note: str = "") -> str:
     """The page. An assignment's sections or template that fail fall back to the engine's
     page with a notice: the TA still gets every student's grades and checks."""
     notices: list[str] = []
@@ -472,6 +494,7 @@ def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_prev
         "flag_counts": [(f, n) for f in FLAG_ORDER if (n := sum(1 for s in entries if f in s.flags))],
         "students": [_student_view(s, sections, helpers) for s in entries], "notices": notices,
         "items": _items(items if items is not None else class_items(entries, assignment)),
+        "similarity": similar, "similarity_note": similarity_note,
     }
     env = environment(assignment)
     try:
@@ -516,12 +539,17 @@ def build_report(*, course: Path, assignment: str, out: Path | None = None, grad
     previous = _load_previous(snapshot)
     entries = collect(course, spec, gradebook, previous)
     items = class_items(entries, spec)
+    similar, note = class_similarity(course, spec)
     page = render_html(entries, assignment=spec, had_previous=previous is not None,
-                       gradebook_used=any(s.source == "gradebook" for s in entries), items=items)
+                       gradebook_used=any(s.source == "gradebook" for s in entries), items=items,
+                       similar=similar, similarity_note=note)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     write_parts_csv(entries, reports / f"{spec.id}_parts.csv", spec)
     item_analysis.write_csv(items, reports / f"{spec.id}_items.csv")
+    if similar is not None:
+        from labkit import similarity
+        similarity.write_csv(similar, reports / f"{spec.id}_similarity.csv")
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     snapshot.write_text(json.dumps({
         "assignment": spec.id,

@@ -541,3 +541,69 @@ def test_the_engine_report_knows_no_assignment():
         text = path.read_text(encoding="utf-8")
         for word in ("lab06", "BEST_CONFIG", "RESULTS", "boundary", "rings"):
             assert not re.search(rf"\b{word}\b", text), (path.name, word)
+
+
+# --------------------------------------------------------------------------- the TA's workbench
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_a_class_of_40_shows_items_diagnoses_similarity_and_overrides_in_chromium(tmp_path):
+    """The generated class of 40 (tests/similarity_class.py: planted copies among distinct
+    styles) with grader results built in: 28 full marks, 8 without zero_grad (diagnosed),
+    4 untouched; one TA override. Every section of the workbench is on the rendered page."""
+    import similarity_class
+
+    from labkit import overrides
+    from labkit.results import SubmissionResult
+    klass = similarity_class.generate_class(tmp_path / "notebooks", n_students=40, seed=0)
+    course = tmp_path / "course"
+    for folder in ("grader_tests", "source", "release"):
+        (course / folder).mkdir(parents=True)
+        (course / folder / ASSIGNMENT).symlink_to(REPO_ROOT / folder / ASSIGNMENT, target_is_directory=True)
+    students = sorted(klass.notebooks)
+    kinds = ["ala_reference"] * 28 + ["darek_no_zero_grad"] * 8 + ["bartek_untouched"] * 4
+    diagnosis = {"part": "training", "mistake": "no_zero_grad", "message": "Wygląda na brak zero_grad",
+                 "explains": []}
+    for student, kind in zip(students, kinds):
+        shutil.copy(klass.notebooks[student], _mkdir(course / "submitted" / student / ASSIGNMENT) / "lab06.ipynb")
+        data = _load(kind)
+        data["diagnoses"] = [diagnosis] if kind == "darek_no_zero_grad" else []
+        result = SubmissionResult.from_json(json.dumps(data))
+        if student == students[-1]:
+            result = overrides.apply(result, [overrides.Decision(
+                assignment=ASSIGNMENT, student=student, part="data", reason="rings drawn by hand", by="TA Nowak",
+                date="2026-11-30", points=1.5)], LAB06)
+        _put(course, student, json.loads(result.to_json()))
+    url = _report(course).resolve().as_uri()
+    proc = _chromium("--dump-dom", url, profile=tmp_path / "profile")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = Dom(proc.stdout)
+    for section in ("overview", "students", "items", "similarity", "flags"):
+        assert dom.find("section", id=section), section
+    for table in ("item-table", "similarity-table", "scores"):
+        assert dom.find("table", id=table, data_sortable="ready"), table
+    # Items: the fail rate the class was built with (8 + 4 of 40 fail the loop's main check).
+    with open(course / "reports" / f"{ASSIGNMENT}_items.csv", newline="", encoding="utf-8") as f:
+        items = {(r["part"], r["check"]): r for r in csv.DictReader(f)}
+    assert items["training", "test_train_lands_on_reference_parameters"]["fail_rate"] == "0.3000"
+    assert [r.get("data-mistake") for r in dom.find("tr", inside=("table", "id", "diagnosis-table"))
+            if r.get("data-mistake")] == ["no_zero_grad"]
+    assert "8" in proc.stdout.split('class="diagnosed-count">')[1][:3]
+    # Similarity: exactly the planted copies, the cluster of three, side-by-side views offline.
+    pairs = {tuple(sorted((r["data-a"], r["data-b"])))
+             for r in dom.find("tr", inside=("table", "id", "similarity-table")) if r.get("data-a")}
+    assert pairs == klass.planted_pairs
+    assert [c for c in dom.find("li", class_="cluster") if c["data-size"] == "3"]
+    assert len(dom.find("details", class_="side-by-side")) == len(pairs) and "<mark>" in proc.stdout
+    assert {r["data-student"] for r in dom.find("tr", inside=("table", "id", "reference-close"))
+            if r.get("data-student")} >= set(klass.of_kind("reference"))
+    # The override: in the student's section with its reason, and flagged.
+    assert dom.find("tr", class_="decision", inside=("section", "id", f"student-{students[-1]}"))
+    assert "rings drawn by hand" in proc.stdout
+    assert dom.find("span", class_="flag", inside=("table", "id", "scores"))
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
