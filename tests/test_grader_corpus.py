@@ -42,6 +42,9 @@ DIAGNOSED = {
     "no_zero_grad": "no_zero_grad", "no_step": "no_step", "last_batch_loss": "last_batch_loss",
     "sum_instead_of_mean": "sum_instead_of_mean", "swapped_labels": "swapped_labels",
     "half_circle": "half_circle", "no_noise": "no_noise", "variance_as_sd": "variance_as_sd",
+    "float64_batches": "float64_batches", "no_shuffling": "shuffle_ignored",
+    "missing_sigmoid": "missing_sigmoid", "seed_30_10_default": "hidden_30_10",
+    "squeeze_loss_shapes": "squeezed_shapes",
 }
 
 # What a student-facing message must never contain: hidden test code or the grader's files.

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 
 from grader import require_callable
-from labkit.checks import call_text, expect_tensor, fail
+from labkit.checks import TensorData, call_text, expect_tensor, fail, tr
 from labkit.codec import Handle
 from strategies import loader_shapes
 
@@ -132,3 +132,47 @@ def test_default_batch_size_is_32_and_shuffles(submission):
              "make_loader(X, y): the default batch_size is 32, got {got}.", got=info.get("batch_size"))
     if info.get("sampler") != "RandomSampler":
         fail("make_loader(X, y): domyślnie shuffle=True.", "make_loader(X, y): shuffle=True by default.")
+
+
+# --------------------------------------------------------------------------- diagnosis
+# Known mistakes of make_loader, read off the same tagged rows the checks use. Never scores.
+
+def loader_mistake(sub) -> str | None:
+    n = 96
+    X, y = tagged_data(n)
+    loader = sub.call("make_loader", X, y, batch_size=16, shuffle=True).value
+    if not isinstance(loader, Handle):
+        return None
+    epochs = sub.op("iterate", loader, 2)
+    batches = [batch for batch in epochs[0] if len(batch) == 2 and isinstance(batch[0], TensorData)]
+    if not batches:
+        return None
+    if batches[0][0].dtype == "float64":
+        return "float64_batches"
+    orders = [epoch_order([b[0].array for b in epoch if len(b) == 2 and isinstance(b[0], TensorData)])
+              for epoch in epochs]
+    if all(np.array_equal(order, np.arange(n)) for order in orders):
+        return "shuffle_ignored"
+    return None
+
+
+def loader_mistake_message(mistake: str) -> str:
+    return {
+        "float64_batches": tr("Wygląda na tensory utworzone bez dtype=torch.float32: numpy daje float64, a model "
+                              "oczekuje float32.",
+                              "Looks like tensors made without dtype=torch.float32: numpy gives float64, the model "
+                              "expects float32."),
+        "shuffle_ignored": tr("Wygląda na to, że argument shuffle nie trafia do DataLoader: przy shuffle=True "
+                              "kolejność jest stała.",
+                              "Looks like the shuffle argument never reaches the DataLoader: with shuffle=True the "
+                              "order is fixed."),
+    }[mistake]
+
+
+@pytest.mark.diagnosis
+def test_diagnose_a_known_make_loader_mistake(submission, diagnosis):
+    if not diagnosis.failed:
+        pytest.skip("nothing to explain")
+    mistake = loader_mistake(submission)
+    if mistake is not None:
+        diagnosis.found(mistake, loader_mistake_message(mistake))

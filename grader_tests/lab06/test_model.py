@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader import grader_weights, reference_model, require_callable
-from labkit.checks import call_text, expect_close, expect_tensor, fail
+from labkit.checks import TensorData, call_text, expect_close, expect_tensor, fail, tr
 from labkit.i18n import language
 from labkit.codec import Handle
 from labkit.assignment import current
@@ -117,3 +117,49 @@ def test_empty_hidden_is_logistic_regression(submission):
         fail("{what}: oczekiwano regresji logistycznej z parametrami {exp}, otrzymano {got}.",
              "{what}: expected logistic regression with parameters {exp}, got {got}.",
              what=what, exp=[(1, 2), (1,)], got=shapes)
+
+
+# --------------------------------------------------------------------------- diagnosis
+# Known mistakes of Klasyfikator, on the checks' own weights and inputs. Never scores.
+
+SEED_COMMENT_SHAPES = [(30, 2), (30,), (10, 30), (10,), (1, 10), (1,)]   # the seed's "30 and 10 neurons"
+
+
+def model_mistake(sub) -> str | None:
+    model, info, _ = build(sub)
+    if [tuple(s) for s in info["param_shapes"]] == SEED_COMMENT_SHAPES:
+        return "hidden_30_10"
+    hidden, activation = (8,), "relu"
+    model, info, _ = build(sub, hidden, activation)
+    weights = grader_weights(hidden, 5)
+    if [tuple(s) for s in info["param_shapes"]] != [w.shape for w in weights]:
+        return None
+    sub.op("set_params", model, weights)
+    x = inputs(5, 32)
+    got = sub.op("forward", model, x)
+    if not isinstance(got, TensorData) or got.shape != (32, 1):
+        return None
+    p = reference_outputs(hidden, activation, weights, x).astype(np.float64)
+    logits = np.log(p) - np.log1p(-p)
+    if np.allclose(got.array.astype(np.float64), logits, rtol=1e-4, atol=10 * TOL.forward):
+        return "missing_sigmoid"
+    return None
+
+
+def model_mistake_message(mistake: str) -> str:
+    return {
+        "hidden_30_10": tr("Wygląda na domyślne hidden=(30, 10) zamiast (4, 2) z treści zadania.",
+                           "Looks like a default of hidden=(30, 10) instead of the task's (4, 2)."),
+        "missing_sigmoid": tr("Wygląda na brak Sigmoid na wyjściu: model zwraca logity, a nie prawdopodobieństwa.",
+                              "Looks like the output Sigmoid is missing: the model returns logits, not "
+                              "probabilities."),
+    }[mistake]
+
+
+@pytest.mark.diagnosis
+def test_diagnose_a_known_klasyfikator_mistake(submission, diagnosis):
+    if not diagnosis.failed:
+        pytest.skip("nothing to explain")
+    mistake = model_mistake(submission)
+    if mistake is not None:
+        diagnosis.found(mistake, model_mistake_message(mistake))

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import reference.lab06 as reference
 from grader import params_of, passthrough_tolerance, require_callable, set_weights, torch_mlp
 from labkit.checks import expect_close, expect_number, fail, float_eps, number_eps, number_pair, tr
+from labkit.client import StudentError
 from labkit.codec import Handle
 from labkit.assignment import current
 from labkit.settings import load_settings
@@ -233,6 +234,10 @@ def mistake_message(mistake: str) -> str:
                               "partii w epoce.",
                               "Looks like train records the last batch's loss instead of the mean batch loss of "
                               "the epoch."),
+        "squeezed_shapes": tr("Wygląda na squeeze() wyjścia modelu przed stratą: działa, dopóki partia nie ma "
+                              "jednej próbki (wtedy kształty (b,) i () się rozjeżdżają); użyj y_batch.view(-1, 1).",
+                              "Looks like the model's output is squeezed before the loss: it works until a batch "
+                              "holds one sample (then the shapes () and (b,) disagree); use y_batch.view(-1, 1)."),
         "no_model_train": tr("Wygląda na brak model.train() na początku train: model podany w trybie eval "
                              "trenuje bez Dropout.",
                              "Looks like model.train() is missing at the start of train: a model given in eval "
@@ -259,7 +264,16 @@ def test_diagnose_a_known_loop_mistake(submission, diagnosis):
     weights, X, y = initial_weights(SIZES, 11), *training_data(11)
     drop_sizes = [2, 8, 1]
     drop_weights, Xd, yd = initial_weights(drop_sizes, 13), *training_data(13)
-    plain = run_student(submission, SIZES, weights, X, y, 3)[:2]
+    try:
+        plain = run_student(submission, SIZES, weights, X, y, 3)[:2]
+    except StudentError:
+        # Raises on the checks' data, whose last batch holds one sample: a loop that squeezes
+        # the (b, 1) output to (b,) breaks exactly there. Without that batch it must be right.
+        X_even, y_even = X[:N_SAMPLES - 1], y[:N_SAMPLES - 1]
+        even = run_student(submission, SIZES, weights, X_even, y_even, 3)[:2]
+        if _matches(*even, *run_reference(SIZES, weights, X_even, y_even, 3)):
+            diagnosis.found("squeezed_shapes", mistake_message("squeezed_shapes"))
+        return
     dropout = run_student(submission, drop_sizes, drop_weights, Xd, yd, 1, dropout=0.5, eval_first=True)[:2]
     runs = {"reference": reference.train, **{m: variant_train(m) for m in MISTAKES}}
     matched = []
