@@ -133,6 +133,15 @@ class Diagnosis:
         return {c.name for c in self.item.config.stash[_RESULTS].values()
                 if c.part == self.part and c.credit < 1.0}
 
+    def name(self, find, message) -> None:
+        """The usual diagnosis: when a check of the part failed, ``find()`` returns the id of
+        the mistake it matched (or None) and ``message(id)`` its student-facing text."""
+        if not self.failed:
+            pytest.skip("nothing to explain")
+        mistake = find()
+        if mistake is not None:
+            self.found(mistake, message(mistake))
+
     def found(self, mistake: str, message: str, *, explains: dict[str, tuple[str, str]] | None = None) -> None:
         """Record ``mistake`` (an id) with a student-facing ``message``. ``explains`` maps a
         check's name to (the cause its message names, the corrected text): if that check

@@ -41,3 +41,35 @@ def test_a_finding_reported_twice_is_listed_once_and_unknown_parts_are_ignored()
     parts = _parts()
     found = _apply_diagnoses(parts, [_finding(), _finding(), {**_finding(), "part": "nope"}])
     assert [(d["part"], d["mistake"]) for d in found] == [("training", "no_zero_grad"), ("nope", "no_zero_grad")]
+
+
+class _Item:
+    """Just what a Diagnosis reads of its pytest item: the part marker and the session's stash."""
+
+    def __init__(self, results: dict):
+        from labkit import pytest_plugin
+        self.config = type("Config", (), {})()
+        self.config.stash = {pytest_plugin._RESULTS: results, pytest_plugin._DIAGNOSES: []}
+
+    def get_closest_marker(self, name):
+        import pytest
+        return pytest.mark.part("training").mark if name == "part" else None
+
+
+def test_a_diagnosis_runs_only_when_its_part_failed_and_records_what_it_names():
+    import pytest
+
+    from labkit import pytest_plugin
+    from labkit.pytest_plugin import Diagnosis
+    passed = _Item({"a": CheckResult("training", "lands", 1.0, 1.0, "passed")})
+    with pytest.raises(pytest.skip.Exception):
+        Diagnosis(passed).name(lambda: pytest.fail("must not replay a passing part"), str)
+    failed = _Item({"a": CheckResult("training", "lands", 1.0, 0.0, "failed", "x"),
+                    "b": CheckResult("data", "radii", 1.0, 0.0, "failed", "y")})
+    diagnosis = Diagnosis(failed)
+    assert diagnosis.failed == {"lands"}                          # its own part only
+    diagnosis.name(lambda: None, str)
+    assert failed.config.stash[pytest_plugin._DIAGNOSES] == []   # nothing matched, nothing said
+    diagnosis.name(lambda: "no_zero_grad", lambda m: f"brak {m}")
+    assert failed.config.stash[pytest_plugin._DIAGNOSES] == [
+        {"part": "training", "mistake": "no_zero_grad", "message": "brak no_zero_grad", "explains": {}}]
