@@ -207,7 +207,7 @@ def decision_text(d: dict) -> str:
         return tr("Prośba o ponowną ocenę rozpatrzona bez zmiany wyniku ({w}). Uzasadnienie: {r}",
                   "Regrade request answered without a change ({w}). Reason: {r}", w=who, r=d.get("reason", ""))
     if d.get("check"):
-        return tr("Ocena sprawdzianu {c} zmieniona przez prowadzącego: {g:.2f} → {n:.2f} ({w}). Uzasadnienie: {r}",
+        return tr("Ocena testu {c} zmieniona przez prowadzącego: {g:.2f} → {n:.2f} ({w}). Uzasadnienie: {r}",
                   "A TA changed check {c}: {g:.2f} → {n:.2f} ({w}). Reason: {r}",
                   c=d["check"], g=d.get("graded", 0.0), n=d.get("now", 0.0), w=who, r=d.get("reason", ""))
     return tr("Wynik części zmieniony przez prowadzącego: {g:.2f} → {n:.2f} pkt ({w}). Uzasadnienie: {r}",
