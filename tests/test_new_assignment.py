@@ -44,7 +44,7 @@ def _hook(event, args):
 sys.addaudithook(_hook)
 if _LOG:   # proof that the hook is active in this process
     with open(_LOG + ".procs", "a") as f:
-        f.write(f"{os.getpid()} {' '.join(sys.argv)[:200]}\n")
+        f.write(f"{os.getpid()} {' '.join(sys.argv)[:200]}\\n")
 '''
 WRONG = '''def weighted_mean(values, weights):
     return float(sum(values) / len(values))   # forgets the weights
