@@ -1,5 +1,6 @@
 """Command line: ``labkit demo``, ``labkit grade ASSIGNMENT NOTEBOOK``,
-``labkit override ASSIGNMENT STUDENT PART ...`` and ``labkit decisions``."""
+``labkit override ASSIGNMENT STUDENT PART ...``, ``labkit decisions`` and the LMS steps
+``labkit lms-roster`` / ``labkit lms-export``."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     override.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
     listing = sub.add_parser("decisions", help="list the TA decisions of overrides.toml")
     listing.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
+    from labkit import lms_cli   # Moodle/Canvas: lms-roster, lms-export (docs/lms.md)
+    lms_cli.add_parsers(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("override", "decisions"):
         return _decisions(args)
+    if args.command in lms_cli.COMMANDS:
+        return lms_cli.run(args)
     return 2
 
 

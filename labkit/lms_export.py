@@ -1,0 +1,402 @@
+"""From nbgrader's gradebook back to Moodle or Canvas: grades, a comment each, feedback files.
+
+``labkit lms-export <id> --moodle-worksheet W.csv`` (or ``--canvas-gradebook G.csv``) reads
+the scores of nbgrader's gradebook (``gradebook.db``: the parts, manual grades, TA overrides
+and the late penalty nbgrader applied) and the collector's hand-in manifest
+(``reports/<id>_handin.json``), and writes under ``reports/``:
+
+* Moodle: ``<id>_moodle_worksheet.csv``, the downloaded grading worksheet with only the
+  ``Grade`` and ``Feedback comments`` fields changed (same columns, encoding, BOM, quoting,
+  line endings; labkit/lms_csv.py), ready for "Upload grading worksheet"; and
+  ``<id>_moodle_feedback.zip``, each student's nbgrader feedback HTML in the participant's
+  folder of the download, ready for "Upload multiple feedback files in a zip".
+* Canvas: ``<id>_canvas_grades.csv`` (Student, ID, SIS User ID, SIS Login ID, Section and the
+  assignment's column) for the gradebook's "Import"; ``<id>_canvas_feedback.zip`` in the
+  download's naming for "Re-Upload Submissions"; ``<id>_canvas_feedback/`` with one file per
+  student named to be attached by hand; ``<id>_canvas_comments.csv`` (Canvas's import takes
+  no comments).
+* Both: ``<id>_lms_parts.csv``, per-part scores, penalty, final and LMS grade per student
+  (labkit/scores.py's writer).
+
+Every student of the manifest gets a row: no hand-in, or no notebook, is 0 with a comment
+saying so. A hand-in the gradebook does not have (autograde not run, or failed) is left
+ungraded in the LMS file and reported, never given a number it did not earn.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit import lms_csv, scores
+from labkit.assignment import Assignment, load
+from labkit.lms_collect import load_manifest
+from labkit.lms_naming import CANVAS, MOODLE, canvas_slug, moodle_folder, safe_component
+from labkit.roster import CANVAS_GRADEBOOK, MOODLE_WORKSHEET, participant_id
+
+PENALTY, FINAL, LMS_GRADE = "late_penalty", "final", "lms_grade"
+
+
+class ExportError(Exception):
+    """What the LMS files or the course lack, said so that a TA can fix it."""
+
+
+@dataclass
+class StudentGrade:
+    """One LMS entry's result, ready for its LMS."""
+
+    lms_id: str
+    student_id: str
+    name: str
+    status: str                               # "graded", "missing", "no_notebook", "not_graded"
+    parts: dict[str, float | None] = field(default_factory=dict)
+    raw: float = 0.0                          # points before the late penalty
+    penalty: float = 0.0
+    final: float = 0.0
+    hours_late: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    graded_file: str = ""
+    prefix: str = ""
+    attachment_id: str = ""
+    folders: bool = True
+    feedback: Path | None = None
+
+
+@dataclass
+class ExportResult:
+    lms: str
+    files: list[Path]
+    grades: list[StudentGrade]
+    untouched: list[str] = field(default_factory=list)   # LMS rows left as they were, and why
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- grades
+
+
+def class_grades(*, course: Path, assignment: Assignment, gradebook=None) -> list[StudentGrade]:
+    """Every hand-in of the manifest with its gradebook scores and late penalty."""
+    course = Path(course)
+    manifest = load_manifest(course, assignment.id)
+    if manifest is None:
+        raise ExportError(f"no hand-in manifest reports/{assignment.id}_handin.json: collect the LMS "
+                          f"download first (nbgrader zip_collect {assignment.id} --force)")
+    if gradebook is None:
+        from nbgrader.api import Gradebook
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            return _grades(manifest, course, assignment, gb)
+    return _grades(manifest, course, assignment, gradebook)
+
+
+def _grades(manifest: dict, course: Path, assignment: Assignment, gb) -> list[StudentGrade]:
+    from nbgrader.api import MissingEntry
+    book = scores.gradebook_scores(gb, assignment)
+    out = []
+    for h in manifest["handins"]:
+        g = StudentGrade(lms_id=h["lms_id"], student_id=h["student_id"], name=h["name"], status=h["status"],
+                         flags=list(h["flags"]), graded_file=h.get("graded_file", ""), prefix=h.get("prefix", ""),
+                         attachment_id=h.get("attachment_id", ""), folders=h.get("folders", True),
+                         parts=scores.empty_row(assignment))
+        if h["status"] == "collected":
+            row = book.get(h["student_id"])
+            if row is None:
+                g.status = "not_graded"
+                g.parts = {k: None for k in scores.score_keys(assignment)}
+            else:
+                g.status = "graded"
+                g.parts = dict(row)
+                g.raw = float(row[scores.TOTAL] or 0.0)
+                try:
+                    submission = gb.find_submission(assignment.id, h["student_id"])
+                    g.penalty = float(submission.late_submission_penalty or 0.0)
+                    g.hours_late = float(submission.total_seconds_late or 0.0) / 3600
+                except MissingEntry:
+                    pass
+                g.final = max(0.0, g.raw - g.penalty)
+                html = course / "feedback" / h["student_id"] / assignment.id / f"{assignment.id}.html"
+                g.feedback = html if html.is_file() else None
+        out.append(g)
+    return out
+
+
+def rescale(points: float, *, kit_max: float, lms_max: float) -> float:
+    """The kit's points on the LMS's scale, to two decimals (Moodle shows two)."""
+    return round(points / kit_max * lms_max, 2) if kit_max else 0.0
+
+
+def _lang(assignment: Assignment) -> str:
+    from labkit.settings import load_settings
+    return load_settings().language or assignment.language
+
+
+def _num(value: float, lang: str) -> str:
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if lang == "pl" else text
+
+
+def comment(g: StudentGrade, *, assignment: Assignment, lms_max: float) -> str:
+    """The student's short comment: per-part points, late penalty, result, LMS grade, in the
+    assignment's language. Only names of parts and numbers: nothing of the hidden checks."""
+    lang = _lang(assignment)
+    n = lambda v: _num(v, lang)   # noqa: E731
+    top = assignment.max_points
+    if g.status in ("missing", "no_notebook"):
+        if lang == "en":
+            why = "no notebook was handed in" if g.status == "missing" else \
+                "no notebook (.ipynb) among the files handed in"
+            return f"{assignment.id}: {why}: 0/{n(top)} points, grade 0/{n(lms_max)}."
+        why = "nie oddano notebooka" if g.status == "missing" else "wśród oddanych plików nie ma notebooka (.ipynb)"
+        return f"{assignment.id}: {why}: 0/{n(top)} pkt, ocena 0/{n(lms_max)}."
+    keys = [*assignment.part_ids, *((scores.MANUAL,) if assignment.manual else ())]
+    maxima = scores.max_points(assignment)
+    parts = ", ".join(f"{k} {n(g.parts.get(k) or 0.0)}/{n(maxima[k])}" for k in keys)
+    grade = n(rescale(g.final, kit_max=top, lms_max=lms_max))
+    late = f" ({n(g.hours_late)} h)" if g.penalty and g.hours_late else ""
+    if lang == "en":
+        text = (f"{assignment.id}: {parts}. Total {n(g.raw)}/{n(top)} points; late penalty −{n(g.penalty)}{late}; "
+                f"result {n(g.final)}/{n(top)}, grade {grade}/{n(lms_max)}.")
+        if "renamed" in g.flags or "several_notebooks" in g.flags:
+            text += f" Graded file: “{g.graded_file}”."
+        return text
+    text = (f"{assignment.id}: {parts}. Razem {n(g.raw)}/{n(top)} pkt; kara za spóźnienie −{n(g.penalty)} pkt{late}; "
+            f"wynik {n(g.final)}/{n(top)} pkt, ocena {grade}/{n(lms_max)}.")
+    if "renamed" in g.flags or "several_notebooks" in g.flags:
+        text += f" Oceniony plik: „{g.graded_file}”."
+    return text
+
+
+def write_parts(grades: list[StudentGrade], *, assignment: Assignment, lms_max: float, path: Path) -> Path:
+    """Per-part scores with penalty, final and LMS grade: the instructor's own copy."""
+    keys = (*scores.score_keys(assignment), PENALTY, FINAL, LMS_GRADE)
+    rows = []
+    for g in grades:
+        row = dict(g.parts)
+        if g.status == "not_graded":
+            row.update({PENALTY: None, FINAL: None, LMS_GRADE: None})
+        else:
+            row.update({PENALTY: g.penalty, FINAL: g.final,
+                        LMS_GRADE: rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max)})
+        rows.append((assignment.id, g.student_id, row))
+    return scores.write_csv(path, rows, keys)
+
+
+# --------------------------------------------------------------------------- Moodle
+
+
+def _float(text: str) -> float | None:
+    text = (text or "").strip().replace("\u00a0", "").replace(" ", "")
+    if not text or text == "-":
+        return None
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def export_moodle(*, course: Path, assignment_id: str, worksheet: Path, max_grade: float | None = None,
+                  columns: dict[str, str] | None = None, gradebook=None) -> ExportResult:
+    """The filled-in worksheet, the feedback zip and the parts CSV (see the module doc)."""
+    course = Path(course)
+    assignment = load(assignment_id, course)
+    cols = {**MOODLE_WORKSHEET, **(columns or {})}
+    table = lms_csv.load(worksheet)
+    ident, grade_col = table.column(cols["identifier"]), table.column(cols["grade"])
+    max_col = table.column(cols["max_grade"], required=False)
+    change_col = table.column(cols["can_change"], required=False)
+    feedback_col = table.column(cols["feedback"], required=False)
+    grades = {g.lms_id: g for g in class_grades(course=course, assignment=assignment, gradebook=gradebook)}
+    result = ExportResult(lms=MOODLE, files=[], grades=list(grades.values()))
+    if feedback_col is None:
+        result.warnings.append(f"no {cols['feedback']!r} column (feedback comments off in the assignment): "
+                               "grades only")
+    maxima = [m for r in table.rows if (m := _float(table.get(r, max_col))) is not None] if max_col is not None else []
+    lms_max = max_grade if max_grade is not None else (maxima[0] if maxima else None)
+    if lms_max is None:
+        raise ExportError(f"no {cols['max_grade']!r} in the worksheet: give --max-grade")
+    # Moodle shows (and reads back) grades with the interface's decimal separator.
+    comma = any("," in table.get(r, max_col) for r in table.rows) if max_col is not None else False
+    seen = set()
+    for row in table.rows:
+        raw_id = table.get(row, ident).strip()
+        if not raw_id:
+            continue
+        pid = participant_id(raw_id)
+        seen.add(pid)
+        g = grades.get(pid)
+        if g is None:
+            result.untouched.append(f"{raw_id}: not in the hand-in manifest (a roster from another worksheet?)")
+            continue
+        if change_col is not None and table.get(row, change_col).strip().casefold() in ("no", "nie"):
+            result.untouched.append(f"{raw_id} ({g.student_id}): Moodle says the grade cannot be changed")
+            continue
+        if g.status == "not_graded":
+            result.untouched.append(f"{raw_id} ({g.student_id}): handed in, but not in the gradebook "
+                                    f"(run nbgrader autograde {assignment.id})")
+            continue
+        value = f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):.2f}"
+        table.set(row, grade_col, value.replace(".", ",") if comma else value)
+        if feedback_col is not None:
+            table.set(row, feedback_col, comment(g, assignment=assignment, lms_max=lms_max))
+    for pid, g in grades.items():
+        if pid not in seen:
+            result.untouched.append(f"participant {pid} ({g.student_id}): in the download, not in the worksheet "
+                                    "(download the worksheet again)")
+    reports = course / "reports"
+    result.files.append(table.write(reports / f"{assignment.id}_moodle_worksheet.csv"))
+    result.files.append(_moodle_feedback_zip(result.grades, assignment, reports / f"{assignment.id}_moodle_feedback.zip",
+                                             result))
+    result.files.append(write_parts(result.grades, assignment=assignment, lms_max=lms_max,
+                                    path=reports / f"{assignment.id}_lms_parts.csv"))
+    return result
+
+
+def _moodle_feedback_zip(grades: list[StudentGrade], assignment: Assignment, path: Path,
+                         result: ExportResult) -> Path:
+    """``<Full name>_<participant id>_assignsubmission_file/<id>.html`` per student: the
+    download's own folder, which Moodle's feedback-zip import maps to the participant."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for g in grades:
+            if g.feedback is None:
+                if g.status == "graded":
+                    result.warnings.append(f"{g.student_id}: no feedback HTML (run nbgrader generate_feedback)")
+                continue
+            folder = g.prefix if g.prefix and g.folders else moodle_folder(g.name, g.lms_id)
+            zf.write(g.feedback, f"{folder}/{assignment.id}.html")
+    return path
+
+
+# --------------------------------------------------------------------------- Canvas
+
+
+def _canvas_column(headers: list[str], wanted: str | None, assignment_id: str) -> str | None:
+    """The gradebook column of the assignment: the given header, ``(<id>)`` suffix or name,
+    else the one named like the nbgrader assignment."""
+    names = [wanted] if wanted else [assignment_id]
+    for name in names:
+        for h in headers:
+            base, _, rest = h.rpartition(" (")
+            if h == name or (rest.rstrip(")") == name and rest.endswith(")")) or (base and base.casefold() == name.casefold()):
+                return h
+    return None
+
+
+def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, column: str | None = None,
+                  points: float | None = None, columns: dict[str, str] | None = None,
+                  gradebook=None) -> ExportResult:
+    """The gradebook-import CSV, the re-upload zip, per-student feedback files, comments and parts CSV."""
+    course = Path(course)
+    assignment = load(assignment_id, course)
+    cols = {**CANVAS_GRADEBOOK, **(columns or {})}
+    table = lms_csv.load(gradebook_csv)
+    student_c, id_c = table.column(cols["student"]), table.column(cols["id"])
+    optional = [table.column(cols[k], required=False) for k in ("sis_user_id", "sis_login_id", "section")]
+    header = _canvas_column(table.columns, column, assignment.id)
+    if header is None and not column:
+        raise ExportError(f"no gradebook column for {assignment.id!r} in {gradebook_csv}; give --canvas-column "
+                          f"(an existing header such as 'Lab 6 (12345)', or a new name to create the assignment)")
+    header = header or column
+    col_index = table.columns.index(header) if header in table.columns else None
+    possible = None
+    rows_out: list[list[str]] = []
+    for row in table.rows:
+        who = table.get(row, student_c).strip()
+        if who.casefold() == "points possible":
+            possible = _float(table.get(row, col_index)) if col_index is not None else None
+    lms_max = points if points is not None else possible
+    if lms_max is None:
+        raise ExportError(f"no 'Points Possible' for {header!r} in the export: give --points")
+    grades = {g.lms_id: g for g in class_grades(course=course, assignment=assignment, gradebook=gradebook)}
+    result = ExportResult(lms=CANVAS, files=[], grades=list(grades.values()))
+    out_header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", header]
+    rows_out.append(["Points Possible", "", "", "", "", f"{lms_max:g}"])
+    seen = set()
+    for row in table.rows:
+        uid = table.get(row, id_c).strip()
+        if not uid.isdigit():
+            continue
+        seen.add(uid)
+        base = [table.get(row, student_c), uid, *(table.get(row, i) for i in optional)]
+        g = grades.get(uid)
+        if g is None or g.status == "not_graded":
+            if g is not None:
+                result.untouched.append(f"{uid} ({g.student_id}): handed in, not in the gradebook "
+                                        f"(run nbgrader autograde {assignment.id})")
+            rows_out.append([*base, table.get(row, col_index) if col_index is not None else ""])
+            continue
+        rows_out.append([*base, f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):g}"])
+    for uid, g in grades.items():
+        if uid in seen:
+            continue
+        if not uid.isdigit():
+            result.untouched.append(f"{uid} ({g.student_id}): anonymous grading: Canvas imports by user id only")
+            continue
+        if g.status == "not_graded":
+            result.untouched.append(f"{uid} ({g.student_id}): handed in, not in the gradebook")
+            continue
+        # In the download but not in this export (enrolled later?): Canvas matches rows by ID.
+        result.warnings.append(f"{uid} ({g.student_id}): not in the gradebook export; row added by ID")
+        rows_out.append([g.name, uid, "", "", "", f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):g}"])
+    reports = course / "reports"
+    grades_path = reports / f"{assignment.id}_canvas_grades.csv"
+    _write_csv(grades_path, [out_header, *rows_out])
+    result.files.append(grades_path)
+    comments = reports / f"{assignment.id}_canvas_comments.csv"
+    _write_csv(comments, [["Student", "ID", "student_id", "comment"],
+                          *([g.name, g.lms_id, g.student_id, comment(g, assignment=assignment, lms_max=lms_max)]
+                            for g in result.grades if g.status != "not_graded")])
+    result.files.append(comments)
+    result.files.extend(_canvas_feedback(result.grades, assignment, reports, result))
+    result.files.append(write_parts(result.grades, assignment=assignment, lms_max=lms_max,
+                                    path=reports / f"{assignment.id}_lms_parts.csv"))
+    return result
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> None:
+    import csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def _canvas_feedback(grades: list[StudentGrade], assignment: Assignment, reports: Path,
+                     result: ExportResult) -> list[Path]:
+    """The re-upload zip (``<name>_<user id>_<attachment id>_<id>_feedback.html``: Canvas takes
+    the first two all-digit tokens as user and attachment) and one file per student for
+    attaching by hand (``<name>_<user id>_<id>_feedback.html``)."""
+    folder = reports / f"{assignment.id}_canvas_feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    zip_path = reports / f"{assignment.id}_canvas_feedback.zip"
+    suffix = f"{assignment.id}_feedback.html"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for g in grades:
+            if g.feedback is None:
+                if g.status == "graded":
+                    result.warnings.append(f"{g.student_id}: no feedback HTML (run nbgrader generate_feedback)")
+                continue
+            slug = canvas_slug(g.name) or "student"
+            target = folder / safe_component(f"{slug}_{g.lms_id}_{suffix}")
+            target.write_bytes(g.feedback.read_bytes())
+            if g.attachment_id and g.prefix:
+                zf.write(g.feedback, f"{g.prefix}_{g.attachment_id}_{suffix}")
+            else:
+                result.warnings.append(f"{g.lms_id} ({g.student_id}): no attachment id in the download: "
+                                       "attach the feedback file by hand")
+    return [zip_path, folder]
+
+
+def summary(result: ExportResult) -> str:
+    """What a TA reads after the export."""
+    counts: dict[str, int] = {}
+    for g in result.grades:
+        counts[g.status] = counts.get(g.status, 0) + 1
+    lines = [f"{result.lms}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+             *(f"  wrote {p}" for p in result.files)]
+    lines += [f"  left as it was: {u}" for u in result.untouched]
+    lines += [f"  warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
