@@ -77,3 +77,18 @@ c.OverwriteCells.add_missing_cells = True
 # (override with --GradeInWorker.jobs=N), or a Dask cluster with --GradeInWorker.scheduler=tcp://HOST:PORT.
 c.GradeInWorker.cache_dir = str(_ROOT / ".labkit-cache")
 c.GradeInWorker.jobs = 0
+
+# ---- LMS hand-in: Moodle and Canvas downloads (docs/lms.md) --------------------------------
+# `nbgrader zip_collect <id> --force` unpacks downloaded/<id>/archive/*.zip (entry times kept,
+# students' own zips too) and maps every file to its student through the LMS's naming and
+# downloaded/<id>/roster.csv (`labkit lms-roster`); the plan goes to reports/<id>_handin.json.
+from labkit.lms_collect import LmsCollector, LmsExtractor  # noqa: E402
+
+c.ZipCollectApp.extractor_plugin = LmsExtractor
+c.ZipCollectApp.collector_plugin = LmsCollector
+# Files that are not graded travel to submitted/<student>/<id>/kept/; --strict would drop the
+# kept notebooks (their names are not the release's), so it stays off.
+c.ZipCollectApp.strict = False
+c.LmsSettings.lms = "auto"                # or "moodle" / "canvas"
+c.LmsSettings.timezone = "Europe/Warsaw"  # the LMS's times (worksheet, zip entries)
+# ---- end of the LMS block -------------------------------------------------------------------
