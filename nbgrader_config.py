@@ -15,12 +15,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from labkit.assignment import available  # noqa: E402
-
 c = get_config()  # noqa: F821  (injected by traitlets)
 c.CourseDirectory.course_id = "sieci-neuronowe"
 c.CourseDirectory.root = str(_ROOT)
-c.CourseDirectory.db_assignments = [dict(name=name) for name in available(_ROOT)]
+# nbgrader 0.9 has no CourseDirectory.db_assignments: `generate_assignment` enters each
+# assignment in the gradebook, and LatePenalties (below) writes its deadline there.
 
 # Stock kernel execution (nbgrader validate, or autograde without the kit): sized for the lab,
 # whose experiments sweep takes about 15 s on one thread.
@@ -46,9 +45,10 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPre
 # running student code once in a sandboxed worker and the hidden tests in a trusted process.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
+    CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
 )
 
+from labkit.late import LatePenalties  # noqa: E402
 from labkit.nbgrader_plugin import GradeInWorker  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [
@@ -57,9 +57,15 @@ c.Autograde.autograde_preprocessors = [
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
-    AssignLatePenalties,
+    LatePenalties,   # nbgrader's AssignLatePenalties, after writing the deadline and extension into the gradebook
     CheckCellMetadata,
 ]
+# Late work (labkit/late.py): nbgrader measures lateness from the exchange's timestamp.txt against
+# `[term] due` of grader_tests/<id>/assignment.toml, moved per student by extensions.toml; the
+# penalty is a share of the notebook's points per started day, capped (nbgrader keeps it at most
+# the score). Change the policy here, e.g. per_day = 0.0 to record lateness without a penalty.
+c.PerDayPenalty.per_day = 0.10
+c.PerDayPenalty.cap = 0.50
 c.GradeInWorker.results_dir = str(_ROOT / "reports" / "results")
 # Unreadable submissions become an empty notebook graded zero (with the reason), not an
 # aborted student and exit code 1; missing/duplicated grade cells do not crash OverwriteCells.
