@@ -5,7 +5,8 @@
 * ``grades.csv`` (or ``--to``) is written by nbgrader's own ``CsvExportPlugin``, unchanged,
   so the LMS import keeps working.
 * ``<stem>_parts.csv`` beside it (``grades_parts.csv`` by default): one row per student and
-  assignment with the per-part scores, the manual conclusions grade and the total.
+  assignment with the per-part scores, the manual conclusions grade, the total, and like
+  grades.csv the late penalty and the score after it (labkit/late.py).
 * ``build_report`` for every exported assignment: ``<course>/reports/<assignment>_report.html``
   (plus the report's own ``<assignment>_parts.csv`` and score snapshot).
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from nbgrader.plugins import CsvExportPlugin
 from traitlets import Bool, Unicode
 
-from labkit import scores
+from labkit import late, scores
 from labkit.assignment import AssignmentError, load
 from labkit.report import build_report
 
@@ -48,7 +49,8 @@ class ReportExporter(CsvExportPlugin):
 
     def write_parts_csv(self, gradebook, path: Path) -> Path:
         """One row per student and assignment; the columns are every exported assignment's
-        parts (in notebook order, first seen first), then manual and total."""
+        parts (in notebook order, first seen first), then manual, total, the late penalty and
+        the score after it."""
         students = [str(s) for s in self.student]
         rows, keys = [], []
         for assignment_id in self._assignments(gradebook):
@@ -59,12 +61,15 @@ class ReportExporter(CsvExportPlugin):
                 continue
             keys += [k for k in scores.score_keys(assignment) if k not in keys]
             by_student = scores.gradebook_scores(gradebook, assignment)
+            lates = late.lateness(gradebook, assignment_id)
             for student in gradebook.students:
                 if students and student.id not in students:
                     continue
                 # Like grades.csv: a student without a submission is listed with zeros.
-                rows.append((assignment_id, student.id, by_student.get(student.id, scores.empty_row(assignment))))
+                row = by_student.get(student.id, scores.empty_row(assignment))
+                rows.append((assignment_id, student.id, late.with_penalty(row, lates.get(student.id))))
         keys = [k for k in keys if k not in (scores.MANUAL, scores.TOTAL)] + [scores.MANUAL, scores.TOTAL]
+        keys += late.CSV_KEYS   # after the raw total, as in grades.csv: the penalty and the score after it
         return scores.write_csv(path, rows, tuple(keys))
 
     def export(self, gradebook) -> None:

@@ -284,6 +284,14 @@ class Lateness:
     def late(self) -> bool:
         return self.seconds_late > 0
 
+    @property
+    def extension_text(self) -> str:
+        """The extension for a reader: "2 d 12 h", "" when there is none."""
+        if not self.extension:
+            return ""
+        hours = round(self.extension.total_seconds() / 3600)
+        return " ".join(f"{n} {unit}" for n, unit in ((hours // 24, "d"), (hours % 24, "h")) if n) or "0 h"
+
 
 def lateness(gradebook, assignment_id: str) -> dict[str, Lateness]:
     """student -> Lateness for every submission of ``assignment_id`` in an open Gradebook."""
@@ -296,3 +304,14 @@ def lateness(gradebook, assignment_id: str) -> dict[str, Lateness]:
                                    seconds_late=float(s.total_seconds_late or 0.0),
                                    penalty=round(float(s.late_submission_penalty or 0.0), 4))
             for s in assignment.submissions}
+
+
+CSV_KEYS = ("late_submission_penalty", "score")   # nbgrader's grades.csv names them so
+
+
+def with_penalty(row: dict[str, float | None], late: Lateness | None) -> dict[str, float | None]:
+    """A per-part row (labkit/scores.py) with the late penalty and the score after it, as
+    nbgrader's grades.csv computes them (``score = max(0, total - penalty)``)."""
+    penalty = late.penalty if late is not None else 0.0
+    total = float(row.get("total") or 0.0)
+    return {**row, CSV_KEYS[0]: penalty, CSV_KEYS[1]: round(max(0.0, total - penalty), 4)}

@@ -41,7 +41,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import jinja2
 from markupsafe import Markup
@@ -52,6 +52,9 @@ from labkit.assignment import load as load_assignment
 from labkit.flags import FLAGS
 from labkit.item_analysis import ItemAnalysis
 from labkit.results import SubmissionResult
+
+if TYPE_CHECKING:
+    from labkit.late import Lateness
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE = "report.html.j2"
@@ -76,6 +79,7 @@ class StudentEntry:
     source: str = "results"                                   # "gradebook", "results" or "none"
     flags: list[str] = field(default_factory=list)
     changes: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    late: Lateness | None = None                              # from the gradebook (labkit/late.py)
 
 
 def load_results(results_dir: Path) -> dict[str, tuple[SubmissionResult | None, str]]:
@@ -91,16 +95,17 @@ def load_results(results_dir: Path) -> dict[str, tuple[SubmissionResult | None, 
     return out
 
 
-def _gradebook_scores(course: Path, assignment: Assignment, gradebook) -> dict[str, dict]:
+def _gradebook_scores(course: Path, assignment: Assignment, gradebook, read=None) -> dict[str, Any]:
+    read = read or (lambda gb: scores.gradebook_scores(gb, assignment))
     if gradebook is not None:
-        return scores.gradebook_scores(gradebook, assignment)
+        return read(gradebook)
     db = course / "gradebook.db"
     if not db.is_file():
         return {}
     from nbgrader.api import Gradebook
     try:
         with Gradebook(f"sqlite:///{db}") as gb:
-            return scores.gradebook_scores(gb, assignment)
+            return read(gb)
     except Exception:  # an unreadable gradebook: the result JSONs still make a report
         return {}
 
@@ -140,12 +145,15 @@ def collect(course: Path, assignment: Assignment, gradebook=None,
     """Every student with a result JSON or a gradebook submission, with scores and flags."""
     results = load_results(course / "reports" / "results" / assignment.id)
     book = _gradebook_scores(course, assignment, gradebook)
+    from labkit.late import lateness   # nbgrader's plugin classes: imported only when a report is built
+    lates = _gradebook_scores(course, assignment, gradebook, lambda gb: lateness(gb, assignment.id))
     keys = scores.score_keys(assignment)
     used: set[str] = set()
     entries = []
     for student in sorted(set(results) | set(book)):
         entry = StudentEntry(student=student, anchor=_anchor(student, used))
         entry.result, entry.load_error = results.get(student, (None, ""))
+        entry.late = lates.get(student)
         if student in book:
             entry.scores, entry.source = dict(book[student]), "gradebook"
         elif entry.result is not None:
@@ -339,6 +347,11 @@ def _summary_keys(assignment: Assignment) -> tuple[str, ...]:
     return (*assignment.part_ids, *((scores.MANUAL,) if assignment.manual else ()))
 
 
+def _late_column(entries: list[StudentEntry]) -> bool:
+    """Lateness is shown once the gradebook has a deadline for some submission."""
+    return any(s.late is not None and s.late.deadline is not None for s in entries)
+
+
 def _machine(entries: list[StudentEntry]) -> dict | None:
     """The measured speed of the host(s) that graded: budgets are CPU seconds times cpu_factor."""
     machines = [s.result.machine for s in entries if s.result is not None and s.result.machine]
@@ -366,6 +379,8 @@ def _overview(entries: list[StudentEntry], assignment: Assignment) -> dict:
              ("median", stat(statistics.median)), ("min", stat(min)), ("max", stat(max)),
              ("max points", f"{maxima[scores.TOTAL]:g}"), ("flagged", str(sum(1 for s in entries if s.flags))),
              ("TA decisions", str(sum(len(s.result.decisions) for s in entries if s.result is not None)))]
+    if _late_column(entries):
+        stats.append(("late", str(sum(1 for s in entries if s.late is not None and s.late.late))))
     parts = [{"key": k, "average": avg, "max": maxima[k],
               "percent": "—" if avg is None or not maxima[k] else f"{100 * avg / maxima[k]:.0f}%",
               "full": sum(1 for s in entries if s.scores.get(k) is not None
@@ -494,7 +509,7 @@ def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_prev
         "flag_counts": [(f, n) for f in FLAG_ORDER if (n := sum(1 for s in entries if f in s.flags))],
         "students": [_student_view(s, sections, helpers) for s in entries], "notices": notices,
         "items": _items(items if items is not None else class_items(entries, assignment)),
-        "similarity": similar, "similarity_note": similarity_note,
+        "similarity": similar, "similarity_note": similarity_note, "late_column": _late_column(entries),
     }
     env = environment(assignment)
     try:

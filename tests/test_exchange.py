@@ -1,0 +1,219 @@
+"""The exchange round trip of a JupyterHub course (docs/exchange.md), with late work, for the
+minimal assignment (tests/minimal_course) under the course's own nbgrader_config.py.
+
+The instructor generates and releases; three students, each with their own HOME and working
+folder, fetch, edit and submit through a local exchange directory; the deadline passes after
+alice's submission, so bob (who has an extension in extensions.toml) and carol submit late. The
+instructor collects, autogrades, generates and releases feedback, and exports; every student
+fetches their own feedback. No mocks: nbgrader's own commands, its exchange, its timestamps.
+
+The commands run in three batches (tests/nbgrader_batch.py: one Python process per batch, each
+command nbgrader's real app with its own argv, cwd and environment, as nbgrader's own tests run
+them) because a fresh ``nbgrader`` process costs several seconds of CPU to import. Set
+LABKIT_TEST_EXCHANGE_PROCESSES=1 to run every command as its own ``nbgrader`` process instead.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit.late import lateness
+from labkit.settings import REPO_ROOT
+from labkit.submissions import build_submission, solution_sources
+
+pytestmark = pytest.mark.slow
+MINIMAL = Path(__file__).parent / "minimal_course"
+BATCH = Path(__file__).parent / "nbgrader_batch.py"
+COURSE_ID = "sieci-neuronowe"          # nbgrader_config.py's CourseDirectory.course_id
+STUDENTS = ("alice", "bob", "carol")
+WRONG = '''def weighted_mean(values, weights):
+    return float(sum(values) / len(values))   # forgets the weights
+'''
+EXTENSIONS = '''[[extension]]
+student = "bob"
+assignment = "mini"
+days = 1
+reason = "medical certificate"
+'''
+
+
+class Course:
+    """The instructor's course root, the exchange and the students' homes, and how to run
+    nbgrader as either of them."""
+
+    def __init__(self, base: Path):
+        self.root, self.exchange, self.homes = base / "course", base / "exchange", base / "home"
+        self.exchange.mkdir(mode=0o777)   # the hub admin's job: an existing, world-writable folder
+        bin_dir = str(Path(sys.executable).parent)
+        clean = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("JUPYTER", "LABKIT_", "NBGRADER", "PYTHONPATH"))}
+        self.env = {**clean, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        self.pending: list[dict] = []
+        self.log = ""
+
+    def instructor(self, *argv: str) -> None:
+        """A command in the course root (nbgrader_config.py there), on the local exchange."""
+        self.pending.append({"cwd": str(self.root), "env": {**self.env, "HOME": str(self.root.parent)},
+                             "argv": [*argv, f"--Exchange.root={self.exchange}"]})
+
+    def student(self, student: str, *argv: str) -> None:
+        """A command in the student's home, as their JupyterHub server runs it: no course
+        config, so the exchange and the course id come on the command line."""
+        home = self.home(student)
+        self.pending.append({"cwd": str(home), "env": {**self.env, "HOME": str(home)},
+                             "argv": [*argv, f"--Exchange.root={self.exchange}", f"--course={COURSE_ID}",
+                                      f"--CourseDirectory.student_id={student}"]})
+
+    def home(self, student: str) -> Path:
+        home = self.homes / student
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+
+    def run(self) -> None:
+        steps, self.pending = self.pending, []
+        if os.environ.get("LABKIT_TEST_EXCHANGE_PROCESSES"):
+            for step in steps:
+                done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *step["argv"]],
+                                      cwd=step["cwd"], env=step["env"], capture_output=True, text=True)
+                self.log += done.stderr
+                assert done.returncode == 0, done.stderr[-4000:]
+            return
+        plan = self.root.parent / f"steps-{len(self.log)}.json"
+        plan.write_text(json.dumps(steps), encoding="utf-8")
+        done = subprocess.run([sys.executable, str(BATCH), str(plan)], capture_output=True, text=True,
+                              env=self.env)
+        self.log += done.stderr
+        (self.root.parent / "nbgrader.log").write_text(self.log, encoding="utf-8")   # for a reader of a failure
+        assert done.returncode == 0, done.stderr[-4000:]
+
+
+def _set_deadline(root: Path, due: dt.datetime) -> None:
+    path = root / "grader_tests" / "mini" / "assignment.toml"
+    path.write_text(path.read_text(encoding="utf-8") + f"\n[term]\ndue = {due.isoformat()}\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def term(tmp_path_factory) -> dict:
+    """The whole round trip, run once; the tests below read what it left behind."""
+    c = Course(tmp_path_factory.mktemp("exchange"))
+    shutil.copytree(MINIMAL / "source", c.root / "source")
+    shutil.copytree(MINIMAL / "grader_tests", c.root / "grader_tests")
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", c.root / "nbgrader_config.py")
+    (c.root / "extensions.toml").write_text(EXTENSIONS, encoding="utf-8")
+
+    c.instructor("generate_assignment", "mini")
+    c.instructor("release_assignment", "mini")
+    for student in STUDENTS:
+        c.student(student, "fetch_assignment", "mini")
+    c.run()
+    # The students work on what they fetched: alice forgets the weights, bob and carol solve it.
+    solution = solution_sources(c.root / "source" / "mini" / "mini.ipynb")["mean_solution"]
+    for student in STUDENTS:
+        fetched = c.home(student) / "mini" / "mini.ipynb"
+        build_submission(fetched, {"mean_solution": WRONG if student == "alice" else solution},
+                         filled=False, release=fetched, source=c.root / "source" / "mini" / "mini.ipynb")
+    c.student("alice", "submit", "mini")
+    c.run()
+    # The deadline passes: everything submitted from now on is late.
+    due = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=1)
+    _set_deadline(c.root, due)
+    time.sleep(max(0.0, (due - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.05)
+    c.student("bob", "submit", "mini")
+    c.student("carol", "submit", "mini")
+    # One Unix user plays every student here; on a hub each owns their submission.
+    c.instructor("collect", "mini", "--ExchangeCollect.check_owner=False")
+    c.instructor("autograde", "mini")
+    c.instructor("generate_feedback", "mini")
+    c.instructor("release_feedback", "mini")
+    for student in STUDENTS:
+        c.student(student, "fetch_feedback", "mini")
+    c.instructor("export", "--exporter=labkit.export.ReportExporter")
+    c.run()
+    return {"course": c, "root": c.root, "due": due.replace(tzinfo=None)}
+
+
+def _csv(path: Path) -> dict[str, dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh)}
+
+
+def _gradebook(root: Path):
+    from nbgrader.api import Gradebook
+    return Gradebook(f"sqlite:///{root / 'gradebook.db'}")
+
+
+def test_exchange_holds_release_submissions_and_feedback(term):
+    exchange = term["course"].exchange / COURSE_ID
+    assert (exchange / "outbound" / "mini" / "mini.ipynb").is_file()
+    inbound = sorted(p.name.split("+")[0] for p in (exchange / "inbound").iterdir())
+    assert inbound == list(STUDENTS)
+    assert len(list((exchange / "feedback").glob("*.html"))) == 3
+
+
+def test_collect_copies_the_exchange_timestamp(term):
+    exchange = term["course"].exchange / COURSE_ID / "inbound"
+    for student in STUDENTS:
+        sent, = exchange.glob(f"{student}+mini+*")
+        kept = term["root"] / "submitted" / student / "mini" / "timestamp.txt"
+        assert kept.read_text() == (sent / "timestamp.txt").read_text() == sent.name.split("+")[2]
+
+
+def test_gradebook_has_the_deadline_lateness_extension_and_penalty(term):
+    with _gradebook(term["root"]) as gb:
+        assert gb.find_assignment("mini").duedate == term["due"]     # from [term] due
+        late = lateness(gb, "mini")
+        scores = {s: gb.find_submission("mini", s).score for s in STUDENTS}
+    assert scores == {"alice": 0.0, "bob": 2.0, "carol": 2.0}
+    assert not late["alice"].late and late["alice"].penalty == 0.0
+    assert late["alice"].timestamp < term["due"] < late["bob"].timestamp < late["carol"].timestamp
+    # bob is late against the deadline, but not against his extended one.
+    assert late["bob"].extension == dt.timedelta(days=1) and not late["bob"].late and late["bob"].penalty == 0.0
+    assert late["carol"].late and late["carol"].days == 1 and late["carol"].penalty == pytest.approx(0.2)
+
+
+def test_grades_csv_and_parts_csv_carry_the_penalty(term):
+    grades = _csv(term["root"] / "grades.csv")             # nbgrader's own export, for the LMS
+    assert {s: (float(r["raw_score"]), float(r["late_submission_penalty"]), float(r["score"]))
+            for s, r in grades.items()} == {"alice": (0.0, 0.0, 0.0), "bob": (2.0, 0.0, 2.0),
+                                            "carol": (2.0, 0.2, 1.8)}
+    parts = _csv(term["root"] / "grades_parts.csv")
+    assert list(parts["carol"])[-4:] == ["manual", "total", "late_submission_penalty", "score"]
+    assert (parts["carol"]["mean"], parts["carol"]["total"], parts["carol"]["late_submission_penalty"],
+            parts["carol"]["score"]) == ("2.0", "2.0", "0.2", "1.8")
+    assert (parts["bob"]["late_submission_penalty"], parts["bob"]["score"]) == ("0.0", "2.0")
+
+
+def test_report_shows_lateness_and_the_penalty(term):
+    html = (term["root"] / "reports" / "mini_report.html").read_text(encoding="utf-8")
+    table = html.split('<table id="scores"')[1].split("</table>")[0]
+    rows = dict(re.findall(r'<tr data-student="(\w+)"[^>]*>(.*?)</tr>', table, re.S))
+    assert ">1 d, −0.20<" in rows["carol"] and "on time" in rows["alice"] and "on time" in rows["bob"]
+    section = html.split('id="student-carol"')[1]
+    assert "1 started day late" in section and "−0.20" in section and "→ 1.80" in section
+    assert "(extension +1 d)" in html.split('id="student-bob"')[1]
+
+
+def test_every_student_fetches_their_own_feedback(term):
+    root, course = term["root"], term["course"]
+    for student in STUDENTS:
+        cache = next(course.home(student).rglob("nbgrader_cache"))    # $JUPYTER_DATA_DIR/nbgrader_cache
+        cached, = (cache / COURSE_ID).glob(f"{student}+mini+*")
+        timestamp = cached.name.split("+")[2]
+        fetched = course.home(student) / "mini" / "feedback" / timestamp / "mini.html"
+        assert fetched.read_bytes() == (root / "feedback" / student / "mini" / "mini.html").read_bytes(), student
+    feedback = {s: next((course.home(s) / "mini" / "feedback").glob("*/mini.html")).read_text(encoding="utf-8")
+                for s in STUDENTS}
+    assert "test_weighted_mean_equals_the_weighted_sum_over_the_weights" in feedback["alice"]
+    assert "Late submission penalty (Score: -0.2)" in feedback["carol"]
+    assert "Late submission penalty" not in feedback["bob"] and "Late submission penalty" not in feedback["alice"]
+    assert len(set(feedback.values())) == 3
