@@ -44,7 +44,8 @@ DIAGNOSED = {
     "half_circle": "half_circle", "no_noise": "no_noise", "variance_as_sd": "variance_as_sd",
     "float64_batches": "float64_batches", "no_shuffling": "shuffle_ignored",
     "missing_sigmoid": "missing_sigmoid", "seed_30_10_default": "hidden_30_10",
-    "squeeze_loss_shapes": "squeezed_shapes",
+    "squeeze_loss_shapes": "squeezed_shapes", "fabricated_results": "fabricated_results",
+    "undertrained_best_config": "undertrained_best_config",
 }
 
 # What a student-facing message must never contain: hidden test code or the grader's files.

@@ -167,6 +167,10 @@ def test_the_command_records_and_lists_decisions(tmp_path, capsys):
     assert "within 0..4" in capsys.readouterr().err
     assert cli(["decisions", "--course", str(tmp_path)]) == 0
     assert "darek  training  points 3  by TA: ok" in capsys.readouterr().out
+    # The README's spelling of the same command.
+    listed = subprocess.run([sys.executable, "-m", "labkit", "decisions", "--course", str(tmp_path)],
+                            capture_output=True, text=True, check=True)
+    assert "darek  training  points 3  by TA: ok" in listed.stdout
 
 
 # --------------------------------------------------------------------------- end to end
