@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus import CHEAP_GRID  # the corpus's cheap sweep: 8 factors x 3 values
+from corpus import CHEAP_CELLS, CHEAP_DEMO  # the corpus's cheap choices
 from labkit.assignment import load
 from labkit.submissions import release_notebook, solution_sources
 
@@ -31,7 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAB06 = load("lab06", REPO_ROOT)
 PARTS = LAB06.part_ids
 NOTEBOOK = LAB06.notebook.name
-GRID_CELL = "experiments_solution_grid"
+# The corpus's cheap grid and BEST_CONFIG, and its short demonstration cell (the course's source
+# gets the same through corpus.cheapen_source, since nbgrader restores locked cells from it).
+CHEAP = {**CHEAP_CELLS, **CHEAP_DEMO}
 
 # Printed by attacks that get somewhere; tests look for it in outputs.
 BREACH = "LABKIT-BREACH"
@@ -340,7 +342,8 @@ class HostileCase:
 
 
 def _append(grade_id: str, attack: str) -> dict[str, str]:
-    return {grade_id: solutions()[grade_id].rstrip("\n") + "\n\n" + attack.lstrip("\n")}
+    base = CHEAP[grade_id] if grade_id in CHEAP else solutions()[grade_id]
+    return {grade_id: base.rstrip("\n") + "\n\n" + attack.lstrip("\n")}
 
 
 def _mistake(grade_id: str, old: str, new: str) -> str:
@@ -491,9 +494,9 @@ _TRANSFORMS = {"delete_test_cells": _delete_test_cells, "duplicate_cells": _dupl
 
 def build_notebook(dest: Path, replacements: dict[str, str], *, course: Path, port: int,
                    transform: str | None = None) -> Path:
-    """The filled reference with the cheap grid and ``replacements`` (placeholders filled)."""
+    """The filled reference with the corpus's cheap choices and ``replacements`` (placeholders filled)."""
     from labkit.submissions import build_submission
-    cells = {GRID_CELL: CHEAP_GRID}
+    cells = dict(CHEAP)
     cells.update({k: fill(v, course=course, port=port) for k, v in replacements.items()})
     path = build_submission(Path(dest), cells, filled=True, release=release_notebook(REPO_ROOT, LAB06.id),
                             source=LAB06.notebook)

@@ -34,6 +34,7 @@ import pytest
 
 from listener import Listener
 
+import corpus
 import hostile
 from labkit import sandbox
 from labkit.assignment import load
@@ -113,6 +114,7 @@ def batch(tmp_path_factory) -> Batch:
     for folder in ("source", "grader_tests", "reference"):
         shutil.copytree(REPO_ROOT / folder, course / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    corpus.cheapen_source(course / "source" / ASSIGNMENT_ID / NOTEBOOK)
     env = dict(os.environ)
     env.update(LIMITS_ENV)
     env.update({"LABKIT_SANDBOX": "required", "LABKIT_LANG": "pl",
