@@ -39,14 +39,13 @@ Files whose names follow neither LMS's naming are listed as ``unmatched``: no st
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
 import json
 import os
 import shutil
 import stat
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
@@ -55,65 +54,16 @@ from traitlets import Enum, Int, Unicode
 from traitlets.config import Configurable
 
 from labkit import roster as roster_mod
+from labkit.handin import Handin, HandinPlan, write_manifest
 from labkit.lms_naming import CANVAS, LMS_NAMES, MOODLE, LmsFile, detect, parse
 from labkit.roster import DEFAULT_TIMEZONE, Roster
 
 CONTENTS = ".contents"          # "x.zip" is unpacked into "x.zip.contents/"
 KEPT = "kept"                   # submitted/<student>/<id>/kept/: handed in, not graded
 JUNK = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db")
-FLAGS = {
-    "renamed": "the graded notebook had another name",
-    "several_notebooks": "several notebooks; one graded by the rule, the others kept",
-    "from_zip": "the notebook came out of a zip the student handed in",
-    "extra_files": "files that are not notebooks were kept, not graded",
-    "no_notebook": "no notebook among the files: 0 points",
-    "no_submission": "on the roster, nothing handed in: 0 points",
-    "not_on_roster": "not on the roster: graded under an id made from the LMS id",
-    "same_student_id": "another LMS entry maps to the same student id: graded separately",
-    "lms_late": "the LMS marked the submission late",
-    "time_from_zip": "submission time from the zip entry (the LMS writes the download time there)",
-    "unreadable_zip": "a zip that could not be unpacked (kept as it is)",
-}
 
 
 # --------------------------------------------------------------------------- plan
-
-
-@dataclass
-class Handin:
-    """One LMS entry: what it handed in and what the kit does with it."""
-
-    lms: str
-    lms_id: str
-    name: str
-    student_id: str
-    status: str                                 # "collected", "no_notebook", "missing"
-    flags: list[str] = field(default_factory=list)
-    graded_file: str = ""                       # the student's own file name of the graded notebook
-    notebooks: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    timestamp: str = ""                         # ISO 8601 with offset, or ""
-    timestamp_source: str = ""
-    notes: list[str] = field(default_factory=list)
-    prefix: str = ""                            # the LMS's per-entry name prefix (feedback names)
-    attachment_id: str = ""                     # Canvas: the graded file's attachment id
-    folders: bool = True                        # Moodle: the download was "in folders"
-    trailing_underscore: bool = False           # Moodle 3.1-4.0 folder names end with "_"
-
-
-@dataclass
-class HandinPlan:
-    assignment: str
-    lms: str
-    handins: list[Handin]
-    unmatched: list[str] = field(default_factory=list)
-    generated: str = ""
-    # extracted file (absolute) -> what nbgrader's zip_collect is told; not part of the manifest
-    collect: dict[str, dict] = field(default_factory=dict, repr=False)
-
-    def manifest(self) -> dict:
-        return {"assignment": self.assignment, "lms": self.lms, "generated": self.generated,
-                "flags": FLAGS, "handins": [asdict(h) for h in self.handins], "unmatched": self.unmatched}
 
 
 @dataclass
@@ -307,40 +257,6 @@ def _separate_shared_ids(handins: list[Handin], lms: str) -> None:
             if i > 0:
                 h.student_id = f"{sid}-{lms}-{roster_mod.clean_id(h.lms_id)}"
             h.notes.append(f"LMS entries {ids} all map to {sid!r}; graded as {h.student_id!r}: check the roster")
-
-
-# --------------------------------------------------------------------------- manifest
-
-
-def manifest_paths(course: Path, assignment_id: str) -> tuple[Path, Path]:
-    """``reports/<id>_handin.json`` and ``reports/<id>_handin.csv``."""
-    reports = Path(course) / "reports"
-    return reports / f"{assignment_id}_handin.json", reports / f"{assignment_id}_handin.csv"
-
-
-def write_manifest(plan: HandinPlan, course: Path) -> tuple[Path, Path]:
-    json_path, csv_path = manifest_paths(course, plan.assignment)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(plan.manifest(), indent=1, ensure_ascii=False), encoding="utf-8")
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["lms", "lms_id", "name", "student_id", "status", "flags", "graded_file", "kept",
-                         "timestamp", "timestamp_source", "notes"])
-        for h in plan.handins:
-            writer.writerow([h.lms, h.lms_id, h.name, h.student_id, h.status, " ".join(h.flags), h.graded_file,
-                             " | ".join(h.kept), h.timestamp, h.timestamp_source, " ".join(h.notes)])
-        for rel in plan.unmatched:
-            writer.writerow([plan.lms, "", "", "", "unmatched", "", "", rel, "", "", "no LMS naming: no student"])
-    return json_path, csv_path
-
-
-def load_manifest(course: Path, assignment_id: str) -> dict | None:
-    """The collector's manifest, or None when this assignment was not collected from an LMS."""
-    path = manifest_paths(course, assignment_id)[0]
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- extraction

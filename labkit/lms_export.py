@@ -24,14 +24,13 @@ ungraded in the LMS file and reported, never given a number it did not earn.
 """
 from __future__ import annotations
 
-import datetime as dt
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit import lms_csv, scores
 from labkit.assignment import Assignment, load
-from labkit.lms_collect import load_manifest
+from labkit.handin import load_manifest
 from labkit.lms_naming import CANVAS, MOODLE, canvas_slug, moodle_folder, safe_component
 from labkit.roster import CANVAS_GRADEBOOK, MOODLE_WORKSHEET, participant_id
 
@@ -396,7 +395,3 @@ def summary(result: ExportResult) -> str:
     lines += [f"  left as it was: {u}" for u in result.untouched]
     lines += [f"  warning: {w}" for w in result.warnings]
     return "\n".join(lines)
-
-
-def now() -> str:
-    return dt.datetime.now().isoformat(timespec="seconds")

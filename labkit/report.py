@@ -11,8 +11,11 @@ of nbgrader's gradebook (which include the manually graded cells), and writes
 * ``<course>/reports/<id>_parts.csv``: per-student, per-part scores (labkit/scores.py).
 * ``<course>/reports/<id>_items.csv``: item analysis, one row per part and per hidden check
   (fail rate with its interval, mean, discrimination, frequent messages; labkit/item_analysis.py).
+* ``<course>/reports/<id>_diagnoses.csv``: each mistake the diagnoses named, with its students.
 * ``<course>/reports/<id>_similarity.csv``: pairs of students whose own code is shared, and
   students close to the instructor's solution (labkit/similarity.py; never a grade).
+* a "Hand-in" section when the assignment was collected from an LMS: every LMS entry, its
+  student id, graded file, kept files and flags (``reports/<id>_handin.json``, labkit/handin.py).
 * ``<course>/reports/<id>_scores.json``: this run's per-part scores, which the next run
   compares against to flag submissions whose scores changed.
 
@@ -480,7 +483,7 @@ def _script() -> tuple[str, str]:
 
 def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_previous: bool,
                 gradebook_used: bool, items: ItemAnalysis | None = None, similar=None,
-                similarity_note: str = "") -> str:
+                similarity_note: str = "", handin: dict | None = None) -> str:
     """The page. An assignment's sections or template that fail fall back to the engine's
     page with a notice: the TA still gets every student's grades and checks."""
     notices: list[str] = []
@@ -510,6 +513,7 @@ def render_html(entries: list[StudentEntry], *, assignment: Assignment, had_prev
         "students": [_student_view(s, sections, helpers) for s in entries], "notices": notices,
         "items": _items(items if items is not None else class_items(entries, assignment)),
         "similarity": similar, "similarity_note": similarity_note, "late_column": _late_column(entries),
+        "handin": handin,   # the LMS collector's manifest (labkit/handin.py), if collected from an LMS
     }
     env = environment(assignment)
     try:
@@ -555,13 +559,15 @@ def build_report(*, course: Path, assignment: str, out: Path | None = None, grad
     entries = collect(course, spec, gradebook, previous)
     items = class_items(entries, spec)
     similar, note = class_similarity(course, spec)
+    from labkit.handin import load_manifest
     page = render_html(entries, assignment=spec, had_previous=previous is not None,
                        gradebook_used=any(s.source == "gradebook" for s in entries), items=items,
-                       similar=similar, similarity_note=note)
+                       similar=similar, similarity_note=note, handin=load_manifest(course, spec.id))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     write_parts_csv(entries, reports / f"{spec.id}_parts.csv", spec)
     item_analysis.write_csv(items, reports / f"{spec.id}_items.csv")
+    item_analysis.write_diagnoses_csv(items, reports / f"{spec.id}_diagnoses.csv")
     if similar is not None:
         from labkit import similarity
         similarity.write_csv(similar, reports / f"{spec.id}_similarity.csv")

@@ -1,0 +1,293 @@
+"""Moodle and Canvas, in and out, end to end (docs/lms.md, README "The term, step by step").
+
+Per LMS, one module-scoped course: the minimal assignment (tests/minimal_course) released
+with the repository's nbgrader_config.py, a simulated class of nine LMS entries with Polish
+names and messy hand-ins (tests/lms_class.py) downloaded in that LMS's naming, then the
+documented steps: ``labkit lms-roster``, real ``nbgrader zip_collect``, ``nbgrader autograde``
+(the gradebook's deadline, set as ``nbgrader db assignment add --duedate`` sets it; nbgrader's stock late plugin with
+``penalty_method=zero``, so a late student's penalty is their whole score), ``nbgrader
+generate_feedback``, ``nbgrader export`` (Moodle) and ``labkit lms-export``. The assertions
+read what goes back to the LMS: every student's grade, comment (with the penalty) and
+feedback file by name.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from labkit import lms_csv
+from labkit.assignment import load
+from labkit.cli import main
+from labkit.lms_naming import canvas_slug
+from labkit.settings import REPO_ROOT
+from labkit.submissions import release_notebook
+from lms_class import (DUE, canvas_download, canvas_gradebook, canvas_ids, canvas_timestamps, moodle_download,
+                       moodle_participants, moodle_worksheet, the_class)
+
+pytestmark = pytest.mark.slow
+MINIMAL = Path(__file__).parent / "minimal_course"
+HIDDEN = ("test_weighted_mean_equals_the_weighted_sum_over_the_weights", "HIDDEN TESTS", "hypothesis")
+LATE_PLUGIN = ["--AssignLatePenalties.plugin_class=nbgrader.plugins.LateSubmissionPlugin",
+               "--LateSubmissionPlugin.penalty_method=zero"]
+
+
+def run(course: Path, *args: str) -> subprocess.CompletedProcess:
+    tool = Path(sys.executable).parent / args[0]
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
+    env.pop("LABKIT_ASSIGNMENT", None)
+    env.pop("LABKIT_LANG", None)
+    done = subprocess.run([str(tool), *args[1:]], cwd=course, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return done
+
+
+def labkit(*args: str) -> str:
+    """A ``labkit`` command, in this process (the CLI the README documents, without a second
+    interpreter start-up)."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(args))
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+def new_course(tmp_path_factory, name: str, language: str) -> tuple[Path, list]:
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(MINIMAL / "source", root / "source")
+    shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
+    toml = root / "grader_tests" / "mini" / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('language = "en"', f'language = "{language}"'),
+                    encoding="utf-8")
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    run(root, "nbgrader", "generate_assignment", "mini", "--force")
+    # The deadline, as `nbgrader db assignment add mini --duedate=...` writes it (same API call).
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "sieci-neuronowe") as gb:
+        gb.update_or_create_assignment("mini", duedate=parse_utc(DUE))
+    assignment = load("mini", root)
+    return root, the_class(release_notebook(root, "mini"), assignment.notebook, "mini")
+
+
+def grade_all(root: Path) -> None:
+    run(root, "nbgrader", "zip_collect", "mini", "--force")
+    run(root, "nbgrader", "autograde", "mini", "--force", "--GradeInWorker.jobs=2", *LATE_PLUGIN)
+    run(root, "nbgrader", "generate_feedback", "mini", "--force")
+
+
+def expected_grade(s, lms: str, lms_max: float = 10.0) -> float:
+    """What the LMS must receive: the autograded points on its scale, 0 when late (zero plugin).
+    Moodle's student missing from the (older) roster has no worksheet time: the zip entry's time
+    (the download's, after the deadline) counts, flagged time_from_zip."""
+    if s.expect_status != "graded" or s.late or (lms == "moodle" and not s.on_roster):
+        return 0.0
+    return s.expect_points / 2.0 * lms_max
+
+
+def manifest(root: Path) -> dict[str, dict]:
+    data = json.loads((root / "reports" / "mini_handin.json").read_text(encoding="utf-8"))
+    return {h["lms_id"]: h for h in data["handins"]} | {"_unmatched": data["unmatched"]}
+
+
+# --------------------------------------------------------------------------- Moodle
+
+
+@pytest.fixture(scope="module")
+def moodle(tmp_path_factory) -> dict:
+    root, students = new_course(tmp_path_factory, "moodle", "pl")
+    downloads = root.parent / "moodle-downloads"
+    moodle_download(students, root / "downloaded" / "mini" / "archive" / "KURS-Lab-mini-77.zip")
+    worksheet = moodle_worksheet(students, downloads / "Grades-KURS-Lab-mini-77.csv")
+    # The roster comes from a worksheet downloaded before Ewa Zielińska joined the course.
+    early = moodle_worksheet([s for s in students if s.on_roster], downloads / "early-worksheet.csv")
+    participants = moodle_participants([s for s in students if s.on_roster], downloads / "participants.csv")
+    roster = labkit("lms-roster", "mini", "--moodle-worksheet", str(early),
+                    "--moodle-participants", str(participants), "--course", str(root))
+    grade_all(root)
+    run(root, "nbgrader", "export", "--exporter=labkit.export.ReportExporter")
+    export = labkit("lms-export", "mini", "--moodle-worksheet", str(worksheet), "--course", str(root))
+    return {"root": root, "students": students, "worksheet": worksheet, "roster": roster, "export": export}
+
+
+def test_moodle_every_entry_is_in_the_manifest_with_its_rule(moodle):
+    handins = manifest(moodle["root"])
+    for s in moodle["students"]:
+        h = handins[s.lms_id]
+        assert set(s.expect_flags) <= set(h["flags"]), (s.key, h["flags"])
+        assert h["graded_file"] == s.expect_graded_file, s.key
+    assert handins["1006"]["student_id"] == "moodle-1006"                 # not on the roster: by its LMS id
+    assert "time_from_zip" in handins["1006"]["flags"]                    # ... and no worksheet time
+    assert handins["1007"]["student_id"] == "s100007"                     # two entries, one ID number:
+    assert handins["1008"]["student_id"] == "s100007-moodle-1008"         # graded apart, nothing replaced
+    assert handins["1005"]["timestamp"].startswith("2025-03-11T09:15")    # from the worksheet
+    assert handins["1005"]["timestamp_source"] == "Moodle grading worksheet"
+    assert handins["_unmatched"] == ["KURS-Lab-mini-77/README.txt"]
+
+
+def test_moodle_submitted_folder_keeps_what_is_not_graded(moodle):
+    sub = moodle["root"] / "submitted"
+    assert (sub / "s100002" / "mini" / "mini.ipynb").is_file()
+    assert (sub / "s100002" / "mini" / "kept" / "notatki.ipynb").is_file()
+    assert (sub / "s100002" / "mini" / "kept" / "raport.pdf").read_bytes() == b"%PDF-1.4 not graded"
+    assert (sub / "s100009" / "mini" / "kept" / "mini.py").is_file()
+    assert not (sub / "s100009" / "mini" / "mini.ipynb").exists()
+    assert (sub / "s100005" / "mini" / "timestamp.txt").read_text().startswith("2025-03-11 08:15")  # UTC
+
+
+def test_moodle_worksheet_changes_only_grade_and_feedback(moodle):
+    before = lms_csv.load(moodle["worksheet"])
+    out_path = moodle["root"] / "reports" / "mini_moodle_worksheet.csv"
+    after = lms_csv.load(out_path)
+    raw = out_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") >= len(before.rows) + 1
+    assert after.columns == before.columns
+    grade, feedback = before.column("Grade"), before.column("Feedback comments")
+    for old, new in zip(before.rows, after.rows, strict=True):
+        for i, (f_old, f_new) in enumerate(zip(old.fields, new.fields, strict=True)):
+            if i not in (grade, feedback):
+                assert f_old.raw == f_new.raw
+            else:
+                assert f_new.raw.startswith('"')            # quoted like the file quotes every field
+        assert old.end == new.end
+
+
+def test_moodle_every_student_gets_grade_and_comment(moodle):
+    table = lms_csv.load(moodle["root"] / "reports" / "mini_moodle_worksheet.csv")
+    rows = {r["Identifier"]: r for r in table.records()}
+    for s in moodle["students"]:
+        row = rows[f"Participant {s.lms_id}"]
+        assert row["Grade"] == f"{expected_grade(s, 'moodle'):.2f}".replace(".", ","), (s.key, row["Grade"])
+        text = row["Feedback comments"]
+        assert not any(h in text for h in HIDDEN), text
+        if s.expect_status == "missing":
+            assert "nie oddano notebooka" in text
+        elif s.expect_status == "no_notebook":
+            assert "nie ma notebooka" in text
+        else:
+            assert f"mean {s.expect_points:g}/2" in text and "kara za spóźnienie" in text, text
+    assert "kara za spóźnienie −2 pkt" in rows["Participant 1005"]["Feedback comments"]
+    assert "kara za spóźnienie −0 pkt" in rows["Participant 1001"]["Feedback comments"]
+    assert "„mini (1).ipynb”" in rows["Participant 1001"]["Feedback comments"]
+
+
+def test_moodle_feedback_zip_in_the_download_naming(moodle):
+    root = moodle["root"]
+    with zipfile.ZipFile(root / "reports" / "mini_moodle_feedback.zip") as zf:
+        names = set(zf.namelist())
+        by_id = {h["lms_id"]: h for h in json.loads((root / "reports" / "mini_handin.json").read_text())["handins"]}
+        graded = [s for s in moodle["students"] if s.expect_status == "graded"]
+        assert names == {f"{s.full_name}_{s.lms_id}_assignsubmission_file/mini.html" for s in graded}
+        for s in graded:
+            html = zf.read(f"{s.full_name}_{s.lms_id}_assignsubmission_file/mini.html")
+            sid = by_id[s.lms_id]["student_id"]
+            assert html == (root / "feedback" / sid / "mini" / "mini.html").read_bytes()
+            assert b"HIDDEN TESTS" not in html
+
+
+def test_moodle_gradebook_lists_students_without_a_notebook(moodle):
+    with open(moodle["root"] / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+    assert float(rows["s100004"]["score"]) == 0.0 and float(rows["s100009"]["score"]) == 0.0
+    assert float(rows["s100005"]["late_submission_penalty"]) == 2.0
+
+
+def test_moodle_report_has_the_hand_in_section(moodle):
+    html = (moodle["root"] / "reports" / "mini_report.html").read_text(encoding="utf-8")
+    assert 'id="handin"' in html and 'data-status="missing"' in html
+    assert 'data-lms-id="1008" data-student="s100007-moodle-1008"' in html
+    assert "KURS-Lab-mini-77/README.txt" in html
+
+
+def test_moodle_parts_csv(moodle):
+    with open(moodle["root"] / "reports" / "mini_lms_parts.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+    assert rows["s100005"]["mean"] == "2.0" and rows["s100005"]["late_penalty"] == "2.0"
+    assert rows["s100005"]["lms_grade"] == "0.0" and rows["s100001"]["lms_grade"] == "10.0"
+    assert rows["s100004"]["total"] == "0.0"
+
+
+# --------------------------------------------------------------------------- Canvas
+
+
+@pytest.fixture(scope="module")
+def canvas(tmp_path_factory) -> dict:
+    root, students = new_course(tmp_path_factory, "canvas", "en")
+    downloads = root.parent / "canvas-downloads"
+    downloads.mkdir()
+    canvas_download(students, root / "downloaded" / "mini" / "archive" / "submissions.zip")
+    gradebook = canvas_gradebook(students, downloads / "2025-03-12T0800_Grades-NN.csv", "Mini (4242)")
+    times = canvas_timestamps(students, downloads / "submitted_at.csv")
+    labkit("lms-roster", "mini", "--canvas-gradebook", str(gradebook), "--timestamps", str(times),
+           "--course", str(root))
+    grade_all(root)
+    export = labkit("lms-export", "mini", "--canvas-gradebook", str(gradebook),
+                    "--canvas-column", "4242", "--course", str(root))
+    return {"root": root, "students": students, "export": export}
+
+
+def test_canvas_every_entry_is_in_the_manifest_with_its_rule(canvas):
+    handins = manifest(canvas["root"])
+    for s in canvas["students"]:
+        h = handins[canvas_ids(s)]
+        assert set(s.expect_flags) <= set(h["flags"]), (s.key, h["flags"])
+        assert h["graded_file"] == s.expect_graded_file, s.key
+    assert "lms_late" in handins["5005"]["flags"]
+    assert handins["5005"]["timestamp_source"] == "timestamps file"
+    assert handins["5006"]["student_id"] == "canvas-5006"
+    assert not handins["5006"]["timestamp"]                               # not LATE: on time, no time needed
+    assert handins["5008"]["student_id"] == "s100007-canvas-5008"
+
+
+def test_canvas_import_csv_has_every_student(canvas):
+    with open(canvas["root"] / "reports" / "mini_canvas_grades.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Mini (4242)"]
+    assert rows[1][0] == "Points Possible" and rows[1][5] == "10"
+    by_id = {r[1]: r for r in rows[2:]}
+    for s in canvas["students"]:
+        row = by_id[canvas_ids(s)]
+        assert float(row[5]) == expected_grade(s, "canvas"), (s.key, row)
+        if s.on_roster:
+            assert row[0] == s.sortable and row[2] == s.id_number and row[4] == "Grupa 1"
+
+
+def test_canvas_comments_in_english_with_the_penalty(canvas):
+    with open(canvas["root"] / "reports" / "mini_canvas_comments.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["ID"]: r["comment"] for r in csv.DictReader(fh)}
+    assert "late penalty −2" in rows["5005"] and "grade 0/10" in rows["5005"]
+    assert "late penalty −0" in rows["5001"] and "grade 10/10" in rows["5001"]
+    assert "no notebook was handed in" in rows["5004"]
+    assert not any(h in text for text in rows.values() for h in HIDDEN)
+    assert not any("kara" in text for text in rows.values())
+
+
+def test_canvas_feedback_for_reupload_and_by_hand(canvas):
+    root = canvas["root"]
+    by_id = {h["lms_id"]: h for h in json.loads((root / "reports" / "mini_handin.json").read_text())["handins"]}
+    graded = [s for s in canvas["students"] if s.expect_status == "graded"]
+    with zipfile.ZipFile(root / "reports" / "mini_canvas_feedback.zip") as zf:
+        names = zf.namelist()
+        for s in graded:
+            h = by_id[canvas_ids(s)]
+            name = f"{h['prefix']}_{h['attachment_id']}_mini_feedback.html"
+            assert name in names
+            # Canvas's re-upload reads the first two all-digit tokens as user id and attachment id.
+            digits = [t for t in name.split("_") if t.isdigit()][:2]
+            assert digits == [canvas_ids(s), h["attachment_id"]]
+            html = (root / "feedback" / h["student_id"] / "mini" / "mini.html").read_bytes()
+            assert zf.read(name) == html
+            single = root / "reports" / "mini_canvas_feedback" / f"{canvas_slug(s.sortable)}_{canvas_ids(s)}_mini_feedback.html"
+            assert single.read_bytes() == html
+        assert len(names) == len(graded)
+    late = by_id["5005"]
+    assert late["prefix"] == f"{canvas_slug('Wiśniewski, Piotr')}_LATE_5005"
