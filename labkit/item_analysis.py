@@ -241,3 +241,21 @@ def write_csv(analysis: ItemAnalysis, path: Path) -> Path:
                 row[f"message_{i}"], row[f"count_{i}"] = message, count
             writer.writerow(row)
     return path
+
+
+DIAGNOSES_FIELDS = ("assignment", "part", "mistake", "students", "share", "student_ids", "message")
+
+
+def write_diagnoses_csv(analysis: ItemAnalysis, path: Path) -> Path:
+    """The named mistakes for the instructor: one row per mistake, most frequent first, with
+    who made it (the report's diagnosis table, for a spreadsheet or the next lecture)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=DIAGNOSES_FIELDS)
+        writer.writeheader()
+        for d in analysis.diagnoses:
+            writer.writerow({"assignment": analysis.assignment, "part": d.part, "mistake": d.mistake,
+                             "students": len(d.students),
+                             "share": f"{len(d.students) / analysis.students:.4f}" if analysis.students else "",
+                             "student_ids": " ".join(d.students), "message": d.message})
+    return path

@@ -150,3 +150,18 @@ def test_item_csv_has_a_row_per_part_and_check(tmp_path):
     assert float(training["max"]) == load("lab06", REPO_ROOT).points["training"]
     assert float(training["mean"]) == pytest.approx(sum(r.parts["training"].score for r in _class_of_40().values()) / 40,
                                                     abs=1e-4)
+
+
+def test_diagnoses_csv_counts_each_named_mistake_with_its_students(tmp_path):
+    results = _class_of_40()
+    named = {"part": "training", "mistake": "no_zero_grad", "message": "Wygląda na brak optimizer.zero_grad()."}
+    for student, result in results.items():
+        if student.startswith("darek_no_zero_grad"):
+            result.diagnoses = [dict(named)]
+    analysis = ia.analyse(results, assignment="lab06", parts=PARTS)
+    with open(ia.write_diagnoses_csv(analysis, tmp_path / "diagnoses.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["part"], r["mistake"], r["students"], r["share"]) for r in rows] == \
+        [("training", "no_zero_grad", "8", "0.2000")]
+    assert rows[0]["student_ids"].split() == sorted(s for s in results if s.startswith("darek"))
+    assert rows[0]["message"] == named["message"]

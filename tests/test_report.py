@@ -590,6 +590,8 @@ def test_a_class_of_40_shows_items_diagnoses_similarity_and_overrides_in_chromiu
     assert [r.get("data-mistake") for r in dom.find("tr", inside=("table", "id", "diagnosis-table"))
             if r.get("data-mistake")] == ["no_zero_grad"]
     assert "8" in proc.stdout.split('class="diagnosed-count">')[1][:3]
+    with open(course / "reports" / f"{ASSIGNMENT}_diagnoses.csv", newline="", encoding="utf-8") as f:
+        assert [(r["mistake"], r["students"]) for r in csv.DictReader(f)] == [("no_zero_grad", "8")]
     # Similarity: exactly the planted copies, the cluster of three, side-by-side views offline.
     pairs = {tuple(sorted((r["data-a"], r["data-b"])))
              for r in dom.find("tr", inside=("table", "id", "similarity-table")) if r.get("data-a")}
