@@ -19,8 +19,9 @@ and the late penalty nbgrader applied) and the collector's hand-in manifest
   (labkit/scores.py's writer).
 
 Every student of the manifest gets a row: no hand-in, or no notebook, is 0 with a comment
-saying so. A hand-in the gradebook does not have (autograde not run, or failed) is left
-ungraded in the LMS file and reported, never given a number it did not earn.
+saying so, unless the LMS file already holds a grade for them (given by hand: kept, reported).
+A hand-in the gradebook does not have (autograde not run, or failed) is left ungraded in the
+LMS file and reported, never given a number it did not earn.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from labkit.lms_naming import CANVAS, MOODLE, canvas_slug, moodle_folder, safe_c
 from labkit.roster import CANVAS_GRADEBOOK, MOODLE_WORKSHEET, participant_id
 
 PENALTY, FINAL, LMS_GRADE = "late_penalty", "final", "lms_grade"
+NOTHING = ("missing", "no_notebook")     # statuses that score 0 without a gradebook entry
 
 
 class ExportError(Exception):
@@ -233,6 +235,11 @@ def export_moodle(*, course: Path, assignment_id: str, worksheet: Path, max_grad
             result.untouched.append(f"{raw_id} ({g.student_id}): handed in, but not in the gradebook "
                                     f"(run nbgrader autograde {assignment.id})")
             continue
+        if g.status in NOTHING and _float(table.get(row, grade_col)) is not None:
+            # Nothing came through the download, but Moodle holds a grade (given by hand?): kept.
+            result.untouched.append(f"{raw_id} ({g.student_id}): nothing handed in, Moodle already has "
+                                    f"the grade {table.get(row, grade_col)!r}")
+            continue
         value = f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):.2f}"
         table.set(row, grade_col, value.replace(".", ",") if comma else value)
         if feedback_col is not None:
@@ -318,6 +325,10 @@ def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, colu
         seen.add(uid)
         base = [table.get(row, student_c), uid, *(table.get(row, i) for i in optional)]
         g = grades.get(uid)
+        kept = table.get(row, col_index).strip() if col_index is not None else ""
+        if g is not None and g.status in NOTHING and kept and _float(kept) is not None:
+            result.untouched.append(f"{uid} ({g.student_id}): nothing handed in, Canvas already has {kept!r}")
+            g = None
         if g is None or g.status == "not_graded":
             if g is not None:
                 result.untouched.append(f"{uid} ({g.student_id}): handed in, not in the gradebook "

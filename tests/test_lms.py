@@ -309,24 +309,25 @@ def test_comments_in_the_assignments_language_without_hidden_text(mini, monkeypa
         assert not any(h in text for h in HIDDEN)
 
 
-def test_worksheet_rows_moodle_locks_or_the_gradebook_lacks_stay_as_they_were(tmp_path, mini, monkeypatch):
+def test_worksheet_rows_moodle_locks_the_gradebook_lacks_or_graded_by_hand_stay_as_they_were(tmp_path, mini, monkeypatch):
     sheet = tmp_path / "w.csv"
     sheet.write_bytes(b'"Identifier","Full name","Grade","Maximum Grade","Grade can be changed",'
                       b'"Last modified (grade)","Feedback comments"\n'
                       b'"Participant 1","A","","10.00","Yes","-",""\n'
                       b'"Participant 2","B","4.00","10.00","No","-","old"\n'
-                      b'"Participant 3","C","","10.00","Yes","-",""\n')
+                      b'"Participant 3","C","","10.00","Yes","-",""\n'
+                      b'"Participant 4","D","6.00","10.00","Yes","-",""\n')
     grades = [grade(lms_id="1"), grade(lms_id="2", student_id="s2"),
-              grade("not_graded", lms_id="3", student_id="s3")]
+              grade("not_graded", lms_id="3", student_id="s3"), grade("missing", lms_id="4", student_id="s4")]
     monkeypatch.setattr(lms_export, "class_grades", lambda **kw: grades)
     (tmp_path / "source").symlink_to(MINIMAL / "source")
     (tmp_path / "grader_tests").symlink_to(MINIMAL / "grader_tests")
     result = lms_export.export_moodle(course=tmp_path, assignment_id="mini", worksheet=sheet)
     rows = lms_csv.load(tmp_path / "reports" / "mini_moodle_worksheet.csv").records()
-    assert [r["Grade"] for r in rows] == ["7.50", "4.00", ""]
+    assert [r["Grade"] for r in rows] == ["7.50", "4.00", "", "6.00"]   # a grade given by hand stays
     assert rows[1]["Feedback comments"] == "old"
-    assert len(result.untouched) == 2 and "cannot be changed" in result.untouched[0]
-    assert "autograde" in result.untouched[1]
+    assert len(result.untouched) == 3 and "cannot be changed" in result.untouched[0]
+    assert "autograde" in result.untouched[1] and "already has" in result.untouched[2]
 
 
 def test_rescale():
