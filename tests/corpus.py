@@ -94,14 +94,21 @@ print(f"LAB_CONFIG: {_lab:.3f}, BEST_CONFIG: {_best:.3f} (n=400, 1 epoka)")
 CHEAP_DEMO = {DEMO_CELL: CHEAP_DEMO_BEST}
 
 
-def cheapen_source(notebook: Path) -> None:
-    """Shorten the locked demonstration cell of a test course's source notebook in place."""
+def cheapen_source(notebook: Path, *, solutions: bool = False) -> None:
+    """Shorten the locked demonstration cell of a test course's source notebook in place; with
+    ``solutions``, its grid and BEST_CONFIG solutions become the corpus's cheap ones too."""
     nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    hits = [c for c in nb["cells"] if _grade_id(c) == DEMO_CELL]
-    if len(hits) != 1:
-        raise KeyError(f"{notebook}: expected one {DEMO_CELL} cell, found {len(hits)}")
-    hits[0]["source"] = CHEAP_DEMO_BEST
+    wanted = {DEMO_CELL: CHEAP_DEMO_BEST, **(CHEAP_CELLS if solutions else {})}
+    for grade_id, cheap in wanted.items():
+        hits = [c for c in nb["cells"] if _grade_id(c) == grade_id]
+        if len(hits) != 1:
+            raise KeyError(f"{notebook}: expected one {grade_id} cell, found {len(hits)}")
+        if grade_id == DEMO_CELL:
+            hits[0]["source"] = cheap
+        else:   # keep the solution region, so generate_assignment makes the same release
+            hits[0]["source"] = f"### BEGIN SOLUTION\n{cheap}### END SOLUTION\n"
     Path(notebook).write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
 
 # --------------------------------------------------------------------------- data
 RINGS = '''\

@@ -2,6 +2,9 @@
 
 The course holds every assignment of the repository (lab06 and its English twin lab06_en),
 each described by its own files; ``labkit.demo.run_demo`` takes both through the round trip.
+lab06 is the suite's one full-size path (the lab's 24-run sweep, BEST_CONFIG and demonstration
+cells as written); lab06_en, with the same contract and checks, runs the corpus's cheap grid,
+BEST_CONFIG and demonstration cell (tests/corpus.py), and so does the stock-nbgrader baseline.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import corpus
 from labkit.assignment import available, load
 from labkit.demo import demo_students, nbgrader, part_table, run_demo
 from labkit.inkernel import write_stock_config
@@ -26,7 +30,8 @@ MISTAKE_PART = {"celina_half_circle": "data", "darek_no_zero_grad": "training"}
 # alone takes a minute of failing property tests): one student covers full marks in five
 # parts and partial credit in the sixth.
 STOCK_STUDENTS = ("darek_no_zero_grad",)
-STOCK_ASSIGNMENT = "lab06"
+STOCK_ASSIGNMENT = "lab06_en"
+CHEAP = ("lab06_en",)   # the assignments whose source gets the corpus's cheap cells
 # What a student's feedback must never show: the hidden section of a tests cell, the checks.
 HIDDEN = ("BEGIN HIDDEN TESTS", "grade_part(", "grader_tests/", "def test_")
 
@@ -40,10 +45,16 @@ def make_course(root: Path) -> Path:
     return root
 
 
+def cheapen(root: Path) -> Path:
+    for assignment in CHEAP:
+        corpus.cheapen_source(load(assignment, root).notebook, solutions=True)
+    return root
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> tuple[Path, dict]:
     """(course root, {assignment: {student: row}}) after the demo's round trip."""
-    root = make_course(tmp_path_factory.mktemp("course"))
+    root = cheapen(make_course(tmp_path_factory.mktemp("course")))
     assert available(root) == list(ASSIGNMENTS)
     tables = run_demo(course=root)
     return root, {a: {row["student"]: row for row in rows} for a, rows in tables.items()}
@@ -86,7 +97,7 @@ def test_untouched_release_scores_zero(course, assignment):
 def stock_rows(course, tmp_path_factory) -> dict:
     """The demo's submissions graded by plain nbgrader: the same checks, run in the kernel."""
     kit_root, _ = course
-    root = make_course(tmp_path_factory.mktemp("stock"))
+    root = cheapen(make_course(tmp_path_factory.mktemp("stock")))
     root.joinpath("nbgrader_config.py").unlink()
     write_stock_config(root, assignments=[STOCK_ASSIGNMENT], cell_timeout=3600)   # grades, not nbgrader's 30 s
     nbgrader("generate_assignment", STOCK_ASSIGNMENT, "--force", course=root)
