@@ -61,13 +61,13 @@ def labkit(*args: str) -> str:
     return out.getvalue()
 
 
-def new_course(tmp_path_factory, name: str, language: str) -> tuple[Path, list]:
-    root = tmp_path_factory.mktemp(name)
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    """The minimal assignment released once (generate_assignment and the deadline), with the
+    repository's nbgrader_config.py; each LMS's course starts as a copy of it."""
+    root = tmp_path_factory.mktemp("released")
     shutil.copytree(MINIMAL / "source", root / "source")
     shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
-    toml = root / "grader_tests" / "mini" / "assignment.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('language = "en"', f'language = "{language}"'),
-                    encoding="utf-8")
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     run(root, "nbgrader", "generate_assignment", "mini", "--force")
     # The deadline, as `nbgrader db assignment add mini --duedate=...` writes it (same API call).
@@ -75,6 +75,17 @@ def new_course(tmp_path_factory, name: str, language: str) -> tuple[Path, list]:
     from nbgrader.utils import parse_utc
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "sieci-neuronowe") as gb:
         gb.update_or_create_assignment("mini", duedate=parse_utc(DUE))
+    return root
+
+
+def new_course(released: Path, tmp_path_factory, name: str, language: str) -> tuple[Path, list]:
+    """A copy of the released course whose assignment speaks ``language`` (the comments' and
+    the feedback's language; the release's stubs do not matter to a filled-in notebook)."""
+    root = tmp_path_factory.mktemp(name) / "course"
+    shutil.copytree(released, root)
+    toml = root / "grader_tests" / "mini" / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('language = "en"', f'language = "{language}"'),
+                    encoding="utf-8")
     assignment = load("mini", root)
     return root, the_class(release_notebook(root, "mini"), assignment.notebook, "mini")
 
@@ -103,8 +114,8 @@ def manifest(root: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def moodle(tmp_path_factory) -> dict:
-    root, students = new_course(tmp_path_factory, "moodle", "pl")
+def moodle(released, tmp_path_factory) -> dict:
+    root, students = new_course(released, tmp_path_factory, "moodle", "pl")
     downloads = root.parent / "moodle-downloads"
     moodle_download(students, root / "downloaded" / "mini" / "archive" / "KURS-Lab-mini-77.zip")
     worksheet = moodle_worksheet(students, downloads / "Grades-KURS-Lab-mini-77.csv")
@@ -220,8 +231,8 @@ def test_moodle_parts_csv(moodle):
 
 
 @pytest.fixture(scope="module")
-def canvas(tmp_path_factory) -> dict:
-    root, students = new_course(tmp_path_factory, "canvas", "en")
+def canvas(released, tmp_path_factory) -> dict:
+    root, students = new_course(released, tmp_path_factory, "canvas", "en")
     downloads = root.parent / "canvas-downloads"
     downloads.mkdir()
     canvas_download(students, root / "downloaded" / "mini" / "archive" / "submissions.zip")
