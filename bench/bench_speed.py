@@ -100,7 +100,7 @@ def make_course(root: Path, klass: list[tuple[str, Path]], *, stock: bool) -> Pa
     for folder in ("source", "grader_tests", "reference"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     if stock:
-        write_stock_config(root, assignments=[ASSIGNMENT_ID])
+        write_stock_config(root)
     else:
         shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     nbgrader(root, "generate_assignment", ASSIGNMENT_ID, "--force")

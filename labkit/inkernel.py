@@ -107,11 +107,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 c = get_config()
 c.CourseDirectory.course_id = "stock"
 c.CourseDirectory.root = {root!r}
-c.CourseDirectory.db_assignments = [dict(name=name) for name in {assignments!r}]
 """
 
 
-def write_stock_config(root: Path, *, assignments: list[str], cell_timeout: int | None = None) -> Path:
+def write_stock_config(root: Path, *, cell_timeout: int | None = None) -> Path:
     """nbgrader_config.py for ``root`` as a stock-nbgrader course (no kit preprocessors).
 
     ``cell_timeout``: nbgrader's per-cell wall-time limit, when not its default (30 s).
@@ -120,7 +119,8 @@ def write_stock_config(root: Path, *, assignments: list[str], cell_timeout: int 
     grades, not speed, sets a backstop far above any honest cell.
     """
     path = Path(root) / "nbgrader_config.py"
-    text = STOCK_CONFIG.format(root=str(Path(root).resolve()), assignments=list(assignments))
+    # nbgrader 0.9 enters each assignment in the gradebook at generate_assignment.
+    text = STOCK_CONFIG.format(root=str(Path(root).resolve()))
     if cell_timeout is not None:
         text += f"c.Execute.timeout = {int(cell_timeout)}\n"
     path.write_text(text)

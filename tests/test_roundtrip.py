@@ -99,7 +99,7 @@ def stock_rows(course, tmp_path_factory) -> dict:
     kit_root, _ = course
     root = cheapen(make_course(tmp_path_factory.mktemp("stock")))
     root.joinpath("nbgrader_config.py").unlink()
-    write_stock_config(root, assignments=[STOCK_ASSIGNMENT], cell_timeout=3600)   # grades, not nbgrader's 30 s
+    write_stock_config(root, cell_timeout=3600)   # grades, not nbgrader's 30 s
     nbgrader("generate_assignment", STOCK_ASSIGNMENT, "--force", course=root)
     for student in STOCK_STUDENTS:
         shutil.copytree(kit_root / "submitted" / student, root / "submitted" / student)
