@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -19,7 +18,7 @@ from labkit.lms_collect import CONTENTS, LmsExtractor, plan_handins, safe_extrac
 from labkit.lms_naming import (canvas_feedback_name, canvas_slug, detect, moodle_folder, parse_canvas,
                                parse_moodle)
 from lms_class import (canvas_download, canvas_gradebook, canvas_ids, canvas_timestamps, moodle_download,
-                       moodle_participants, moodle_worksheet, scratch_notebook, the_class, zipped)
+                       moodle_participants, moodle_worksheet, the_class, zipped)
 
 MINIMAL = Path(__file__).parent / "minimal_course"
 NOTEBOOK = MINIMAL / "source" / "mini" / "mini.ipynb"   # carries the release's grade ids
@@ -190,6 +189,13 @@ def test_extractor_keeps_times_unpacks_student_zips_and_refuses_unsafe_paths(tmp
     by_id = {h.lms_id: h for h in plan.handins}
     assert "unreadable_zip" in by_id["2"].flags and by_id["2"].status == "no_notebook"
     assert set(by_id["1"].notebooks) == {"NB.ipynb", "sol.zip/lab06.ipynb"}
+
+
+def test_unpacking_stops_at_the_size_limit(tmp_path):
+    bomb = tmp_path / "big.zip"
+    bomb.write_bytes(zipped({"a.ipynb": b"0" * 4000, "b.ipynb": b"0" * 4000}))
+    skipped = safe_extract(bomb, tmp_path / "out", max_bytes=5000)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.ipynb"] and "over 5000 bytes" in skipped[0]
 
 
 # --------------------------------------------------------------------------- the rules
