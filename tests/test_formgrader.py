@@ -305,9 +305,10 @@ def session(course, tmp_path_factory) -> dict:
                 e.dispatchEvent(new Event('input', {{bubbles: true}}));
                 e.dispatchEvent(new Event('change', {{bubbles: true}}));
             }} }})()""")
-        seen["gradebook"] = _wait("the grade and comment in the gradebook", lambda: (
-            lambda e: e if e["manual_score"] == SCORE and e["manual_comment"] == COMMENT else None)(
-                gradebook_entry(course)))
+        def saved():
+            entry = gradebook_entry(course)
+            return entry if entry["manual_score"] == SCORE and entry["manual_comment"] == COMMENT else None
+        seen["gradebook"] = _wait("the grade and comment in the gradebook", saved)
         _wait("formgrader to confirm the save", lambda: browser.js(
             f"(() => {{ const g = formgrader.grades.findWhere({{name: {json.dumps(CELL)}}});"
             f" return !!g && Number(g.get('manual_score')) === {SCORE} && !g.get('needs_manual_grade'); }})()"))
