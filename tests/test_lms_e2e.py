@@ -105,6 +105,12 @@ def expected_grade(s, lms: str, lms_max: float = 10.0) -> float:
     return s.expect_points / 2.0 * lms_max
 
 
+def penalty_of(s, lms: str) -> float:
+    """nbgrader's stock "zero" plugin takes the whole score of a late submission."""
+    late = s.late or (lms == "moodle" and not s.on_roster)
+    return s.expect_points if late and s.expect_status == "graded" else 0.0
+
+
 def manifest(root: Path) -> dict[str, dict]:
     data = json.loads((root / "reports" / "mini_handin.json").read_text(encoding="utf-8"))
     return {h["lms_id"]: h for h in data["handins"]} | {"_unmatched": data["unmatched"]}
@@ -185,7 +191,8 @@ def test_moodle_every_student_gets_grade_and_comment(moodle):
         elif s.expect_status == "no_notebook":
             assert "nie ma notebooka" in text
         else:
-            assert f"mean {s.expect_points:g}/2" in text and "kara za spóźnienie" in text, text
+            penalty = f"{penalty_of(s, 'moodle'):g}"
+            assert f"mean {s.expect_points:g}/2" in text and f"kara za spóźnienie −{penalty} pkt" in text, text
     assert "kara za spóźnienie −2 pkt" in rows["Participant 1005"]["Feedback comments"]
     assert "kara za spóźnienie −0 pkt" in rows["Participant 1001"]["Feedback comments"]
     assert "„mini (1).ipynb”" in rows["Participant 1001"]["Feedback comments"]
@@ -275,6 +282,9 @@ def test_canvas_import_csv_has_every_student(canvas):
 def test_canvas_comments_in_english_with_the_penalty(canvas):
     with open(canvas["root"] / "reports" / "mini_canvas_comments.csv", newline="", encoding="utf-8") as fh:
         rows = {r["ID"]: r["comment"] for r in csv.DictReader(fh)}
+    for s in canvas["students"]:
+        if s.expect_status == "graded":
+            assert f"late penalty −{penalty_of(s, 'canvas'):g}" in rows[canvas_ids(s)], s.key
     assert "late penalty −2" in rows["5005"] and "grade 0/10" in rows["5005"]
     assert "late penalty −0" in rows["5001"] and "grade 10/10" in rows["5001"]
     assert "no notebook was handed in" in rows["5004"]
