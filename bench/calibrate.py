@@ -42,7 +42,7 @@ import math  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -446,9 +446,6 @@ def sorted_radii(rng) -> tuple[float, float]:
     """(r1, r2) as strategies.ring_radii draws them: r1 in [0.5, 3], a gap in [0.5, 3], 3 decimals."""
     r1 = float(rng.uniform(0.5, 3.0))
     return round(r1, 3), round(r1 + float(rng.uniform(0.5, 3.0)), 3)
-
-
-    return rows, details
 
 
 # ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-from labkit.settings import LANGUAGES, SettingsError
+from labkit.settings import LANGUAGES
 
 DESCRIPTION = "assignment.toml"
 TESTS_SUFFIX = "_tests"
