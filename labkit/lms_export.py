@@ -257,17 +257,22 @@ def export_moodle(*, course: Path, assignment_id: str, worksheet: Path, max_grad
     return result
 
 
+def _with_feedback(grades: list[StudentGrade], result: ExportResult):
+    """The students who have a feedback HTML; a graded one without it is a warning."""
+    for g in grades:
+        if g.feedback is not None:
+            yield g
+        elif g.status == "graded":
+            result.warnings.append(f"{g.student_id}: no feedback HTML (run nbgrader generate_feedback)")
+
+
 def _moodle_feedback_zip(grades: list[StudentGrade], assignment: Assignment, path: Path,
                          result: ExportResult) -> Path:
     """``<Full name>_<participant id>_assignsubmission_file/<id>.html`` per student: the
     download's own folder, which Moodle's feedback-zip import maps to the participant."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for g in grades:
-            if g.feedback is None:
-                if g.status == "graded":
-                    result.warnings.append(f"{g.student_id}: no feedback HTML (run nbgrader generate_feedback)")
-                continue
+        for g in _with_feedback(grades, result):
             folder = g.prefix if g.prefix and g.folders else moodle_folder(g.name, g.lms_id)
             zf.write(g.feedback, f"{folder}/{assignment.id}.html")
     return path
@@ -380,11 +385,7 @@ def _canvas_feedback(grades: list[StudentGrade], assignment: Assignment, reports
     zip_path = reports / f"{assignment.id}_canvas_feedback.zip"
     suffix = f"{assignment.id}_feedback.html"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for g in grades:
-            if g.feedback is None:
-                if g.status == "graded":
-                    result.warnings.append(f"{g.student_id}: no feedback HTML (run nbgrader generate_feedback)")
-                continue
+        for g in _with_feedback(grades, result):
             slug = canvas_slug(g.name) or "student"
             target = folder / safe_component(f"{slug}_{g.lms_id}_{suffix}")
             target.write_bytes(g.feedback.read_bytes())

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import corpus
+from hostile import MODEL_MODULELIST
 from labkit.submissions import solution_sources
 
 # --------------------------------------------------------------------------- styles
@@ -112,26 +113,8 @@ def make_loader(X, y, batch_size=32, shuffle=True):
 '''
 
 # --------------------------------------------------------------------------- model
-MODEL_OUTPUT_LAYER = '''\
-class Klasyfikator(nn.Module):
-    """Warstwy ukryte w nn.ModuleList, aktywacja funkcyjnie."""
-
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        funkcje = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-                   "leaky_relu": nn.functional.leaky_relu}
-        if activation not in funkcje:
-            raise ValueError(f"nieznana aktywacja {activation!r}")
-        self.aktywacja = funkcje[activation]
-        rozmiary = [2, *hidden]
-        self.ukryte = nn.ModuleList(nn.Linear(a, b) for a, b in zip(rozmiary, rozmiary[1:]))
-        self.wyjscie = nn.Linear(rozmiary[-1], 1)
-
-    def forward(self, x):
-        for warstwa in self.ukryte:
-            x = self.aktywacja(warstwa(x))
-        return torch.sigmoid(self.wyjscie(x))
-'''
+# The hostile corpus's honest ModuleList style (hidden layers in a ModuleList, activation as a function).
+MODEL_OUTPUT_LAYER = MODEL_MODULELIST
 
 MODEL_PARAMETERS = '''\
 class Klasyfikator(nn.Module):
