@@ -1,10 +1,12 @@
 """The exchange round trip of a JupyterHub course (docs/exchange.md), with late work, for the
 minimal assignment (tests/minimal_course) under the course's own nbgrader_config.py.
 
-The instructor generates and releases; three students, each with their own HOME and working
-folder, fetch, edit and submit through a local exchange directory; the deadline passes after
-alice's submission, so bob (who has an extension in extensions.toml) and carol submit late. The
-instructor collects, autogrades, generates and releases feedback, and exports; every student
+The instructor generates and releases; a class of six, each with their own HOME and working
+folder, fetches, edits and submits through a local exchange directory. Before the deadline alice
+submits a wrong answer, filip the untouched notebook, and dawid a wrong answer that he replaces
+after the deadline; bob (who has an extension in extensions.toml) and carol submit late; ewa is
+on the roster and never submits. The instructor collects (the latest submission of each
+student), autogrades, generates and releases feedback, and exports; every student who submitted
 fetches their own feedback. No mocks: nbgrader's own commands, its exchange, its timestamps.
 
 The commands run in three batches (tests/nbgrader_batch.py: one Python process per batch, each
@@ -35,7 +37,8 @@ pytestmark = pytest.mark.slow
 MINIMAL = Path(__file__).parent / "minimal_course"
 BATCH = Path(__file__).parent / "nbgrader_batch.py"
 COURSE_ID = "sieci-neuronowe"          # nbgrader_config.py's CourseDirectory.course_id
-STUDENTS = ("alice", "bob", "carol")
+SUBMITTERS = ("alice", "bob", "carol", "dawid", "filip")
+ROSTER = (*SUBMITTERS, "ewa")           # ewa fetches and never submits
 WRONG = '''def weighted_mean(values, weights):
     return float(sum(values) / len(values))   # forgets the weights
 '''
@@ -113,29 +116,35 @@ def term(tmp_path_factory) -> dict:
 
     c.instructor("generate_assignment", "mini")
     c.instructor("release_assignment", "mini")
-    for student in STUDENTS:
+    for student in ROSTER:
+        c.instructor("db", "student", "add", student)   # the class list, as from the university's system
         c.student(student, "fetch_assignment", "mini")
     c.run()
-    # The students work on what they fetched: alice forgets the weights, bob and carol solve it.
-    solution = solution_sources(c.root / "source" / "mini" / "mini.ipynb")["mean_solution"]
-    for student in STUDENTS:
+    # The students work on what they fetched: alice and dawid forget the weights, filip hands
+    # in the notebook as fetched, bob and carol solve it.
+    source = c.root / "source" / "mini" / "mini.ipynb"
+    solution = solution_sources(source)["mean_solution"]
+    for student in ("alice", "bob", "carol", "dawid"):
         fetched = c.home(student) / "mini" / "mini.ipynb"
-        build_submission(fetched, {"mean_solution": WRONG if student == "alice" else solution},
-                         filled=False, release=fetched, source=c.root / "source" / "mini" / "mini.ipynb")
-    c.student("alice", "submit", "mini")
+        build_submission(fetched, {"mean_solution": WRONG if student in ("alice", "dawid") else solution},
+                         filled=False, release=fetched, source=source)
+    for student in ("alice", "dawid", "filip"):
+        c.student(student, "submit", "mini")
     c.run()
     # The deadline passes: everything submitted from now on is late.
     due = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=1)
     _set_deadline(c.root, due)
     time.sleep(max(0.0, (due - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.05)
-    c.student("bob", "submit", "mini")
-    c.student("carol", "submit", "mini")
+    fetched = c.home("dawid") / "mini" / "mini.ipynb"      # dawid fixes his answer, now late
+    build_submission(fetched, {"mean_solution": solution}, filled=False, release=fetched, source=source)
+    for student in ("bob", "carol", "dawid"):
+        c.student(student, "submit", "mini")
     # One Unix user plays every student here; on a hub each owns their submission.
     c.instructor("collect", "mini", "--ExchangeCollect.check_owner=False")
     c.instructor("autograde", "mini")
     c.instructor("generate_feedback", "mini")
     c.instructor("release_feedback", "mini")
-    for student in STUDENTS:
+    for student in SUBMITTERS:
         c.student(student, "fetch_feedback", "mini")
     c.instructor("export", "--exporter=labkit.export.ReportExporter")
     c.run()
@@ -156,36 +165,41 @@ def test_exchange_holds_release_submissions_and_feedback(term):
     exchange = term["course"].exchange / COURSE_ID
     assert (exchange / "outbound" / "mini" / "mini.ipynb").is_file()
     inbound = sorted(p.name.split("+")[0] for p in (exchange / "inbound").iterdir())
-    assert inbound == list(STUDENTS)
-    assert len(list((exchange / "feedback").glob("*.html"))) == 3
+    assert inbound == ["alice", "bob", "carol", "dawid", "dawid", "filip"]
+    assert len(list((exchange / "feedback").glob("*.html"))) == len(SUBMITTERS)
 
 
-def test_collect_copies_the_exchange_timestamp(term):
+def test_collect_copies_the_exchange_timestamp_of_the_latest_submission(term):
     exchange = term["course"].exchange / COURSE_ID / "inbound"
-    for student in STUDENTS:
-        sent, = exchange.glob(f"{student}+mini+*")
+    for student in SUBMITTERS:
+        sent = max(exchange.glob(f"{student}+mini+*"), key=lambda p: (p / "timestamp.txt").read_text())
         kept = term["root"] / "submitted" / student / "mini" / "timestamp.txt"
         assert kept.read_text() == (sent / "timestamp.txt").read_text() == sent.name.split("+")[2]
+    assert not (term["root"] / "submitted" / "ewa").exists()
 
 
 def test_gradebook_has_the_deadline_lateness_extension_and_penalty(term):
     with _gradebook(term["root"]) as gb:
         assert gb.find_assignment("mini").duedate == term["due"]     # from [term] due
         late = lateness(gb, "mini")
-        scores = {s: gb.find_submission("mini", s).score for s in STUDENTS}
-    assert scores == {"alice": 0.0, "bob": 2.0, "carol": 2.0}
+        scores = {s: gb.find_submission("mini", s).score for s in SUBMITTERS}
+    assert scores == {"alice": 0.0, "bob": 2.0, "carol": 2.0, "dawid": 2.0, "filip": 0.0}
     assert not late["alice"].late and late["alice"].penalty == 0.0
     assert late["alice"].timestamp < term["due"] < late["bob"].timestamp < late["carol"].timestamp
     # bob is late against the deadline, but not against his extended one.
     assert late["bob"].extension == dt.timedelta(days=1) and not late["bob"].late and late["bob"].penalty == 0.0
     assert late["carol"].late and late["carol"].days == 1 and late["carol"].penalty == pytest.approx(0.2)
+    # dawid's fixed notebook counts, and with it its late timestamp.
+    assert late["dawid"].late and late["dawid"].days == 1 and late["dawid"].penalty == pytest.approx(0.2)
+    assert not late["filip"].late and late["filip"].penalty == 0.0
 
 
 def test_grades_csv_and_parts_csv_carry_the_penalty(term):
     grades = _csv(term["root"] / "grades.csv")             # nbgrader's own export, for the LMS
     assert {s: (float(r["raw_score"]), float(r["late_submission_penalty"]), float(r["score"]))
             for s, r in grades.items()} == {"alice": (0.0, 0.0, 0.0), "bob": (2.0, 0.0, 2.0),
-                                            "carol": (2.0, 0.2, 1.8)}
+                                            "carol": (2.0, 0.2, 1.8), "dawid": (2.0, 0.2, 1.8),
+                                            "filip": (0.0, 0.0, 0.0), "ewa": (0.0, 0.0, 0.0)}
     parts = _csv(term["root"] / "grades_parts.csv")
     assert list(parts["carol"])[-4:] == ["manual", "total", "late_submission_penalty", "score"]
     assert (parts["carol"]["mean"], parts["carol"]["total"], parts["carol"]["late_submission_penalty"],
@@ -205,15 +219,20 @@ def test_report_shows_lateness_and_the_penalty(term):
 
 def test_every_student_fetches_their_own_feedback(term):
     root, course = term["root"], term["course"]
-    for student in STUDENTS:
+    for student in SUBMITTERS:
         cache = next(course.home(student).rglob("nbgrader_cache"))    # $JUPYTER_DATA_DIR/nbgrader_cache
-        cached, = (cache / COURSE_ID).glob(f"{student}+mini+*")
-        timestamp = cached.name.split("+")[2]
+        timestamp = (root / "submitted" / student / "mini" / "timestamp.txt").read_text()
+        assert [p for p in (cache / COURSE_ID).glob(f"{student}+mini+*") if p.name.split("+")[2] == timestamp]
         fetched = course.home(student) / "mini" / "feedback" / timestamp / "mini.html"
         assert fetched.read_bytes() == (root / "feedback" / student / "mini" / "mini.html").read_bytes(), student
     feedback = {s: next((course.home(s) / "mini" / "feedback").glob("*/mini.html")).read_text(encoding="utf-8")
-                for s in STUDENTS}
+                for s in SUBMITTERS}
     assert "test_weighted_mean_equals_the_weighted_sum_over_the_weights" in feedback["alice"]
     assert "Late submission penalty (Score: -0.2)" in feedback["carol"]
     assert "Late submission penalty" not in feedback["bob"] and "Late submission penalty" not in feedback["alice"]
-    assert len(set(feedback.values())) == 3
+    assert "Late submission penalty (Score: -0.2)" in feedback["dawid"]
+    # Byte-equal to each student's own page above; carol's and dawid's are the same page (the
+    # same answer, one started day late each), every other pair differs.
+    assert feedback["carol"] == feedback["dawid"]
+    assert len({feedback[s] for s in ("alice", "bob", "carol", "filip")}) == 4
+    assert not (course.home("ewa") / "mini" / "feedback").exists()
