@@ -20,7 +20,7 @@ from labkit.submissions import build_submission
 WRONG = '''def weighted_mean(values, weights):
     return float(sum(values) / len(values))   # forgets the weights
 '''
-DUE = "2025-03-10 12:00:00 Europe/Warsaw"   # nbgrader db assignment add --duedate
+DUE = "2025-03-10 12:00:00 Europe/Warsaw"   # the deadline (tests/test_lms_e2e.py writes it as [term] due)
 ON_TIME = (2025, 3, 9, 18, 30, 0)
 LATE = (2025, 3, 11, 9, 15, 0)              # a day after the deadline
 

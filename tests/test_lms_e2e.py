@@ -4,9 +4,9 @@ Per LMS, one module-scoped course: the minimal assignment (tests/minimal_course)
 with the repository's nbgrader_config.py, a simulated class of nine LMS entries with Polish
 names and messy hand-ins (tests/lms_class.py) downloaded in that LMS's naming, then the
 documented steps: ``labkit lms-roster``, real ``nbgrader zip_collect``, ``nbgrader autograde``
-(the gradebook's deadline, set as ``nbgrader db assignment add --duedate`` sets it; nbgrader's stock late plugin with
-``penalty_method=zero``, so a late student's penalty is their whole score), ``nbgrader
-generate_feedback``, ``nbgrader export`` (Moodle) and ``labkit lms-export``. The assertions
+(the deadline in the assignment's ``[term] due``, the course's late policy: 10% of the points
+per started day, labkit/late.py), ``nbgrader generate_feedback``, ``nbgrader export`` (Moodle)
+and ``labkit lms-export``. The assertions
 read what goes back to the LMS: every student's grade, comment (with the penalty) and
 feedback file by name.
 """
@@ -35,8 +35,19 @@ from lms_class import (DUE, canvas_download, canvas_gradebook, canvas_ids, canva
 pytestmark = pytest.mark.slow
 MINIMAL = Path(__file__).parent / "minimal_course"
 HIDDEN = ("test_weighted_mean_equals_the_weighted_sum_over_the_weights", "HIDDEN TESTS", "hypothesis")
-LATE_PLUGIN = ["--AssignLatePenalties.plugin_class=nbgrader.plugins.LateSubmissionPlugin",
-               "--LateSubmissionPlugin.penalty_method=zero"]
+
+
+def _term() -> str:
+    """DUE of tests/lms_class.py ("2025-03-10 12:00:00 Europe/Warsaw") as the description's [term] due."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    when, zone = DUE[:19], DUE[20:]
+    due = dt.datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(zone))
+    return f"\n[term]\ndue = {due.isoformat()}\n"
+
+
+TERM = _term()
+PER_DAY = 0.10 * 2.0          # the course's PerDayPenalty: 10% of the minimal assignment's 2 points
 
 
 def run(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -69,12 +80,9 @@ def released(tmp_path_factory) -> Path:
     shutil.copytree(MINIMAL / "source", root / "source")
     shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    toml = root / "grader_tests" / "mini" / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + TERM, encoding="utf-8")
     run(root, "nbgrader", "generate_assignment", "mini", "--force")
-    # The deadline, as `nbgrader db assignment add mini --duedate=...` writes it (same API call).
-    from nbgrader.api import Gradebook
-    from nbgrader.utils import parse_utc
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "sieci-neuronowe") as gb:
-        gb.update_or_create_assignment("mini", duedate=parse_utc(DUE))
     return root
 
 
@@ -92,23 +100,37 @@ def new_course(released: Path, tmp_path_factory, name: str, language: str) -> tu
 
 def grade_all(root: Path) -> None:
     run(root, "nbgrader", "zip_collect", "mini", "--force")
-    run(root, "nbgrader", "autograde", "mini", "--force", "--GradeInWorker.jobs=2", *LATE_PLUGIN)
+    run(root, "nbgrader", "autograde", "mini", "--force", "--GradeInWorker.jobs=2")
     run(root, "nbgrader", "generate_feedback", "mini", "--force")
 
 
-def expected_grade(s, lms: str, lms_max: float = 10.0) -> float:
-    """What the LMS must receive: the autograded points on its scale, 0 when late (zero plugin).
-    Moodle's student missing from the (older) roster has no worksheet time: the zip entry's time
-    (the download's, after the deadline) counts, flagged time_from_zip."""
-    if s.expect_status != "graded" or s.late or (lms == "moodle" and not s.on_roster):
-        return 0.0
-    return s.expect_points / 2.0 * lms_max
+def days_late(s, lms: str) -> int:
+    """Started days after DUE: LATE is 21 h after it. Moodle's student missing from the (older)
+    roster has no worksheet time: the zip entry's time (the download's, 44 h after the
+    deadline) counts, flagged time_from_zip."""
+    if lms == "moodle" and not s.on_roster:
+        return 2
+    return 1 if s.late else 0
 
 
 def penalty_of(s, lms: str) -> float:
-    """nbgrader's stock "zero" plugin takes the whole score of a late submission."""
-    late = s.late or (lms == "moodle" and not s.on_roster)
-    return s.expect_points if late and s.expect_status == "graded" else 0.0
+    """The course's policy: PER_DAY per started day, at most half, never more than the score."""
+    if s.expect_status != "graded":
+        return 0.0
+    return round(min(s.expect_points, min(0.5 * 2.0, PER_DAY * days_late(s, lms))), 9)
+
+
+def expected_grade(s, lms: str, lms_max: float = 10.0) -> float:
+    """What the LMS must receive: the points after the late penalty, on its scale."""
+    if s.expect_status != "graded":
+        return 0.0
+    return round((s.expect_points - penalty_of(s, lms)) / 2.0 * lms_max, 9)
+
+
+def number(value: float, lang: str) -> str:
+    """A number as the comments print it (two decimals at most; a decimal comma in Polish)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if lang == "pl" else text
 
 
 def manifest(root: Path) -> dict[str, dict]:
@@ -191,9 +213,10 @@ def test_moodle_every_student_gets_grade_and_comment(moodle):
         elif s.expect_status == "no_notebook":
             assert "nie ma notebooka" in text
         else:
-            penalty = f"{penalty_of(s, 'moodle'):g}"
+            penalty = number(penalty_of(s, "moodle"), "pl")
             assert f"mean {s.expect_points:g}/2" in text and f"kara za spóźnienie −{penalty} pkt" in text, text
-    assert "kara za spóźnienie −2 pkt" in rows["Participant 1005"]["Feedback comments"]
+    assert "kara za spóźnienie −0,2 pkt" in rows["Participant 1005"]["Feedback comments"]
+    assert "kara za spóźnienie −0,4 pkt" in rows["Participant 1006"]["Feedback comments"]   # zip time
     assert "kara za spóźnienie −0 pkt" in rows["Participant 1001"]["Feedback comments"]
     assert "„mini (1).ipynb”" in rows["Participant 1001"]["Feedback comments"]
 
@@ -216,7 +239,8 @@ def test_moodle_gradebook_lists_students_without_a_notebook(moodle):
     with open(moodle["root"] / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = {r["student_id"]: r for r in csv.DictReader(fh)}
     assert float(rows["s100004"]["score"]) == 0.0 and float(rows["s100009"]["score"]) == 0.0
-    assert float(rows["s100005"]["late_submission_penalty"]) == 2.0
+    assert float(rows["s100005"]["late_submission_penalty"]) == pytest.approx(0.2)
+    assert float(rows["s100005"]["score"]) == pytest.approx(1.8)
 
 
 def test_moodle_report_has_the_hand_in_section(moodle):
@@ -229,8 +253,8 @@ def test_moodle_report_has_the_hand_in_section(moodle):
 def test_moodle_parts_csv(moodle):
     with open(moodle["root"] / "reports" / "mini_lms_parts.csv", newline="", encoding="utf-8") as fh:
         rows = {r["student_id"]: r for r in csv.DictReader(fh)}
-    assert rows["s100005"]["mean"] == "2.0" and rows["s100005"]["late_penalty"] == "2.0"
-    assert rows["s100005"]["lms_grade"] == "0.0" and rows["s100001"]["lms_grade"] == "10.0"
+    assert rows["s100005"]["mean"] == "2.0" and float(rows["s100005"]["late_penalty"]) == pytest.approx(0.2)
+    assert float(rows["s100005"]["lms_grade"]) == pytest.approx(9.0) and rows["s100001"]["lms_grade"] == "10.0"
     assert rows["s100004"]["total"] == "0.0"
 
 
@@ -284,8 +308,8 @@ def test_canvas_comments_in_english_with_the_penalty(canvas):
         rows = {r["ID"]: r["comment"] for r in csv.DictReader(fh)}
     for s in canvas["students"]:
         if s.expect_status == "graded":
-            assert f"late penalty −{penalty_of(s, 'canvas'):g}" in rows[canvas_ids(s)], s.key
-    assert "late penalty −2" in rows["5005"] and "grade 0/10" in rows["5005"]
+            assert f"late penalty −{number(penalty_of(s, 'canvas'), 'en')}" in rows[canvas_ids(s)], s.key
+    assert "late penalty −0.2" in rows["5005"] and "grade 9/10" in rows["5005"]
     assert "late penalty −0" in rows["5001"] and "grade 10/10" in rows["5001"]
     assert "no notebook was handed in" in rows["5004"]
     assert not any(h in text for text in rows.values() for h in HIDDEN)
