@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus import CHEAP_CELLS, CHEAP_DEMO
 from labkit import cache as cache_module
 from labkit.cache import ResultCache, submission_key
 from labkit import parallel
@@ -21,8 +22,10 @@ RELEASE = release_notebook(REPO_ROOT, LAB06.id)
 
 
 def build(dest: Path, replacements: dict | None = None) -> Path:
-    """lab06's release notebook with the reference solutions filled in (then ``replacements``)."""
-    return build_submission(dest, replacements, release=RELEASE, source=LAB06.notebook)
+    """lab06's release notebook with the reference solutions filled in, the corpus's cheap grid,
+    BEST_CONFIG and demonstration cell (tests/corpus.py), then ``replacements``."""
+    return build_submission(dest, {**CHEAP_CELLS, **CHEAP_DEMO, **(replacements or {})}, release=RELEASE,
+                            source=LAB06.notebook)
 
 
 def credits(result) -> dict:
@@ -105,11 +108,11 @@ def test_grading_works_from_a_caller_without_a_main_guard(notebooks, tmp_path):
     """Grader children must not re-run the caller's __main__ (a script with no guard)."""
     import subprocess
     import sys
-    _, release = notebooks
+    filled, _ = notebooks
     script = tmp_path / "unguarded.py"
     script.write_text("from labkit.assignment import load\n"
                       "from labkit.grade import grade_notebook\n"
-                      f"r = grade_notebook({str(release)!r}, assignment=load('lab06', {str(REPO_ROOT)!r}))\n"
+                      f"r = grade_notebook({str(filled)!r}, assignment=load('lab06', {str(REPO_ROOT)!r}))\n"
                       "print('FLAGS', r.flags, 'TOTAL', r.total)\n")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert "FLAGS [] TOTAL 0.0" in out.stdout, out.stdout + out.stderr[-2000:]
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert f"FLAGS [] TOTAL {sum(LAB06.points.values())}" in out.stdout, out.stdout + out.stderr[-2000:]

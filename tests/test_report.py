@@ -353,7 +353,7 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)   # a hang guard; a 4x slower host renders in minutes, not hours
 
 
 @pytest.mark.slow
