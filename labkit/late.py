@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,6 +33,7 @@ from nbgrader.utils import parse_utc
 from traitlets import Enum, Float, Type, validate
 
 from labkit.assignment import DESCRIPTION, AssignmentError, _chain, _read, available
+from labkit.course_files import toml_entries
 
 DAY = 86400.0
 EXTENSIONS = "extensions.toml"
@@ -155,15 +155,10 @@ def load_extensions(root: Path | str, known: Iterable[str] | None = None) -> lis
     if not path.is_file():
         return []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise LateError(f"{path}: not valid TOML: {exc}") from None
-    other = set(data) - {"extension"}
-    if other:
-        raise LateError(f"{path}: only [[extension]] tables belong here, found {', '.join(sorted(other))}")
-    entries = data.get("extension", [])
-    if not isinstance(entries, list):
-        raise LateError(f"{path}: write each extension as an [[extension]] table")
+    entries = toml_entries(text, table="extension", where=str(path), error=LateError)
     known = None if known is None else list(known)
     found = [_extension(entry, f"{path} [[extension]] #{i}", known) for i, entry in enumerate(entries, 1)]
     seen: set[tuple[str, str]] = set()
@@ -236,10 +231,9 @@ class LatePenalties(AssignLatePenalties):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        root = self._course_root()
         assignment_id, student_id = info["assignment"], info["student"]
-        due = deadline(assignment_id, root)
-        extension = extension_for(load_extensions(root, available(root)), assignment_id, student_id)
+        due, extensions = self._term(assignment_id)
+        extension = extension_for(extensions, assignment_id, student_id)
         from nbgrader.api import Gradebook
         with Gradebook(info["db_url"]) as gb:
             assignment = gb.find_assignment(assignment_id)
@@ -254,6 +248,15 @@ class LatePenalties(AssignLatePenalties):
                 submission.extension = wanted
             gb.db.commit()
         return super().preprocess(nb, resources)
+
+    def _term(self, assignment_id: str) -> tuple[_dt.datetime | None, list[Extension]]:
+        """The deadline and the course's extensions, read once per autograde run (one
+        preprocessor serves every notebook of the run), not once per notebook."""
+        cache = self.__dict__.setdefault("_terms", {})
+        if assignment_id not in cache:
+            root = self._course_root()
+            cache[assignment_id] = (deadline(assignment_id, root), load_extensions(root, available(root)))
+        return cache[assignment_id]
 
     def _course_root(self) -> Path:
         """nbgrader's CourseDirectory.root (as GradeInWorker finds it), else the current directory."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labkit.assignment import Assignment
+from labkit.course_files import toml_entries
 from labkit.results import SubmissionResult
 
 FILE = "overrides.toml"
@@ -102,14 +102,8 @@ def load(course: Path | str) -> list[Decision]:
 
 def load_text(text: str, where: str = FILE) -> list[Decision]:
     """The decisions in a file's text (``add`` validates a file this way before writing it)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise OverrideError(f"{where}: not valid TOML: {exc}") from exc
-    unknown = set(data) - {"decision"}
-    if unknown:
-        raise OverrideError(f"{where}: only [[decision]] tables belong here, found {', '.join(sorted(unknown))}")
-    return [_decision(entry, f"{where} [[decision]] #{i}") for i, entry in enumerate(data.get("decision", []), 1)]
+    entries = toml_entries(text, table="decision", where=where, error=OverrideError)
+    return [_decision(entry, f"{where} [[decision]] #{i}") for i, entry in enumerate(entries, 1)]
 
 
 def validate(decision: Decision, assignment: Assignment) -> None:
