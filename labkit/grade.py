@@ -161,7 +161,7 @@ def grade_notebook(notebook: Path | str, *, assignment: Assignment,
         out = Path(tmp) / "result.json"
         log = Path(tmp) / "pytest.log"
         args = [str(assignment.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.pytest_plugin",
-                "--no-header", "-o", "console_output_style=classic", f"--rootdir={assignment.checks}",
+                "--no-header", "--tb=native", "-o", "console_output_style=classic", f"--rootdir={assignment.checks}",
                 "--assignment", assignment.id, "--course-root", str(assignment.root),
                 "--submission", str(Path(notebook).resolve()) if notebook != "reference" else "reference",
                 "--results-json", str(out)]

@@ -62,11 +62,16 @@ def pytest_configure(config: pytest.Config) -> None:
         return   # not a grading session (the kit's own tests load this plug-in too)
     assignment = assignments.load(config.getoption("--assignment"), config.getoption("--course-root"))
     assignments.activate(assignment)
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
     # Derandomized, no example database, no deadline: the same submission meets the same
     # examples on every regrade, and a slow machine never turns into a failed check.
+    # No explain phase: it only annotates hypothesis's own report, which students never see
+    # (checks speak through their messages), yet it re-ran a failing check ~100 times over
+    # the worker pipe: 4/5 of the grader's CPU on an untouched notebook. Shrinking stays, so
+    # a message still quotes the smallest failing example.
     settings.register_profile("grading", derandomize=True, database=None, deadline=None,
                               max_examples=assignment.hypothesis_examples, print_blob=False,
+                              phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
                               suppress_health_check=list(HealthCheck))
     settings.load_profile("grading")
 
