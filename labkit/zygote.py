@@ -59,6 +59,7 @@ def serve(listen_fd: int) -> None:
     """The zygote's loop: accept control connections, fork one confined worker per request."""
     _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
     import torch
+    import torch._dynamo  # noqa: F401  (torch.optim imports it on a worker's first optimizer: ~2.5 CPU s each)
     from labkit.settings import THREADS
     torch.set_num_threads(THREADS)
     import sklearn.metrics  # noqa: F401  (imported once here, not per worker)
