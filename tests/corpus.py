@@ -72,10 +72,13 @@ EXPERIMENT_GRID = [(czynnik, {**BAZA, **zmiana})
                    for czynnik, zmiany in CHANGES.items() for zmiana in zmiany]
 '''
 
+# Measured with the reference pipeline over the grader's seeds (101, 202, 303) and 7 more:
+# held-out accuracy 0.988-0.994 (full credit from 0.97), 0.54 CPU s a run (n=5000 with 4
+# epochs: 1.42 s). The check trains it three times in every grading of a cheap notebook.
 CHEAP_BEST = '''\
-# Jedna szeroka warstwa tanh uczy się szybko i niezawodnie: 129 parametrów, 4 epoki.
-BEST_CONFIG = {"n": 5000, "sd": 0.2, "hidden": (32,), "activation": "tanh",
-               "lr": 0.03, "n_epochs": 4, "batch_size": 32}
+# Jedna szeroka warstwa tanh uczy się szybko i niezawodnie: 129 parametrów, 2000 punktów, 5 epok.
+BEST_CONFIG = {"n": 2000, "sd": 0.2, "hidden": (32,), "activation": "tanh",
+               "lr": 0.03, "n_epochs": 5, "batch_size": 32}
 '''
 
 CHEAP_CELLS = {GRID_CELL: CHEAP_GRID, BEST_CELL: CHEAP_BEST}
