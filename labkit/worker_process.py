@@ -177,7 +177,9 @@ class WorkerProcess:
         except (WorkerCrashed, ProtocolError) as exc:
             # It died confining itself (a kernel without a needed feature): start cold instead.
             self.kill()
-            raise zygote.ZygoteUnavailable(f"worker did not start: {exc}") from None
+            tail = zygote.log_tail(address).strip()
+            raise zygote.ZygoteUnavailable(f"worker did not start: {exc}" + (f"; zygote log: {tail}" if tail else "")) \
+                from None
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
 

@@ -114,6 +114,12 @@ def serve(listen_fd: int) -> None:
             if pid == 0:
                 try:
                     _become_worker(json.loads(message), fds, sock, listener, list(owners))
+                except Exception:
+                    # The trusted side sees only the exit code; the reason goes to the zygote's
+                    # log (its stderr), which the fallback warning quotes.
+                    import traceback
+                    traceback.print_exc()
+                    sys.stderr.flush()
                 finally:
                     os._exit(70)
             for fd_ in fds:
@@ -327,6 +333,12 @@ class Zygote:
 
 _SHARED: Zygote | None = None
 _SHARED_LOCK = threading.Lock()
+
+
+def log_tail(address: str) -> str:
+    """The end of the log of this process's zygote at ``address`` ("" for another zygote)."""
+    shared = _SHARED
+    return shared.log_tail()[-600:] if shared is not None and shared.address == address else ""
 
 
 def shared_address(limits) -> str | None:
