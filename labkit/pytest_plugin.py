@@ -62,18 +62,26 @@ def pytest_configure(config: pytest.Config) -> None:
         return   # not a grading session (the kit's own tests load this plug-in too)
     assignment = assignments.load(config.getoption("--assignment"), config.getoption("--course-root"))
     assignments.activate(assignment)
+    from hypothesis import settings
+    register_grading_profile(assignment.hypothesis_examples)
+    settings.load_profile("grading")
+
+
+def register_grading_profile(max_examples: int) -> None:
+    """Register hypothesis's ``grading`` profile for ``max_examples`` examples per property.
+
+    Derandomized, no example database, no deadline: the same submission meets the same
+    examples on every regrade, and a slow machine never turns into a failed check.
+    No explain phase: it only annotates hypothesis's own report, which students never see
+    (checks speak through their messages), yet it re-ran a failing check ~100 times over the
+    worker pipe: 4/5 of the grader's CPU on an untouched notebook. Shrinking stays, so a
+    message still quotes the smallest failing example.
+    """
     from hypothesis import HealthCheck, Phase, settings
-    # Derandomized, no example database, no deadline: the same submission meets the same
-    # examples on every regrade, and a slow machine never turns into a failed check.
-    # No explain phase: it only annotates hypothesis's own report, which students never see
-    # (checks speak through their messages), yet it re-ran a failing check ~100 times over
-    # the worker pipe: 4/5 of the grader's CPU on an untouched notebook. Shrinking stays, so
-    # a message still quotes the smallest failing example.
     settings.register_profile("grading", derandomize=True, database=None, deadline=None,
-                              max_examples=assignment.hypothesis_examples, print_blob=False,
+                              max_examples=max_examples, print_blob=False,
                               phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
                               suppress_health_check=list(HealthCheck))
-    settings.load_profile("grading")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

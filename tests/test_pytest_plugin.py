@@ -73,3 +73,36 @@ def test_a_diagnosis_runs_only_when_its_part_failed_and_records_what_it_names():
     diagnosis.name(lambda: "no_zero_grad", lambda m: f"brak {m}")
     assert failed.config.stash[pytest_plugin._DIAGNOSES] == [
         {"part": "training", "mistake": "no_zero_grad", "message": "brak no_zero_grad", "explains": {}}]
+
+
+def test_the_grading_profile_shrinks_failures_but_never_replays_them_to_explain():
+    """A failing property still reports its smallest example (messages quote it), and no run
+    of the check comes after that example was found: hypothesis's explain phase, which re-ran
+    a failing check over the worker pipe ~100 times, is off."""
+    from hypothesis import Phase, given, settings, strategies as st
+
+    from labkit.pytest_plugin import register_grading_profile
+    register_grading_profile(25)
+    profile = settings.get_profile("grading")
+    assert profile.derandomize and profile.database is None and profile.deadline is None
+    assert Phase.shrink in profile.phases and Phase.explain not in profile.phases
+
+    seen: list[tuple[int, int]] = []
+
+    @settings(profile)
+    @given(n=st.integers(min_value=0, max_value=10_000), seed=st.integers(min_value=0, max_value=1000))
+    def prop(n, seed):
+        seen.append((n, seed))
+        assert n < 50
+
+    try:
+        prop()
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("the property should fail")
+    assert seen[-1] == (50, 0)                      # shrunk to the smallest failing example
+    after = seen[seen.index((50, 0)):]
+    # Once the smallest example is found, only it runs again (the final report): explain would
+    # re-run it with the seed varied, (50, s) for other s.
+    assert {example for example in after if example[0] >= 50} == {(50, 0)}, after
