@@ -397,6 +397,42 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _host_pids() -> set[int]:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _new_processes_of_this_test(before: set[int]) -> list[int]:
+    """Host processes started since ``before`` that this test may have made: descendants of
+    this pytest process, and orphans (re-parented to pid 1, as an escaped bomb child would be).
+
+    Descendants of a sibling pytest process (another xdist worker grading beside us) are left
+    out: the count is then the same whether the suite runs serially or in parallel.
+    """
+    me, sibling_root = os.getpid(), os.getppid()
+    return [pid for pid in _host_pids() - before if _started_here(pid, me, sibling_root)]
+
+
+def _started_here(pid: int, me: int, sibling_root: int) -> bool:
+    node = pid
+    for _ in range(64):
+        parent = _parent(node)
+        if parent is None:
+            return False   # gone meanwhile
+        if parent == me or parent in (0, 1):
+            return True
+        if parent == sibling_root:
+            return False   # below another child of our parent: a sibling test process
+        node = parent
+    return True
+
+
 BOMB_PARAMS = [pytest.param((m.values[0], b), id=f"{m.id}-{b}", marks=m.marks) for m in MODES for b in BOMBS]
 
 @pytest.fixture(scope="module", params=BOMB_PARAMS)
@@ -412,7 +448,7 @@ def bombed(request, tmp_path_factory):
         sub.close()
         pytest.skip("no pids cgroup on this host: the bomb would only meet RLIMIT_NPROC "
                     "(see test_a_process_limit_applies_without_a_pids_cgroup)")
-    host_before = len([p for p in os.listdir("/proc") if p.isdigit()])
+    host_before = _host_pids()
     seen = {}
     try:
         sub.call(bomb, _timeout=20)
@@ -420,7 +456,7 @@ def bombed(request, tmp_path_factory):
     except (StudentError, WorkerCrashed, WorkerTimeout) as exc:
         seen["bomb"] = exc
     seen["pids_current"] = int((cgroup / "pids.current").read_text())
-    seen["host_delta"] = len([p for p in os.listdir("/proc") if p.isdigit()]) - host_before
+    seen["host_delta"] = len(_new_processes_of_this_test(host_before))
     seen["tasks"] = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
     replies = []
     for x in range(3):
