@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import tempfile
 import time
@@ -175,6 +176,10 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
     if part not in spec.part_ids:
         raise ValueError(f"{assignment} has no part {part!r} (parts: {', '.join(spec.part_ids)})")
     assignments.activate(spec)
+    # This kernel runs student code: it neither reads nor writes the reference answers that
+    # the kit's trusted graders share (labkit/memo.py).
+    from labkit import memo
+    os.environ[memo.ENV] = "off"
     namespace = namespace if namespace is not None else sys.modules["__main__"].__dict__
     status: dict[int, str] = {}
     if cells is None:

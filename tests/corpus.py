@@ -14,10 +14,11 @@ the RESULTS grid (still 8 factors x 3 values, small n and few epochs) and BEST_C
 (a 2-32-1 tanh net, 4 epochs: well inside the budget, ~0.2 s per training instead of ~0.9 s,
 held-out accuracy >= 0.98 on every seed tried). Both are the student's choice; the grader
 must give them full marks. A case that replaces one of these cells itself keeps its own.
-The locked demonstration cell after BEST_CONFIG (LAB_CONFIG on 8 seeds and BEST_CONFIG on 3,
-about 20 s of the notebook's 25 s on one thread) is shortened to one seed each
-(``CHEAP_DEMO``): it is never graded, and ``cheapen_source`` does the same to a test course's
-source notebook, so that nbgrader's restoring of locked cells keeps it short too. One
+Two locked demonstration cells are shortened (``CHEAP_DEMO``): the one after BEST_CONFIG
+(LAB_CONFIG on 8 seeds and BEST_CONFIG on 3, about 20 s of the notebook's 25 s on one thread)
+to one seed each, and the demonstration of the student's train() to one epoch instead of 4.
+Neither is graded, and ``cheapen_source`` does the same to a test course's source notebook, so
+that nbgrader's restoring of locked cells keeps them short too. One
 full-size path (tests/test_roundtrip.py's demo class) keeps the lab's own cell.
 
 ``build(case_name, dest_dir)`` writes ``dest_dir/<case>.ipynb``.
@@ -95,19 +96,26 @@ with contextlib.redirect_stdout(io.StringIO()):
     _best = run_experiment({**BEST_CONFIG, "n": 400, "n_epochs": 1}, seed=1)["test_accuracy"]
 print(f"LAB_CONFIG: {_lab:.3f}, BEST_CONFIG: {_best:.3f} (n=400, 1 epoka)")
 '''
-CHEAP_DEMO = {DEMO_CELL: CHEAP_DEMO_BEST}
+# The notebook's demonstration of its own train() (4 epochs of 5000 points, ~1.7 CPU s, paid
+# again when the RESULTS check replays the notebook's cells): one epoch here. Never graded.
+TRAINING_DEMO_CELL = "demo_training"
+CHEAP_DEMO_TRAINING = '''\
+torch.manual_seed(0)
+straty = train(clf, train_loader, loss_fn, optimizer, n_epochs=1)   # testy zestawu: 1 epoka zamiast 4
+'''
+CHEAP_DEMO = {DEMO_CELL: CHEAP_DEMO_BEST, TRAINING_DEMO_CELL: CHEAP_DEMO_TRAINING}
 
 
 def cheapen_source(notebook: Path, *, solutions: bool = False) -> None:
-    """Shorten the locked demonstration cell of a test course's source notebook in place; with
+    """Shorten the locked demonstration cells of a test course's source notebook in place; with
     ``solutions``, its grid and BEST_CONFIG solutions become the corpus's cheap ones too."""
     nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    wanted = {DEMO_CELL: CHEAP_DEMO_BEST, **(CHEAP_CELLS if solutions else {})}
+    wanted = {**CHEAP_DEMO, **(CHEAP_CELLS if solutions else {})}
     for grade_id, cheap in wanted.items():
         hits = [c for c in nb["cells"] if _grade_id(c) == grade_id]
         if len(hits) != 1:
             raise KeyError(f"{notebook}: expected one {grade_id} cell, found {len(hits)}")
-        if grade_id == DEMO_CELL:
+        if grade_id in CHEAP_DEMO:
             hits[0]["source"] = cheap
         else:   # keep the solution region, so generate_assignment makes the same release
             hits[0]["source"] = f"### BEGIN SOLUTION\n{cheap}### END SOLUTION\n"

@@ -12,6 +12,7 @@ import reference.lab06 as reference
 from grader import require_callable
 from labkit.checks import call_text, expect_ndarray, fail, float_eps, number_pair, tr
 from labkit.assignment import current
+from labkit.memo import reference_memo
 from strategies import ring_radii, ring_sizes, statistical_ring_params
 
 pytestmark = pytest.mark.part("data")
@@ -44,6 +45,7 @@ def class_stats(X: np.ndarray, y: np.ndarray, label: int, r: float) -> dict:
 
 
 @lru_cache(maxsize=256)
+@reference_memo
 def expected_stats(n: int, r1: float, r2: float, sd: float) -> tuple[dict, dict]:
     """The same statistics for the reference at a large n: noise biases the radius, and both
     sides estimate the same biased quantity."""

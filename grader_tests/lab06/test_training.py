@@ -21,6 +21,7 @@ from labkit.checks import expect_close, expect_number, fail, float_eps, number_e
 from labkit.client import StudentError
 from labkit.codec import Handle
 from labkit.assignment import current
+from labkit.memo import reference_memo
 from labkit.settings import load_settings
 
 pytestmark = pytest.mark.part("training")
@@ -55,6 +56,7 @@ def run_student(sub, sizes, weights, X, y, n_epochs: int, *, dropout: float | No
     return call.value, params_of(sub, model), call.stdout
 
 
+@reference_memo
 def run_reference(sizes, weights, X, y, n_epochs: int, *, dropout: float | None = None,
                   lr: float = 0.01, loop=None):
     """The same run with the reference loop (or ``loop``, a known-mistake variant of it), in
