@@ -111,6 +111,18 @@ def test_machine_speed_round_trips_through_the_environment(monkeypatch):
         speed.current.cache_clear()
 
 
+def test_the_speed_workload_runs_in_a_preloaded_fork_or_where_forking_is_barred_a_fresh_interpreter(monkeypatch):
+    """One measurement per run: forked from the graders' forkserver (torch already imported),
+    or in a fresh interpreter from a daemonic process (a Dask worker may not fork)."""
+    forked = speed.measure()
+    assert forked.measured and forked.cpu_factor > 0 and forked.wall_factor > 0
+    used = []
+    monkeypatch.setattr(speed, "_may_fork", lambda: False)
+    monkeypatch.setattr(speed, "_forked_workload", lambda: used.append("fork") or (0.1, 0.1))
+    fresh = speed.measure()
+    assert used == [] and fresh.measured and fresh.cpu_factor > 0
+
+
 def test_the_process_tree_counts_children_that_already_exited():
     """A worker's DataLoader processes (or a student's fork) are charged to the worker."""
     script = textwrap.dedent("""

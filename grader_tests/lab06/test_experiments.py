@@ -20,6 +20,7 @@ from grader import passthrough_tolerance, require_callable
 from labkit.checks import describe, expect_number, fail, number_eps, number_pair, plain, tr
 from labkit.client import Missing, StudentError, WorkerFailure
 from labkit.assignment import current
+from labkit.memo import reference_memo
 from labkit.settings import load_settings
 from reference.lab06.model import n_parameters
 from reference.lab06.plots import boundary_grid
@@ -407,6 +408,7 @@ def student_pipeline(submission, config: dict, seed: int, artifacts: dict | None
     return accuracy_of(probabilities, y_test), trained.cpu_seconds
 
 
+@reference_memo
 def reference_pipeline(config: dict, seed: int) -> float:
     """The same config trained by the reference, here in the trusted process."""
     X, y = reference.make_rings(config["n"], sd=config["sd"], seed=seed)
