@@ -96,11 +96,34 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if marker.args[0] not in parts:
             raise pytest.UsageError(f"{item.nodeid}: part {marker.args[0]!r} is not an autograded part of "
                                     f"the notebook ({', '.join(parts)})")
+    _pin_grading_settings(items)
     only = config.getoption("--part")
     if only:
         keep = [item for item in items if part_of(item) == only]
         config.hook.pytest_deselected(items=[item for item in items if part_of(item) != only])
         items[:] = keep
+
+
+def _pin_grading_settings(items: list[pytest.Item]) -> None:
+    """Every property runs under the ``grading`` profile, whenever its module was imported.
+
+    hypothesis fixes a property's settings when ``@given`` decorates it, i.e. at the module's
+    first import. A process that imported the checks before a grading session loaded the
+    profile (the kit's own tests collect them in-process; a kernel could import them) kept the
+    default 200 ms deadline, and a busy machine then failed a correct check. A check that sets
+    its own ``@settings`` keeps them, with the grading profile's guarantees on top.
+    """
+    from hypothesis import settings
+    grading = settings.get_profile("grading")
+    guarantees = {"derandomize": True, "database": None, "deadline": None, "print_blob": False,
+                  "phases": grading.phases, "suppress_health_check": grading.suppress_health_check}
+    for item in items:
+        function = getattr(item, "obj", None)
+        inner = getattr(getattr(function, "hypothesis", None), "inner_test", None)
+        if function is None or inner is None:
+            continue
+        own = getattr(inner, "_hypothesis_internal_use_settings", None)
+        function._hypothesis_internal_use_settings = settings(own, **guarantees) if own is not None else grading
 
 
 def part_of(item: pytest.Item) -> str | None:

@@ -106,3 +106,31 @@ def test_the_grading_profile_shrinks_failures_but_never_replays_them_to_explain(
     # Once the smallest example is found, only it runs again (the final report): explain would
     # re-run it with the seed varied, (50, s) for other s.
     assert {example for example in after if example[0] >= 50} == {(50, 0)}, after
+
+
+def test_properties_imported_before_the_grading_profile_still_run_under_it():
+    """hypothesis fixes settings at decoration; checks imported earlier in the same process (the
+    kit's tests collect them in-process) must not keep the default 200 ms deadline."""
+    from types import SimpleNamespace
+
+    from hypothesis import given, settings, strategies as st
+
+    from labkit.pytest_plugin import _pin_grading_settings, register_grading_profile
+
+    @given(st.integers())
+    def imported_early(x):
+        pass
+
+    @given(st.integers())
+    @settings(max_examples=7, deadline=50)
+    def with_its_own_settings(x):
+        pass
+
+    assert imported_early._hypothesis_internal_use_settings.deadline is not None
+    register_grading_profile(25)
+    _pin_grading_settings([SimpleNamespace(obj=imported_early), SimpleNamespace(obj=with_its_own_settings),
+                           SimpleNamespace(obj=lambda: None)])
+    pinned = imported_early._hypothesis_internal_use_settings
+    assert pinned == settings.get_profile("grading") and pinned.deadline is None and pinned.max_examples == 25
+    own = with_its_own_settings._hypothesis_internal_use_settings
+    assert own.max_examples == 7 and own.deadline is None and own.derandomize and own.database is None
