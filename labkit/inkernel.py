@@ -179,6 +179,7 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
     # This kernel runs student code: it neither reads nor writes the reference answers that
     # the kit's trusted graders share (labkit/memo.py).
     from labkit import memo
+    memo_setting = os.environ.get(memo.ENV)
     os.environ[memo.ENV] = "off"
     namespace = namespace if namespace is not None else sys.modules["__main__"].__dict__
     status: dict[int, str] = {}
@@ -209,6 +210,10 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
             result = SubmissionResult.load(out) if out.exists() else None
     finally:
         ACTIVE = None
+        if memo_setting is None:   # the caller's setting back (the kit's tests call this in-process)
+            os.environ.pop(memo.ENV, None)
+        else:
+            os.environ[memo.ENV] = memo_setting
         torch.set_num_threads(threads)
     if code == pytest.ExitCode.INTERRUPTED or result is None or "interrupted" in result.flags:
         # nbgrader's cell timeout interrupts the kernel, and pytest swallows the interrupt:
