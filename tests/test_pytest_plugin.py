@@ -117,14 +117,19 @@ def test_properties_imported_before_the_grading_profile_still_run_under_it():
 
     from labkit.pytest_plugin import _pin_grading_settings, register_grading_profile
 
-    @given(st.integers())
-    def imported_early(x):
-        pass
+    settings.register_profile("labkit-test-before", settings.default)   # whatever this process has loaded
+    settings.load_profile("default")   # as when a module is collected before any grading session
+    try:
+        @given(st.integers())
+        def imported_early(x):
+            pass
 
-    @given(st.integers())
-    @settings(max_examples=7, deadline=50)
-    def with_its_own_settings(x):
-        pass
+        @given(st.integers())
+        @settings(max_examples=7, deadline=50)
+        def with_its_own_settings(x):
+            pass
+    finally:
+        settings.load_profile("labkit-test-before")
 
     assert imported_early._hypothesis_internal_use_settings.deadline is not None
     register_grading_profile(25)
