@@ -77,11 +77,16 @@ def register_grading_profile(max_examples: int) -> None:
     worker pipe: 4/5 of the grader's CPU on an untouched notebook. Shrinking stays, so a
     message still quotes the smallest failing example.
     """
-    from hypothesis import HealthCheck, Phase, settings
-    settings.register_profile("grading", derandomize=True, database=None, deadline=None,
-                              max_examples=max_examples, print_blob=False,
-                              phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
-                              suppress_health_check=list(HealthCheck))
+    from hypothesis import settings
+    settings.register_profile("grading", max_examples=max_examples, **_grading_guarantees())
+
+
+def _grading_guarantees() -> dict:
+    """What every property of a grading session runs with, whatever else it sets."""
+    from hypothesis import HealthCheck, Phase
+    return {"derandomize": True, "database": None, "deadline": None, "print_blob": False,
+            "phases": (Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+            "suppress_health_check": list(HealthCheck)}
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -115,8 +120,7 @@ def _pin_grading_settings(items: list[pytest.Item]) -> None:
     """
     from hypothesis import settings
     grading = settings.get_profile("grading")
-    guarantees = {"derandomize": True, "database": None, "deadline": None, "print_blob": False,
-                  "phases": grading.phases, "suppress_health_check": grading.suppress_health_check}
+    guarantees = _grading_guarantees()
     for item in items:
         function = getattr(item, "obj", None)
         inner = getattr(getattr(function, "hypothesis", None), "inner_test", None)
