@@ -331,29 +331,41 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_SHARED: Zygote | None = None
+# One zygote per set of limits: a zygote confines itself with the limits it starts with, and a
+# worker it forks cannot raise a hard limit above them (an earlier, smaller set made later
+# workers fail with exit 70 and start cold).
+_SHARED: dict[tuple, Zygote] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+def _limits_key(limits) -> tuple:
+    from labkit import sandbox
+    return tuple(getattr(limits, k) for k in sandbox.RLIMIT_FIELDS)
 
 
 def log_tail(address: str) -> str:
     """The end of the log of this process's zygote at ``address`` ("" for another zygote)."""
-    shared = _SHARED
-    return shared.log_tail()[-600:] if shared is not None and shared.address == address else ""
+    for shared in list(_SHARED.values()):
+        if shared.address == address:
+            return shared.log_tail()[-600:]
+    return ""
 
 
 def shared_address(limits) -> str | None:
-    """This process's zygote (started on first use), or None where there can be none.
+    """This process's zygote for ``limits`` (started on first use), or None where there can be none.
 
     bwrap dies with the *thread* that started it (PR_SET_PDEATHSIG), so callers start
     it from a thread that outlives the batch (grade_many does, before its pool).
     """
-    global _SHARED
     from labkit import sandbox
+    key = _limits_key(limits)
     with _SHARED_LOCK:
-        if _SHARED is not None and not _SHARED.alive():
-            _SHARED.close()
-            _SHARED = None
-        if _SHARED is None:
+        shared = _SHARED.get(key)
+        if shared is not None and not shared.alive():
+            shared.close()
+            del _SHARED[key]
+            shared = None
+        if shared is None:
             from labkit.settings import load_settings
             try:
                 if sandbox.plan(load_settings().sandbox).kind != "bwrap":
@@ -361,20 +373,19 @@ def shared_address(limits) -> str | None:
             except sandbox.SandboxUnavailable:
                 return None
             try:
-                _SHARED = Zygote(limits=limits)
+                shared = _SHARED[key] = Zygote(limits=limits)
             except (ZygoteUnavailable, OSError) as exc:
                 import logging
                 logging.getLogger("labkit.zygote").warning("labkit: no zygote (%s); workers start cold", exc)
                 return None
-            atexit.register(_close_shared)
-        return _SHARED.address
+            if len(_SHARED) == 1:
+                atexit.register(_close_shared)
+        return shared.address
 
 
 def _close_shared() -> None:
-    global _SHARED
-    if _SHARED is not None:
-        _SHARED.close()
-        _SHARED = None
+    while _SHARED:
+        _SHARED.popitem()[1].close()
 
 
 class ZygoteChild:
