@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import dataclasses
 import time
 from pathlib import Path
 
@@ -117,6 +118,27 @@ def test_the_zygote_outlives_crashes_kills_and_hangs(tmp_path):
     assert zygote.shared_address(load_settings().limits) == address, "the same zygote serves on"
     with Submission(assignment=LAB06, notebook=notebook(tmp_path / "b.ipynb", "x = 1"), settings=SETTINGS) as sub:
         assert sub.get("x") == 1
+
+
+def test_larger_limits_after_smaller_ones_get_their_own_zygote(tmp_path):
+    # A zygote's hard rlimits bound every worker it forks, so one started for a smaller set
+    # (another module of the same test process, a shrunk batch) must not serve a larger one.
+    larger = load_settings().limits
+    smaller = dataclasses.replace(larger, memory_bytes=larger.memory_bytes // 2,
+                                  cpu_seconds=larger.cpu_seconds // 2)
+    small_address = zygote.shared_address(smaller)
+    large_address = zygote.shared_address(larger)
+    assert small_address and large_address and small_address != large_address
+    assert zygote.shared_address(smaller) == small_address, "each set keeps its zygote"
+    probe = ("import resource\n"
+             "def hard_limits():\n"
+             "    return [resource.getrlimit(r)[1] for r in (resource.RLIMIT_AS, resource.RLIMIT_CPU)]\n")
+    for limits in (smaller, larger):
+        with Submission(assignment=LAB06, notebook=notebook(tmp_path / "a.ipynb", probe),
+                        settings=SETTINGS, limits=limits) as sub:
+            assert isinstance(sub.proc, zygote.ZygoteChild), "forked, not a cold fallback"
+            assert sub.restarts == 0
+            assert sub.call("hard_limits").value == [limits.memory_bytes, limits.cpu_seconds + 5]
 
 
 def test_a_client_that_hangs_up_takes_its_worker_along():
