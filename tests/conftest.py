@@ -1,4 +1,39 @@
-"""Collection rules for the kit's own tests."""
+"""Collection rules for the kit's own tests, and their torch threads."""
+import os
+
+# One torch thread in every test process, as in every grading worker (labkit/worker.py): the
+# suite runs its modules on one pytest-xdist worker per CPU, and torch's default of one
+# thread per core made two in-process trainings fight over both cores (the in-kernel
+# module's reference namespace took 70 CPU s on two threads, 34 on one). nbgrader's
+# subprocesses and stock-mode kernels inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def pytest_configure(config):
+    import torch   # imported by nearly every module anyway; a plug-in may have imported it already
+    torch.set_num_threads(1)
+    _share_the_reference_memo(config)
+
+
+def _share_the_reference_memo(config) -> None:
+    """One reference memo (labkit/memo.py) for every course the session builds.
+
+    Each test course is a fresh temporary root, and a memo in ``<course>/.labkit-cache`` made
+    every course's first gradings recompute the reference (about 4 grader CPU s each, dozens
+    of courses). Entries are keyed by the grader's fingerprint, so courses whose checks or
+    settings differ never share one. Set by the controller before pytest-xdist starts its
+    workers, which inherit it; tests of the memo itself set their own.
+    """
+    from labkit import memo
+    if hasattr(config, "workerinput") or memo.ENV in os.environ:
+        return
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="labkit-test-memo-")
+    os.environ[memo.ENV] = folder
+    config.add_cleanup(lambda: (os.environ.pop(memo.ENV, None), shutil.rmtree(folder, ignore_errors=True)))
+
 
 # The minimal course's hidden checks are a fixture: they run only inside a grading run of that
 # course (tests/test_new_assignment.py), which names its assignment. Collected here, they would
