@@ -609,3 +609,29 @@ def test_a_class_of_40_shows_items_diagnoses_similarity_and_overrides_in_chromiu
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+DRAWN: list = []
+
+
+def _counted_png(helpers, rows) -> str:
+    DRAWN.append(repr(rows))
+    return f"data:image/png;base64,{len(DRAWN)}"
+
+
+def test_a_page_draws_each_distinct_figure_once():
+    """Identical artifacts (students who ran the same seeded code) share one drawing; other
+    data, another page, or a closure (which draws what it captured) are drawn anew."""
+    from labkit.report import Helpers
+    DRAWN.clear()
+    page = Helpers(LAB06)
+    same = [page.figure(f"RESULTS {i}", _counted_png, page, [{"factor": "lr", "acc": 0.9}]) for i in range(3)]
+    other = page.figure("RESULTS", _counted_png, page, [{"factor": "lr", "acc": 0.8}])
+    assert len(DRAWN) == 2 and {f.uri for f in same} == {same[0].uri} != {other.uri}
+    assert [f.label for f in same] == ["RESULTS 0", "RESULTS 1", "RESULTS 2"]
+    Helpers(LAB06).figure("RESULTS", _counted_png, page, [{"factor": "lr", "acc": 0.9}])
+    assert len(DRAWN) == 3, "another page draws its own"
+    uris = [page.figure("c", lambda k=k: f"data:image/png;base64,{k}") for k in range(2)]
+    assert [f.uri for f in uris] == ["data:image/png;base64,0", "data:image/png;base64,1"]
+    failing = [page.figure("bad", _counted_png, page, object()) for _ in range(2)]
+    assert all(f.error == "" for f in failing) and len(DRAWN) == 5, "not plain data: drawn each time"
