@@ -65,10 +65,10 @@ CHANGES = {
     "lr": [{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.1}],
     "n_epochs": [{"n_epochs": 1}, {"n_epochs": 2}, {"n_epochs": 3}],
     "batch_size": [{"batch_size": 16}, {"batch_size": 64}, {"batch_size": 256}],
-    "n": [{"n": 200}, {"n": 400}, {"n": 800}],
+    "n": [{"n": 100}, {"n": 200}, {"n": 400}],
     "sd": [{"sd": 0.1}, {"sd": 0.3}, {"sd": 0.5}],
 }
-BAZA = {**LAB_CONFIG, "n": 400, "n_epochs": 2}
+BAZA = {**LAB_CONFIG, "n": 200, "n_epochs": 1}
 EXPERIMENT_GRID = [(czynnik, {**BAZA, **zmiana})
                    for czynnik, zmiany in CHANGES.items() for zmiana in zmiany]
 '''
@@ -383,7 +383,7 @@ import io
 
 import numpy as _np
 
-BAZA = {**LAB_CONFIG, "n": 400, "n_epochs": 2}
+BAZA = {**LAB_CONFIG, "n": 200, "n_epochs": 1}
 
 
 def _warianty(klucz, wartosci):
@@ -405,7 +405,7 @@ PLAN = {
     "lr": _warianty("lr", _np.logspace(-3, -1, 3)),                                     # np.float64
     "n_epochs": _warianty("n_epochs", _np.arange(1, 4)),                                # np.int64
     "batch_size": _warianty("batch_size", [int(b) for b in 2 ** _np.arange(4, 9, 2)]),  # DataLoader chce int
-    "n": _warianty("n", _np.arange(200, 801, 300)),                                     # np.int64
+    "n": _warianty("n", _np.arange(100, 401, 150)),                                     # np.int64
     "sd": _warianty("sd", _np.linspace(0.1, 0.5, 3)),                                   # np.float64
 }
 # Generator par (czynnik, konfiguracja): przegląd przechodzi przez niego jeden raz.
