@@ -2,15 +2,18 @@
 
 The course holds every assignment of the repository (lab06 and its English twin lab06_en),
 each described by its own files; ``labkit.demo.run_demo`` takes both through the round trip.
-lab06 is the suite's one full-size path (the lab's 24-run sweep, BEST_CONFIG and demonstration
-cells as written); lab06_en, with the same contract and checks, runs the corpus's cheap grid,
-BEST_CONFIG and demonstration cell (tests/corpus.py), and so does the stock-nbgrader baseline.
+lab06's reference student is the suite's one full-size path (the lab's 24-run sweep,
+BEST_CONFIG and demonstration cells as written); lab06's two mistake students (their mistakes
+are in data and training) run the corpus's cheap grid and BEST_CONFIG (tests/corpus.py), and
+lab06_en, with the same contract and checks, runs the cheap grid, BEST_CONFIG and
+demonstration cell throughout, as does the stock-nbgrader baseline.
 """
 from __future__ import annotations
 
 import csv
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,7 @@ MISTAKE_PART = {"celina_half_circle": "data", "darek_no_zero_grad": "training"}
 STOCK_STUDENTS = ("darek_no_zero_grad",)
 STOCK_ASSIGNMENT = "lab06_en"
 CHEAP = ("lab06_en",)   # the assignments whose source gets the corpus's cheap cells
+FULL_SIZE_STUDENTS = ("ala_reference",)   # of lab06: the others fill in the cheap grid and BEST_CONFIG
 # What a student's feedback must never show: the hidden section of a tests cell, the checks.
 HIDDEN = ("BEGIN HIDDEN TESTS", "grade_part(", "grader_tests/", "def test_")
 
@@ -51,10 +55,29 @@ def cheapen(root: Path) -> Path:
     return root
 
 
+def cheapen_mistake_students(root: Path) -> Path:
+    """The course's demo class (its copy of lab06's demo_students.py, which lab06_en inherits)
+    with the corpus's cheap grid and BEST_CONFIG in every filled submission but the full-size
+    ones: the lab's sweep cost each mistake student about 45 CPU s, paid twice."""
+    demo = root / "grader_tests" / "lab06" / "demo_students.py"
+    demo.write_text(demo.read_text(encoding="utf-8") + textwrap.dedent(f'''
+
+        _lab_students = students
+        _CHEAP = {corpus.CHEAP_CELLS!r}
+
+
+        def students(assignment):
+            """(tests/test_roundtrip.py) the class above, mistake students on the cheap grid."""
+            return {{name: cells if cells is None or name in {FULL_SIZE_STUDENTS!r} else {{**_CHEAP, **cells}}
+                    for name, cells in _lab_students(assignment).items()}}
+        '''), encoding="utf-8")
+    return root
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> tuple[Path, dict]:
     """(course root, {assignment: {student: row}}) after the demo's round trip."""
-    root = cheapen(make_course(tmp_path_factory.mktemp("course")))
+    root = cheapen_mistake_students(cheapen(make_course(tmp_path_factory.mktemp("course"))))
     assert available(root) == list(ASSIGNMENTS)
     tables = run_demo(course=root)
     return root, {a: {row["student"]: row for row in rows} for a, rows in tables.items()}
