@@ -58,7 +58,8 @@ def cheapen(root: Path) -> Path:
 def cheapen_mistake_students(root: Path) -> Path:
     """The course's demo class (its copy of lab06's demo_students.py, which lab06_en inherits)
     with the corpus's cheap grid and BEST_CONFIG in every filled submission but the full-size
-    ones: the lab's sweep cost each mistake student about 45 CPU s, paid twice."""
+    ones: the lab's sweep (replayed by the RESULTS rebuild) and BEST_CONFIG cost each mistake
+    student about 50 CPU s (the module: 450 -> 352 CPU s)."""
     demo = root / "grader_tests" / "lab06" / "demo_students.py"
     demo.write_text(demo.read_text(encoding="utf-8") + textwrap.dedent(f'''
 
