@@ -348,6 +348,11 @@ class Worker:
                                        "traceback": []}}
 
 
+# Up to about 5 s of 1 ms pauses: a killed stray's exit ends long before that.
+STRAY_PASSES = 5000
+STRAY_PAUSE = 0.001
+
+
 def _reap_strays() -> None:
     """Kill processes that student code forked and left running.
 
@@ -356,15 +361,22 @@ def _reap_strays() -> None:
     In bwrap's pid namespace that is every process but its init and us, even ones that
     called setsid, and ``kill(-1)`` reaches them all at once; without a namespace, the
     processes of our session. Passes repeat until none is left, since a bomb re-forks.
+
+    A killed process stays listed until its exit finishes, and tearing down a forked copy of
+    a torch process can take tens of milliseconds on a busy host, so passes pause briefly
+    rather than spin: a fixed pass count once gave up while a killed child was still exiting.
+    The bound is a backstop for a process that cannot die, never a grade.
     """
     if os.getpid() == 1:
         _reap_as_init()
         return
     own_namespace = os.environ.get("LABKIT_PIDNS") == "1"
-    for _ in range(100):
+    for attempt in range(STRAY_PASSES):
         strays = _strays(own_namespace)
         if not strays:
             break
+        if attempt:
+            time.sleep(STRAY_PAUSE)
         if own_namespace:
             try:
                 os.kill(-1, 9)   # in a pid namespace: everyone but init and the caller

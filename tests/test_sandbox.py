@@ -397,6 +397,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _describe(pid: int) -> str:
+    """pid, state and command line, for an assertion message about a leftover process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:80].decode(errors="replace")
+    except OSError:
+        return f"{pid} (gone)"
+    return f"{pid} state={stat[0]} ppid={stat[1]} {cmd}"
+
+
 def _host_pids() -> set[int]:
     return {int(p) for p in os.listdir("/proc") if p.isdigit()}
 
@@ -467,6 +477,7 @@ def bombed(request, tmp_path_factory):
     seen["replies"] = replies
     seen["live_in_cgroup"] = [pid for pid in map(int, (cgroup / "cgroup.procs").read_text().split())
                               if _alive(pid)]
+    seen["live_described"] = [_describe(pid) for pid in seen["live_in_cgroup"]]
     sub.close()
     time.sleep(0.2)
     seen["alive_after_close"] = [pid for pid in seen["tasks"] if _alive(pid)]
@@ -492,7 +503,7 @@ def test_no_forked_process_keeps_running_after_the_call(bombed):
     worker's session with setsid(), are both gone once the call returns."""
     _, seen = bombed
     # The worker, plus bwrap and its pid-1 init under bwrap: no forked process keeps running.
-    assert len(seen["live_in_cgroup"]) <= 3, seen["live_in_cgroup"]
+    assert len(seen["live_in_cgroup"]) <= 3, seen["live_described"]
 
 
 @pytest.mark.xfail(os.geteuid() == 0, strict=True,
