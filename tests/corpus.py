@@ -122,6 +122,21 @@ def cheapen_source(notebook: Path, *, solutions: bool = False) -> None:
     Path(notebook).write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
+def fewer_examples(course: Path, assignment_id: str, examples: int) -> None:
+    """Give a test course's copy of an assignment ``examples`` hypothesis examples per property.
+
+    For batches that test the machinery around the verdicts (containment, the round trip of
+    files), not the verdicts themselves: the checks, their seeds and tolerances stay as they
+    are, only each property draws fewer examples. The corpus and the demo keep the real count.
+    """
+    toml = Path(course) / "grader_tests" / assignment_id / "assignment.toml"
+    text = toml.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.startswith("hypothesis_examples")]
+    if len(lines) != 1:
+        raise KeyError(f"{toml}: expected one hypothesis_examples line, found {len(lines)}")
+    toml.write_text(text.replace(lines[0], f"hypothesis_examples = {int(examples)}"), encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- data
 RINGS = '''\
 def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):

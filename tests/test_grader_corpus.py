@@ -2,8 +2,8 @@
 
 "Every correct style scores full marks; each mistake loses points in its own part and
 nowhere else." Every case is graded once by labkit.grade.grade_notebook (each grading is
-its own subprocess, two at a time); three cases are graded a second time to show that a
-regrade gives the same credit for every check.
+its own subprocess, two at a time); one case is graded a second time here, and one more
+under a CPU quota, to show that a regrade gives the same credit for every check.
 
 Run: ``.venv/bin/python -m pytest tests/test_grader_corpus.py -q`` (about 3-4 min on 2 cores).
 """
@@ -24,8 +24,10 @@ pytestmark = pytest.mark.slow
 LAB06 = load("lab06", REPO_ROOT)
 PARTS = LAB06.part_ids
 
-# One correct case and two mistakes, graded twice.
-REGRADE = ("correct_flatten_loss", "missing_sigmoid", "undertrained_best_config")
+# Graded twice: the mistake whose credit comes from training the student's BEST_CONFIG. The
+# throttled grading below is another regrade (of a partial-credit training mistake), and the
+# round trip's regrades (tests/test_overrides.py) cover whole nbgrader runs.
+REGRADE = ("undertrained_best_config",)
 # Graded a second time on a 4x slower machine: half a CPU of this 2-core one, through the
 # harness of bench/slow_machine.py (a cgroup CPU quota; needs root). A partial-credit case.
 THROTTLED = "no_zero_grad"

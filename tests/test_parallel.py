@@ -104,15 +104,22 @@ def test_dask_cluster_gives_the_local_verdicts(local, notebooks):
         assert credits(remote[nb]) == credits(results[nb])
 
 
-def test_grading_works_from_a_caller_without_a_main_guard(notebooks, tmp_path):
-    """Grader children must not re-run the caller's __main__ (a script with no guard)."""
+def test_grading_works_from_a_caller_without_a_main_guard(local, notebooks, tmp_path):
+    """Grader children must not re-run the caller's __main__ (a script with no guard).
+
+    The release notebook is enough (a grader child and a worker start all the same) and costs
+    a tenth of the filled one; a grader that broke would say so in the flags and the checks."""
     import subprocess
     import sys
-    filled, _ = notebooks
+    _, release = notebooks
     script = tmp_path / "unguarded.py"
     script.write_text("from labkit.assignment import load\n"
                       "from labkit.grade import grade_notebook\n"
-                      f"r = grade_notebook({str(filled)!r}, assignment=load('lab06', {str(REPO_ROOT)!r}))\n"
-                      "print('FLAGS', r.flags, 'TOTAL', r.total)\n")
+                      f"r = grade_notebook({str(release)!r}, assignment=load('lab06', {str(REPO_ROOT)!r}))\n"
+                      "checks = [c for p in r.parts.values() for c in p.checks]\n"
+                      "print('FLAGS', r.flags, 'TOTAL', r.total, 'CHECKS', len(checks),\n"
+                      "      'STUB', all('NotImplementedError' in c.message for c in checks if c.part == 'data'))\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
-    assert f"FLAGS [] TOTAL {sum(LAB06.points.values())}" in out.stdout, out.stdout + out.stderr[-2000:]
+    results, _, _ = local
+    every_check = len(credits(results[release]))
+    assert f"FLAGS [] TOTAL 0.0 CHECKS {every_check} STUB True" in out.stdout, out.stdout + out.stderr[-2000:]
