@@ -109,17 +109,30 @@ def _report(course: Path, **kwargs) -> Path:
     return build_report(course=course, assignment=ASSIGNMENT, **kwargs)
 
 
-@pytest.fixture
-def course(tmp_path: Path) -> Path:
+def _make_course(root: Path) -> Path:
     """A course directory with the fixture results and one flagged, hostile submission; lab06's
     description, report blocks and notebook are the repository's own (linked, not copied)."""
     for folder in ("grader_tests", "source"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / ASSIGNMENT).symlink_to(REPO_ROOT / folder / ASSIGNMENT, target_is_directory=True)
+        (root / folder).mkdir()
+        (root / folder / ASSIGNMENT).symlink_to(REPO_ROOT / folder / ASSIGNMENT, target_is_directory=True)
     for path in FIXTURES.glob("*.json"):
-        _put(tmp_path, path.stem, json.loads(path.read_text(encoding="utf-8")))
-    _put(tmp_path, "eve_flagged", _flagged_submission())
-    return tmp_path
+        _put(root, path.stem, json.loads(path.read_text(encoding="utf-8")))
+    _put(root, "eve_flagged", _flagged_submission())
+    return root
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """The fixture course, for a test that changes it or its results."""
+    return _make_course(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """(course, report): the fixture course's report built once, for the tests that only read
+    it (a build draws every student's figures: about 4 CPU s)."""
+    root = _make_course(tmp_path_factory.mktemp("report-course"))
+    return root, _report(root)
 
 
 STUDENTS = ["ala_reference", "bartek_untouched", "darek_no_zero_grad", "eve_flagged"]
@@ -137,8 +150,8 @@ def _parts_csv(course: Path) -> dict[str, dict[str, str]]:
 # --------------------------------------------------------------------------- unit tests
 
 
-def test_report_has_overview_table_and_a_section_per_student(course):
-    out = _report(course)
+def test_report_has_overview_table_and_a_section_per_student(built):
+    course, out = built
     assert out == course / "reports" / f"{ASSIGNMENT}_report.html"
     dom = Dom(out.read_text(encoding="utf-8"))
     assert dom.find("section", id="overview")
@@ -157,8 +170,9 @@ def test_report_has_overview_table_and_a_section_per_student(course):
     assert "could not be drawn" not in out.read_text(encoding="utf-8")
 
 
-def test_students_without_artifacts_still_get_a_section(course):
-    text = _report(course).read_text(encoding="utf-8")
+def test_students_without_artifacts_still_get_a_section(built):
+    _, report = built
+    text = report.read_text(encoding="utf-8")
     dom = Dom(text)
     # untouched release: no artifacts at all, but its failed checks and messages are there
     assert not dom.find("img", inside=("section", "id", "student-bartek_untouched"))
@@ -174,8 +188,9 @@ def test_students_without_artifacts_still_get_a_section(course):
     assert "RESULTS: oczekiwano niepustej listy wierszy, otrzymano list o długości 0." in section
 
 
-def test_flags_are_shown_in_table_flag_section_and_student_section(course):
-    dom = Dom(_report(course).read_text(encoding="utf-8"))
+def test_flags_are_shown_in_table_flag_section_and_student_section(built):
+    _, report = built
+    dom = Dom(report.read_text(encoding="utf-8"))
     for flag, kind in [("call_timeout", "timeout"), ("cell_crash", "crash"),
                        ("sandbox_fallback", "sandbox"), ("tamper", "tamper")]:
         for where in (("table", "id", "scores"), ("table", "id", "flag-table"),
@@ -209,8 +224,9 @@ def test_changed_scores_are_flagged_on_the_next_run_with_old_and_new(course):
     assert "total: 14.75 → 18.18" in text
 
 
-def test_student_text_is_escaped(course):
-    text = _report(course).read_text(encoding="utf-8")
+def test_student_text_is_escaped(built):
+    _, report = built
+    text = report.read_text(encoding="utf-8")
     assert MALICIOUS not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<img src=x" not in text and "&lt;img src=x onerror=alert(2)&gt;" in text
@@ -219,8 +235,9 @@ def test_student_text_is_escaped(course):
     assert Dom(text).scripts == 1                 # only the report's own sort script
 
 
-def test_no_external_resources(course):
-    text = _report(course).read_text(encoding="utf-8")
+def test_no_external_resources(built):
+    _, report = built
+    text = report.read_text(encoding="utf-8")
     dom = Dom(text)
     refs = [(t, k, v) for t, a, _ in dom.elements for k, v in a.items() if k in ("src", "href", "action")]
     assert refs
@@ -233,8 +250,8 @@ def test_no_external_resources(course):
     assert csp and "default-src 'none'" in csp[0]["content"]
 
 
-def test_parts_csv_from_results(course):
-    _report(course)
+def test_parts_csv_from_results(built):
+    course, _ = built
     rows = _parts_csv(course)
     assert list(rows) == STUDENTS
     assert rows["ala_reference"]["total"] == "20.0"
@@ -358,8 +375,8 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_report_renders_in_headless_chromium(course, tmp_path):
-    report = _report(course)
+def test_report_renders_in_headless_chromium(built, tmp_path):
+    _, report = built
     url = report.resolve().as_uri()
 
     proc = _chromium("--dump-dom", url, profile=tmp_path / "profile-dom")
@@ -390,10 +407,11 @@ def test_report_renders_in_headless_chromium(course, tmp_path):
     assert float(rgb.std()) > 10
 
 
-def test_item_section_table_figure_and_csv_agree_with_the_class(course):
+def test_item_section_table_figure_and_csv_agree_with_the_class(built):
     """Four submissions: the untouched one fails every check, darek 5 of 6 training checks,
     eve (the reference with one forged loss failure) one loss check."""
-    dom = Dom(_report(course).read_text(encoding="utf-8"))
+    course, report = built
+    dom = Dom(report.read_text(encoding="utf-8"))
     assert dom.find("a", href="#items") and dom.find("section", id="items")
     assert dom.find("img", inside=("figure", "class", "items"))
     rows = dom.find("tr", inside=("table", "id", "item-table"))
@@ -434,8 +452,9 @@ def test_overview_shows_the_measured_machine_speed_of_the_run(course):
     assert "slow or busy" in html     # the slow_host flag explains itself
 
 
-def test_results_without_a_machine_measurement_say_so(course):
-    html = _report(course).read_text(encoding="utf-8")
+def test_results_without_a_machine_measurement_say_so(built):
+    _, report = built
+    html = report.read_text(encoding="utf-8")
     assert "Machine speed: not recorded." in html
 
 
