@@ -107,8 +107,9 @@ def test_dask_cluster_gives_the_local_verdicts(local, notebooks):
 def test_grading_works_from_a_caller_without_a_main_guard(local, notebooks, tmp_path):
     """Grader children must not re-run the caller's __main__ (a script with no guard).
 
-    The release notebook is enough (a grader child and a worker start all the same) and costs
-    a tenth of the filled one; a grader that broke would say so in the flags and the checks."""
+    The release notebook is enough (a grader child and a worker start all the same): the test
+    took 17 s with it, 30 s with the filled one. A grader that broke would say so in the flags
+    and the checks."""
     import subprocess
     import sys
     _, release = notebooks
