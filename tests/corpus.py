@@ -125,8 +125,8 @@ def cheapen_source(notebook: Path, *, solutions: bool = False) -> None:
 def fewer_examples(course: Path, assignment_id: str, examples: int) -> None:
     """Give a test course's copy of an assignment ``examples`` hypothesis examples per property.
 
-    For batches that test the machinery around the verdicts (containment, the round trip of
-    files), not the verdicts themselves: the checks, their seeds and tolerances stay as they
+    For batches that test the machinery around the verdicts (the hostile batch's containment),
+    not the verdicts themselves: the checks, their seeds and tolerances stay as they
     are, only each property draws fewer examples. The corpus and the demo keep the real count.
     """
     toml = Path(course) / "grader_tests" / assignment_id / "assignment.toml"

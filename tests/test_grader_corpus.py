@@ -25,8 +25,8 @@ LAB06 = load("lab06", REPO_ROOT)
 PARTS = LAB06.part_ids
 
 # Graded twice: the mistake whose credit comes from training the student's BEST_CONFIG. The
-# throttled grading below is another regrade (of a partial-credit training mistake), and the
-# round trip's regrades (tests/test_overrides.py) cover whole nbgrader runs.
+# throttled grading below is another regrade (of a partial-credit training mistake), and
+# tests/test_overrides.py regrades whole nbgrader runs twice.
 REGRADE = ("undertrained_best_config",)
 # Graded a second time on a 4x slower machine: half a CPU of this 2-core one, through the
 # harness of bench/slow_machine.py (a cgroup CPU quota; needs root). A partial-credit case.
