@@ -52,7 +52,7 @@ GRADER_PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 # own assignment's checks and reference, which are cheap once torch is in). torch._dynamo:
 # torch.optim imports it on the first optimizer, ~2.5 CPU s that every grader paid again.
 _PRELOAD = ["numpy", "torch", "torch._dynamo", "sklearn.metrics", "hypothesis", "hypothesis.strategies", "pytest",
-            "nbformat", "labkit.pytest_plugin", "labkit.client"]
+            "nbformat", "labkit.pytest_plugin", "labkit.client", "labkit.heap_freeze"]
 _CONTEXT = None
 _CONTEXT_LOCK = threading.Lock()
 
@@ -166,7 +166,10 @@ def grade_notebook(notebook: Path | str, *, assignment: Assignment,
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
         out = Path(tmp) / "result.json"
         log = Path(tmp) / "pytest.log"
-        args = [str(assignment.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.pytest_plugin",
+        # no:unraisableexception: it runs a full gc.collect() after every check and at the end,
+        # and an unraisable warning could not change a verdict anyway.
+        args = [str(assignment.checks), "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
+                "-p", "labkit.pytest_plugin",
                 # The checks raise CheckFailed with their own messages and never use a bare
                 # assert, so pytest's assertion rewriting (~0.5 CPU s a grading) is skipped.
                 "--no-header", "--tb=native", "--assert=plain", "-o", "console_output_style=classic", f"--rootdir={assignment.checks}",

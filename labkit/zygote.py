@@ -66,6 +66,7 @@ def serve(listen_fd: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401  (font cache loaded once, here)
+    import labkit.heap_freeze  # noqa: F401  (last: the workers' collections skip the preloaded heap)
     listener = socket.socket(fileno=listen_fd)
     children: dict[int, socket.socket] = {}   # worker pid -> its control connection
     owners: dict[socket.socket, int] = {}     # connection -> worker pid (0: none yet, -1: gone)

@@ -36,7 +36,8 @@ SPY = (
     "            'dumpable': libc.prctl(3, 0, 0, 0, 0),\n"
     "            'umount_tmp': libc.umount2(b'/tmp', 2), 'sethostname': libc.sethostname(b'x', 1),\n"
     "            'add_is_pristine': torch.Tensor.add.__name__ == 'add',\n"
-    "            'seed_is_pristine': torch.manual_seed.__module__ == 'torch.random'}\n"
+    "            'seed_is_pristine': torch.manual_seed.__module__ == 'torch.random',\n"
+    "            'frozen_objects': __import__('gc').get_freeze_count()}\n"
     "    try:\n"
     "        socket.socket(socket.AF_UNIX).connect('\\0labkit-test-peer')\n"
     "        seen['peer_socket'] = 'connected'\n"
@@ -78,6 +79,9 @@ def test_workers_come_from_the_zygote_and_are_pid_1_without_privileges(tmp_path)
     assert seen["proc"] == [], "peers are not even listed"
     assert seen["dumpable"] == 0
     assert seen["umount_tmp"] == -1 and seen["sethostname"] == -1, "no capabilities left"
+    # The zygote's imports (torch, scikit-learn, matplotlib) are frozen before it forks, so the
+    # student's garbage collections do not walk them (labkit/heap_freeze.py).
+    assert seen["frozen_objects"] > 100_000, seen["frozen_objects"]
 
 
 def test_nothing_a_worker_leaves_behind_reaches_a_concurrent_or_a_later_one(tmp_path):
