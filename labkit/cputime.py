@@ -25,11 +25,20 @@ class Sample:
     alive: bool           # the root process still exists
 
 
+def _read(path: str) -> bytes:
+    """A small kernel file in one read. Plain os calls: the grader reads these twice per
+    request, and ``open()``'s buffered file object cost three times as much."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
 def _stat(pid: int) -> tuple[int, str, float] | None:
     """(ppid, state, cpu seconds incl. reaped children) of ``pid``, or None when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
+        fields = _read(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
     try:
@@ -68,12 +77,13 @@ class ProcessTree:
     def __init__(self, pid: int, cgroup: Path | None = None):
         self.pid = pid
         self.cgroup = cgroup
+        self._procs = str(cgroup / "cgroup.procs") if cgroup is not None else ""
         self._last = 0.0
 
     def _pids(self) -> list[int]:
         if self.cgroup is not None:
             try:
-                pids = [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
+                pids = [int(p) for p in _read(self._procs).split()]
                 return pids if self.pid in pids else [self.pid, *pids]
             except (OSError, ValueError):
                 pass
