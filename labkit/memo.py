@@ -68,11 +68,12 @@ def _key(name: str, args: tuple, kwargs: dict) -> str:
 def isolated_rngs():
     """Global RNGs seeded to a fixed value inside, restored to their previous state after."""
     import torch
+    from labkit.seeding import seed_torch
     py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         random.seed(_RNG_SEED)
         np.random.seed(_RNG_SEED)
-        torch.manual_seed(_RNG_SEED)
+        seed_torch(_RNG_SEED)
         try:
             yield
         finally:

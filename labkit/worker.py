@@ -448,16 +448,12 @@ def _materialize(value: Any) -> Any:
 
 def _seed_everything(seed: int) -> None:
     import numpy as np
-    import torch
+    from labkit.seeding import seed_torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    # The CPU generator directly: torch.manual_seed would also queue a lazy seeding of CUDA,
-    # XPU and MTIA, each with a formatted copy of the stack, on every request (about 0.4 ms,
-    # and never freed on a CPU-only build). A student's rebinding of torch.manual_seed does
-    # not reach this either.
-    torch.random.default_generator.manual_seed(seed)
-    if torch.cuda.is_initialized():
-        torch.cuda.manual_seed_all(seed)
+    # Not torch.manual_seed: see labkit/seeding.py. A student's rebinding of torch.manual_seed
+    # does not reach this either.
+    seed_torch(seed)
 
 
 def _strip_magics(source: str) -> str:
