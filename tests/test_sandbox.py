@@ -38,8 +38,12 @@ LIMITS = dataclasses.replace(
     Limits(), notebook_seconds=120.0, cell_seconds=10.0, call_seconds=8.0,
     memory_bytes=1792 * 1024**2, processes=24, output_bytes=16 * 1024, worker_restarts=6)
 SECRET_ENV = "LABKIT_TEST_SECRET_TOKEN"
-# Every worker takes on an assignment (its helpers travel as text); lab06's, as when grading.
 LAB06 = load("lab06", REPO_ROOT)
+# The workers here take on lab06 without its worker-side helpers: containment does not depend
+# on them, and their warm-up (scikit-learn, an Adam step: about 3.5 CPU s) would be paid again
+# by each of the twenty-odd cold worker starts of this module. Graded notebooks get them
+# (tests/test_zygote.py, tests/test_client.py, the corpus and the hostile batch).
+CONTAINED = dataclasses.replace(LAB06, worker_helpers=None)
 HIDDEN_FILES = {
     "grader_tests": LAB06.checks / "test_data.py",
     "reference": LAB06.reference / "data.py",
@@ -231,7 +235,7 @@ def probe(request, tmp_path_factory):
     path = write_notebook(tmp / "probe.ipynb", cells)
     os.environ[SECRET_ENV] = "s3cr3t"
     try:
-        sub = Submission(assignment=LAB06, notebook=path, settings=settings_for(mode), limits=LIMITS,
+        sub = Submission(assignment=CONTAINED, notebook=path, settings=settings_for(mode), limits=LIMITS,
                          scratch_root=tmp_path_factory.mktemp(f"scratch-{mode}"))
         sub.start()
     finally:
@@ -450,7 +454,7 @@ def bombed(request, tmp_path_factory):
     """A worker that ran a fork bomb; what the host and the grader saw."""
     mode, bomb = request.param
     tmp = tmp_path_factory.mktemp(f"bomb-{mode}")
-    sub = Submission(assignment=LAB06, notebook=write_notebook(tmp / "bomb.ipynb", BOMB_CELLS),
+    sub = Submission(assignment=CONTAINED, notebook=write_notebook(tmp / "bomb.ipynb", BOMB_CELLS),
                      settings=settings_for(mode), limits=LIMITS, scratch_root=tmp)
     sub.start()
     cgroup = _cgroup(sub)
@@ -540,7 +544,7 @@ CELL_CELLS = [
 def broken_cells(request, tmp_path_factory):
     mode = request.param
     tmp = tmp_path_factory.mktemp(f"cells-{mode}")
-    sub = Submission(assignment=LAB06, notebook=write_notebook(tmp / "cells.ipynb", CELL_CELLS),
+    sub = Submission(assignment=CONTAINED, notebook=write_notebook(tmp / "cells.ipynb", CELL_CELLS),
                      settings=settings_for(mode), limits=dataclasses.replace(LIMITS, cell_seconds=4.0),
                      scratch_root=tmp)
     sub.start()
