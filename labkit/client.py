@@ -218,8 +218,11 @@ class Submission:
                     round(self.last_cpu_seconds, 3), "error" if error else "ok")
 
     # -- calls --------------------------------------------------------------------------
-    def names(self) -> dict[str, dict]:
-        return self._simple({"kind": "names"}, "names")
+    def names(self, only: str | None = None) -> dict[str, dict]:
+        """The notebook's public globals: name -> kind, type and signature; ``only``: just that
+        one (a check's "is it defined" layer asks once per example, for one name)."""
+        request = {"kind": "names"} if only is None else {"kind": "names", "only": str(only)}
+        return self._simple(request, "names")
 
     def get(self, name: str, timeout: float | None = None) -> Any:
         """A global value of the notebook (RESULTS, BEST_CONFIG), as data or a handle."""

@@ -166,8 +166,8 @@ def grade_notebook(notebook: Path | str, *, assignment: Assignment,
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
         out = Path(tmp) / "result.json"
         log = Path(tmp) / "pytest.log"
-        # no:unraisableexception: it runs a full gc.collect() after every check and at the end,
-        # and an unraisable warning could not change a verdict anyway.
+        # no:unraisableexception: it runs two full gc.collect() as the session ends, and an
+        # unraisable warning could not change a verdict anyway.
         args = [str(assignment.checks), "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
                 "-p", "labkit.pytest_plugin",
                 # The checks raise CheckFailed with their own messages and never use a bare

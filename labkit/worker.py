@@ -290,10 +290,14 @@ class Worker:
             reply["value"] = encode(value, self.make_handle)
         return reply
 
-    def names(self) -> dict:
+    def names(self, only: str | None = None) -> dict:
         import inspect
         out = {}
-        for name, value in self.namespace.items():
+        if only is None:
+            items = self.namespace.items()
+        else:
+            items = [(only, self.namespace[only])] if only in self.namespace else []
+        for name, value in items:
             if name.startswith("_"):
                 continue
             kind = "class" if inspect.isclass(value) else "function" if callable(value) else "value"
@@ -330,7 +334,8 @@ class Worker:
                 return {"ok": False, "missing": name}
             return {"ok": True, "value": encode(self.namespace[name], self.make_handle)}
         if kind == "names":
-            return {"ok": True, "value": encode(self.names())}
+            only = request.get("only")
+            return {"ok": True, "value": encode(self.names(str(only) if only is not None else None))}
         if kind == "op":
             args = _materialize(decode(request.get("args", []), self.resolve))
             value, error, out, err = self._run(lambda: self.op(request["name"], args), request.get("seed"))

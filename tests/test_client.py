@@ -134,3 +134,14 @@ def test_output_flood_is_truncated(run):
     sub = run("for i in range(200000):\n    print('x' * 50)")
     text = sub.cell_runs[0].outputs[0]["text"]
     assert len(text) < FAST.output_bytes + 200 and "pominięto" in text
+
+
+def test_names_lists_the_public_globals_and_can_ask_for_one(run):
+    sub = run("import numpy as np\nLIMIT = 3\n_hidden = 1\n"
+              "def f(x, y=2):\n    return x\nclass Model:\n    pass\n")
+    everything = sub.names()
+    assert everything["f"] == {"kind": "function", "type": "function", "signature": "(x, y=2)"}
+    assert everything["Model"]["kind"] == "class" and everything["LIMIT"]["kind"] == "value"
+    assert "_hidden" not in everything
+    assert sub.names(only="f") == {"f": everything["f"]}
+    assert sub.names(only="missing") == {} and sub.names(only="_hidden") == {}

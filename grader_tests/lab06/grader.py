@@ -66,7 +66,7 @@ def passthrough_tolerance(eps: float, value: float) -> float:
 
 def require_callable(sub, name: str, kind: str = "function") -> None:
     """Layer 'defined': the name exists and is a function (or class)."""
-    names = sub.names()
+    names = sub.names(only=name)
     if name not in names:
         fail("Nie zdefiniowano `{name}`.", "`{name}` is not defined.", name=name)
     if kind == "class" and names[name]["kind"] != "class":
