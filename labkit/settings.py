@@ -50,7 +50,7 @@ class Limits:
     output_bytes: int = 256 * 1024    # captured stdout/stderr per cell
     file_bytes: int = 64 * 1024**2    # RLIMIT_FSIZE in the scratch directory
     message_bytes: int = 64 * 1024**2 # largest message the trusted side accepts from a worker
-    images_per_cell: int = 4
+    images_per_cell: int = 4          # figures kept per cell output; 0: none rendered at all
     worker_restarts: int = 3          # notebook re-executions after a crash or a timeout
 
 
@@ -74,6 +74,11 @@ def _choice(variable: str, default: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
+# Limits for which zero is a choice, not a mistake: no figures in the autograded notebooks
+# (a large class's feedback stays small, and no CPU goes into rendering them).
+_MAY_BE_ZERO = frozenset({"images_per_cell"})
+
+
 def _limits_from_env() -> Limits:
     """Limits with ``LABKIT_LIMIT_<FIELD>`` overrides (e.g. LABKIT_LIMIT_CELL_SECONDS=20)."""
     import dataclasses
@@ -93,8 +98,9 @@ def _limits_from_env() -> Limits:
                 raise ValueError
         except ValueError:
             raise SettingsError(f"{variable}={raw!r}: expected {'a whole number' if integer else 'a number'}") from None
-        if not value > 0 or value == float("inf"):
-            raise SettingsError(f"{variable}={raw!r}: expected a positive, finite number")
+        if value == float("inf") or not (value > 0 or (value == 0 and name in _MAY_BE_ZERO)):
+            allowed = "zero or a positive" if name in _MAY_BE_ZERO else "a positive"
+            raise SettingsError(f"{variable}={raw!r}: expected {allowed}, finite number")
         changes[name] = int(value) if integer else value
     return dataclasses.replace(Limits(), **changes)
 

@@ -137,6 +137,8 @@ def test_worker_side_activations_are_the_references():
     ("LABKIT_ZYGOTE", "no", "LABKIT_ZYGOTE.*on, off"),
     ("LABKIT_LIMIT_CELL_SECONDS", "ninety", "LABKIT_LIMIT_CELL_SECONDS.*a number"),
     ("LABKIT_LIMIT_CELL_SECONDS", "-5", "positive"),
+    ("LABKIT_LIMIT_CELL_SECONDS", "0", "expected a positive"),
+    ("LABKIT_LIMIT_IMAGES_PER_CELL", "-1", "expected zero or a positive"),
     ("LABKIT_LIMIT_PROCESSES", "6.5", "whole number"),
     ("LABKIT_LIMIT_CELL_SECOND", "20", "not a limit.*LABKIT_LIMIT_CELL_SECONDS"),
 ])
@@ -151,9 +153,10 @@ def test_valid_settings_apply(monkeypatch):
     monkeypatch.setenv("LABKIT_LANG", "en")
     monkeypatch.setenv("LABKIT_LIMIT_CELL_SECONDS", "20")
     monkeypatch.setenv("LABKIT_LIMIT_PROCESSES", "32")
+    monkeypatch.setenv("LABKIT_LIMIT_IMAGES_PER_CELL", "0")
     settings = load_settings()
-    assert (settings.sandbox, settings.language, settings.limits.cell_seconds, settings.limits.processes) == \
-        ("required", "en", 20.0, 32)
+    assert (settings.sandbox, settings.language, settings.limits.cell_seconds, settings.limits.processes,
+            settings.limits.images_per_cell) == ("required", "en", 20.0, 32, 0)
 
 
 def test_language_is_the_assignments_unless_overridden(monkeypatch):

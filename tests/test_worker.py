@@ -1,4 +1,5 @@
-"""labkit/worker.py: the grader's seeds, as the worker sets them before each cell and call."""
+"""labkit/worker.py: the grader's seeds, as the worker sets them before each cell and call, and
+the figures a cell leaves."""
 from __future__ import annotations
 
 import random
@@ -6,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from labkit.worker import _seed_everything
+from labkit.worker import Worker, _seed_everything
 
 
 def _draws() -> tuple:
@@ -38,3 +39,23 @@ def test_a_rebound_torch_manual_seed_does_not_stop_the_graders_seeding(monkeypat
     first = torch.rand(2).tolist()
     _seed_everything(3)
     assert torch.rand(2).tolist() == first
+
+
+def test_a_cell_keeps_at_most_images_per_cell_figures_and_renders_none_at_zero(monkeypatch):
+    """LABKIT_LIMIT_IMAGES_PER_CELL=0 keeps figures out of the autograded notebook, and their
+    rendering (about 2 CPU s of the lab's notebook) out of the grading."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    monkeypatch.setattr(plt, "show", plt.show)   # the worker rebinds it; restored afterwards
+    rendered = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (rendered.append(self), savefig(self, *a, **k)))
+    cell = "import matplotlib.pyplot as plt\nfor k in range(3):\n    plt.figure()\n    plt.plot([0, k])\nplt.show()"
+    for images in (0, 2):
+        rendered.clear()
+        reply = Worker(0, 10_000, images).exec_cell(0, cell, seed=1)
+        pngs = [o for o in reply["outputs"] if "image/png" in o.get("data", {})]
+        assert (len(pngs), len(rendered)) == (images, images)
+        assert reply["error"] is None and plt.get_fignums() == []
