@@ -125,16 +125,21 @@ def cheapen_source(notebook: Path, *, solutions: bool = False) -> None:
 def fewer_examples(course: Path, assignment_id: str, examples: int) -> None:
     """Give a test course's copy of an assignment ``examples`` hypothesis examples per property.
 
-    For batches that test the machinery around the verdicts (the hostile batch's containment),
-    not the verdicts themselves: the checks, their seeds and tolerances stay as they
-    are, only each property draws fewer examples. The corpus and the demo keep the real count.
+    For batches that test the machinery around the verdicts (the hostile batch's containment,
+    the English twin's round trip), not the verdicts themselves: the checks, their seeds and
+    tolerances stay as they are, only each property draws fewer examples. The corpus and
+    lab06 in the demo keep the real count. A description that inherits the count from its
+    base gets its own line.
     """
     toml = Path(course) / "grader_tests" / assignment_id / "assignment.toml"
     text = toml.read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.startswith("hypothesis_examples")]
-    if len(lines) != 1:
-        raise KeyError(f"{toml}: expected one hypothesis_examples line, found {len(lines)}")
-    toml.write_text(text.replace(lines[0], f"hypothesis_examples = {int(examples)}"), encoding="utf-8")
+    header = "[assignment]\n"
+    if len(lines) > 1 or (not lines and text.count(header) != 1):
+        raise KeyError(f"{toml}: expected one hypothesis_examples line or one {header.strip()} table")
+    line = f"hypothesis_examples = {int(examples)}"
+    text = text.replace(lines[0], line) if lines else text.replace(header, f"{header}{line}\n")
+    toml.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- data

@@ -3,7 +3,10 @@
 "Every correct style scores full marks; each mistake loses points in its own part and
 nowhere else." Every case is graded once by labkit.grade.grade_notebook (each grading is
 its own subprocess, two at a time); one case is graded a second time here, and one more
-under a CPU quota, to show that a regrade gives the same credit for every check.
+under a CPU quota, to show that a regrade gives the same credit for every check. The verdicts
+do not depend on the figures a notebook draws, so these gradings keep none
+(``LABKIT_LIMIT_IMAGES_PER_CELL=0``): about 2 CPU s of rendering saved per notebook. The
+figures' path is covered by tests/test_client.py, the hostile batch and the round trip.
 
 Run: ``.venv/bin/python -m pytest tests/test_grader_corpus.py -q`` (about 3-4 min on 2 cores).
 """
@@ -65,7 +68,8 @@ def graded(tmp_path_factory):
     dest = tmp_path_factory.mktemp("corpus")
     paths = {name: build(name, dest) for name in CASES}
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with pytest.MonkeyPatch.context() as patch, ThreadPoolExecutor(max_workers=2) as pool:
+        patch.setenv("LABKIT_LIMIT_IMAGES_PER_CELL", "0")
         # First, so its half CPU overlaps the pool instead of adding to the suite's time.
         throttled = pool.submit(_grade_throttled, paths[THROTTLED])
         first = {name: pool.submit(grade_notebook, path, assignment=LAB06) for name, path in paths.items()}

@@ -52,6 +52,9 @@ LIMITS_ENV = {
     "LABKIT_LIMIT_CALL_SECONDS": "4",
     "LABKIT_LIMIT_MEMORY_BYTES": str(2 * 1024**3),
     "LABKIT_LIMIT_PROCESSES": "32",
+    # No figures: about 2 CPU s of rendering per notebook, and no attack here needs them
+    # (tests/test_roundtrip.py follows the figures into the autograded notebook and feedback).
+    "LABKIT_LIMIT_IMAGES_PER_CELL": "0",
 }
 # Hypothesis examples per property in the batch's course (the lab has 25). The batch is about
 # containment: every attacked part's mistake still fails at its first examples, and a grading
