@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+import nbgrader_cli
+
 from labkit.settings import REPO_ROOT
 from labkit.submissions import build_submission, release_notebook, solution_sources, source_notebook
 
@@ -192,8 +194,7 @@ class Browser:
 
 
 def nbgrader(course: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course["root"], env=course["env"],
-                          capture_output=True, text=True)
+    proc = nbgrader_cli.nbgrader(list(args), cwd=course["root"], env=course["env"])
     assert proc.returncode == 0, f"nbgrader {' '.join(args)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 

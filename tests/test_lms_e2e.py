@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+import nbgrader_cli
+
 from labkit import lms_csv
 from labkit.assignment import load
 from labkit.cli import main
@@ -55,7 +57,10 @@ def run(course: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     env.pop("LABKIT_ASSIGNMENT", None)
     env.pop("LABKIT_LANG", None)
-    done = subprocess.run([str(tool), *args[1:]], cwd=course, env=env, capture_output=True, text=True)
+    if args[0] == "nbgrader":
+        done = nbgrader_cli.nbgrader(list(args[1:]), cwd=course, env=env)
+    else:
+        done = subprocess.run([str(tool), *args[1:]], cwd=course, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     return done
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import nbgrader_cli
+
 from labkit import overrides
 from labkit.assignment import load
 from labkit.cli import main as cli
@@ -179,8 +181,7 @@ def test_the_command_records_and_lists_decisions(tmp_path, capsys):
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     env.pop("LABKIT_ASSIGNMENT", None)
-    return subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *args], cwd=course, env=env,
-                          capture_output=True, text=True, check=True)
+    return nbgrader_cli.nbgrader(list(args), cwd=course, env=env, check=True)
 
 
 def _csv(path: Path) -> dict[str, dict]:

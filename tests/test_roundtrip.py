@@ -6,21 +6,25 @@ lab06's reference student is the suite's one full-size path (the lab's 24-run sw
 BEST_CONFIG and demonstration cells as written); lab06's two mistake students (their mistakes
 are in data and training) run the corpus's cheap grid and BEST_CONFIG (tests/corpus.py), and
 lab06_en, with the same contract and checks, runs the cheap grid, BEST_CONFIG and
-demonstration cell throughout, as does the stock-nbgrader baseline.
+demonstration cell throughout and draws 8 hypothesis examples per property, not 25, as does
+the stock-nbgrader baseline.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import corpus
+import nbgrader_cli
 from labkit.assignment import available, load
-from labkit.demo import demo_students, nbgrader, part_table, run_demo
+from labkit.demo import demo_students, part_table, run_demo
 from labkit.inkernel import write_stock_config
 from labkit.settings import REPO_ROOT
 from labkit.submissions import release_notebook
@@ -35,9 +39,20 @@ MISTAKE_PART = {"celina_half_circle": "data", "darek_no_zero_grad": "training"}
 STOCK_STUDENTS = ("darek_no_zero_grad",)
 STOCK_ASSIGNMENT = "lab06_en"
 CHEAP = ("lab06_en",)   # the assignments whose source gets the corpus's cheap cells
+# ... and fewer hypothesis examples per property (lab06 keeps the lab's 25). lab06_en has
+# lab06's checks, which the corpus grades at the real count; here it shows the English path.
+CHEAP_EXAMPLES = 8
 FULL_SIZE_STUDENTS = ("ala_reference",)   # of lab06: the others fill in the cheap grid and BEST_CONFIG
 # What a student's feedback must never show: the hidden section of a tests cell, the checks.
 HIDDEN = ("BEGIN HIDDEN TESTS", "grade_part(", "grader_tests/", "def test_")
+
+
+def nbgrader(*args: str, course: Path) -> None:
+    """A command the demo does not run itself (tests/nbgrader_cli.py); the demo's own are the
+    nbgrader executable's, as a user types them."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = nbgrader_cli.nbgrader(list(args), cwd=course, env=env)
+    assert done.returncode == 0, f"nbgrader {' '.join(args)}\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
 
 
 def make_course(root: Path) -> Path:
@@ -52,6 +67,7 @@ def make_course(root: Path) -> Path:
 def cheapen(root: Path) -> Path:
     for assignment in CHEAP:
         corpus.cheapen_source(load(assignment, root).notebook, solutions=True)
+        corpus.fewer_examples(root, assignment, CHEAP_EXAMPLES)
     return root
 
 
@@ -163,6 +179,20 @@ def test_feedback_html_exists_and_hides_hidden_tests(course, assignment):
         assert html.exists(), student
         text = html.read_text(encoding="utf-8")
         assert not [h for h in HIDDEN if h in text], (student, [h for h in HIDDEN if h in text])
+
+
+def test_figures_reach_the_autograded_notebook_and_the_feedback(course):
+    """The full-size student's plots, one per plt.show() of the notebook, as a kernel would
+    leave them (the corpus and the hostile batch grade without figures)."""
+    root, _ = course
+    shows = sum("".join(c["source"]).count("plt.show()") for c in
+                json.loads(load("lab06", root).notebook.read_text(encoding="utf-8"))["cells"])
+    nb = json.loads((root / "autograded" / "ala_reference" / "lab06" / "lab06.ipynb").read_text(encoding="utf-8"))
+    pngs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
+    html = (root / "feedback" / "ala_reference" / "lab06" / "lab06.html").read_text(encoding="utf-8")
+    assert shows >= 4 and len(pngs) == shows
+    assert html.count("data:image/png;base64,") == shows
 
 
 def test_feedback_is_in_the_assignments_language(course):
