@@ -6,7 +6,7 @@ its own subprocess, two at a time); one case is graded a second time here, and o
 under a CPU quota, to show that a regrade gives the same credit for every check. The verdicts
 do not depend on the figures a notebook draws, so these gradings keep none
 (``LABKIT_LIMIT_IMAGES_PER_CELL=0``): about 2 CPU s of rendering saved per notebook. The
-figures' path is covered by tests/test_client.py, the hostile batch and the round trip.
+figures' path is covered by tests/test_client.py and the round trip.
 
 Run: ``.venv/bin/python -m pytest tests/test_grader_corpus.py -q`` (about 3-4 min on 2 cores).
 """
