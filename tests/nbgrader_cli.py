@@ -9,7 +9,8 @@ The fork gives every command fresh application singletons and configuration, as 
 process has (tests/nbgrader_batch.py, by contrast, resets them between commands).
 
 What a fork cannot reproduce falls back to a real subprocess: an environment whose
-``PYTHONPATH`` differs from the launcher's (site hooks run only at interpreter start-up).
+``PYTHON*`` variables differ from the launcher's (``PYTHONPATH`` and its site hooks, the hash
+seed and the other interpreter flags take effect only at start-up).
 The demo (labkit/demo.py) and the hostile batch run the real executable throughout.
 
     done = nbgrader(["autograde", "mini", "--force"], cwd=course, env=env)   # CompletedProcess
@@ -29,6 +30,7 @@ from pathlib import Path
 EXECUTABLE = Path(sys.executable).parent / "nbgrader"
 _LOCK = threading.Lock()
 _LAUNCHER: subprocess.Popen | None = None
+_LAUNCHER_PYTHON_ENV: dict[str, str] = {}   # the PYTHON* variables its interpreter started with
 
 
 def nbgrader(args: list[str], *, cwd: Path | str, env: dict[str, str], timeout: float = 3600,
@@ -36,20 +38,27 @@ def nbgrader(args: list[str], *, cwd: Path | str, env: dict[str, str], timeout: 
     """Run ``nbgrader *args`` in ``cwd`` with exactly ``env``; like subprocess.run(capture_output,
     text) on the nbgrader executable."""
     argv = [str(EXECUTABLE), *args]
-    if env.get("PYTHONPATH", "") != os.environ.get("PYTHONPATH", ""):
-        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=check)
     with _LOCK, tempfile.TemporaryDirectory(prefix="nbgrader-cli-") as tmp:
-        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         launcher = _launcher()
+        if _interpreter_env(env) != _LAUNCHER_PYTHON_ENV:
+            return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                                  check=check)
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         launcher.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd), "env": env,
                                          "stdout": str(out), "stderr": str(err)}) + "\n")
         launcher.stdin.flush()
-        pid = int(launcher.stdout.readline())
-        code = _wait_for_status(launcher, pid, timeout)
+        started = launcher.stdout.readline()
+        if not started:
+            raise RuntimeError("the nbgrader launcher exited")
+        code = _wait_for_status(launcher, int(started), timeout)
         done = subprocess.CompletedProcess(argv, code, out.read_text(errors="replace"), err.read_text(errors="replace"))
     if check:
         done.check_returncode()
     return done
+
+
+def _interpreter_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PYTHON")}
 
 
 def _wait_for_status(launcher: subprocess.Popen, pid: int, timeout: float) -> int:
@@ -67,10 +76,12 @@ def _wait_for_status(launcher: subprocess.Popen, pid: int, timeout: float) -> in
 
 
 def _launcher() -> subprocess.Popen:
-    global _LAUNCHER
+    global _LAUNCHER, _LAUNCHER_PYTHON_ENV
     if _LAUNCHER is None or _LAUNCHER.poll() is not None:
+        env = dict(os.environ)
         _LAUNCHER = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, env=env)
+        _LAUNCHER_PYTHON_ENV = _interpreter_env(env)
         atexit.register(_LAUNCHER.stdin.close)   # the launcher exits at end of input
     return _LAUNCHER
 
