@@ -88,6 +88,8 @@ def _launcher() -> subprocess.Popen:
 
 # ------------------------------------------------------------------- the launcher process
 def _serve() -> None:
+    # The executable's interpreter has its own folder first on sys.path, not tests/.
+    sys.path[0] = str(EXECUTABLE.parent)
     from nbgrader.apps.nbgraderapp import main   # the import every command would pay
     requests, replies = sys.stdin, sys.stdout
     for line in requests:
