@@ -6,7 +6,7 @@ test process imports it once and forks a child per command; each child is what a
 ``nbgrader`` process would be from then on: nbgrader's own ``main`` with the command's argv,
 working directory and environment, its stdout and stderr in files, its exit status returned.
 The fork gives every command fresh application singletons and configuration, as a new
-process has (tests/nbgrader_batch.py, by contrast, resets them between commands).
+process has.
 
 What a fork cannot reproduce falls back to a real subprocess: an environment whose
 ``PYTHON*`` variables differ from the launcher's (``PYTHONPATH`` and its site hooks, the hash

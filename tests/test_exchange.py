@@ -9,16 +9,15 @@ on the roster and never submits. The instructor collects (the latest submission 
 student), autogrades, generates and releases feedback, and exports; every student who submitted
 fetches their own feedback. No mocks: nbgrader's own commands, its exchange, its timestamps.
 
-The commands run in three batches (tests/nbgrader_batch.py: one Python process per batch, each
-command nbgrader's real app with its own argv, cwd and environment, as nbgrader's own tests run
-them) because a fresh ``nbgrader`` process costs several seconds of CPU to import. Set
-LABKIT_TEST_EXCHANGE_PROCESSES=1 to run every command as its own ``nbgrader`` process instead.
+Each command is forked from a launcher that imported nbgrader once (tests/nbgrader_cli.py:
+nbgrader's real app with the command's own argv, cwd and environment), because a fresh
+``nbgrader`` process costs a few seconds of CPU to import. Set LABKIT_TEST_EXCHANGE_PROCESSES=1
+to run every command as its own ``nbgrader`` process instead.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -29,13 +28,14 @@ from pathlib import Path
 
 import pytest
 
+import nbgrader_cli
+
 from labkit.late import lateness
 from labkit.settings import REPO_ROOT
 from labkit.submissions import build_submission, solution_sources
 
 pytestmark = pytest.mark.slow
 MINIMAL = Path(__file__).parent / "minimal_course"
-BATCH = Path(__file__).parent / "nbgrader_batch.py"
 COURSE_ID = "sieci-neuronowe"          # nbgrader_config.py's CourseDirectory.course_id
 SUBMITTERS = ("alice", "bob", "carol", "dawid", "filip")
 ROSTER = (*SUBMITTERS, "ewa")           # ewa fetches and never submits
@@ -84,20 +84,16 @@ class Course:
 
     def run(self) -> None:
         steps, self.pending = self.pending, []
-        if os.environ.get("LABKIT_TEST_EXCHANGE_PROCESSES"):
-            for step in steps:
-                done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *step["argv"]],
-                                      cwd=step["cwd"], env=step["env"], capture_output=True, text=True)
-                self.log += done.stderr
-                assert done.returncode == 0, done.stderr[-4000:]
-            return
-        plan = self.root.parent / f"steps-{len(self.log)}.json"
-        plan.write_text(json.dumps(steps), encoding="utf-8")
-        done = subprocess.run([sys.executable, str(BATCH), str(plan)], capture_output=True, text=True,
-                              env=self.env)
-        self.log += done.stderr
-        (self.root.parent / "nbgrader.log").write_text(self.log, encoding="utf-8")   # for a reader of a failure
-        assert done.returncode == 0, done.stderr[-4000:]
+        processes = bool(os.environ.get("LABKIT_TEST_EXCHANGE_PROCESSES"))
+        for step in steps:
+            if processes:
+                done = subprocess.run([str(nbgrader_cli.EXECUTABLE), *step["argv"]], cwd=step["cwd"],
+                                      env=step["env"], capture_output=True, text=True)
+            else:
+                done = nbgrader_cli.nbgrader(step["argv"], cwd=step["cwd"], env=step["env"])
+            self.log += f"$ nbgrader {' '.join(step['argv'])}   (in {step['cwd']})\n{done.stderr}"
+            (self.root.parent / "nbgrader.log").write_text(self.log, encoding="utf-8")   # for a reader of a failure
+            assert done.returncode == 0, done.stderr[-4000:]
 
 
 def _set_deadline(root: Path, due: dt.datetime) -> None:
