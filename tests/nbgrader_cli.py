@@ -38,11 +38,13 @@ def nbgrader(args: list[str], *, cwd: Path | str, env: dict[str, str], timeout: 
     """Run ``nbgrader *args`` in ``cwd`` with exactly ``env``; like subprocess.run(capture_output,
     text) on the nbgrader executable."""
     argv = [str(EXECUTABLE), *args]
+    # A launcher not started yet would start with this process's environment.
+    alive = _LAUNCHER is not None and _LAUNCHER.poll() is None
+    launcher_env = _LAUNCHER_PYTHON_ENV if alive else _interpreter_env(os.environ)
+    if _interpreter_env(env) != launcher_env:
+        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=check)
     with _LOCK, tempfile.TemporaryDirectory(prefix="nbgrader-cli-") as tmp:
         launcher = _launcher()
-        if _interpreter_env(env) != _LAUNCHER_PYTHON_ENV:
-            return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                                  check=check)
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         launcher.stdin.write(json.dumps({"args": list(args), "cwd": str(cwd), "env": env,
                                          "stdout": str(out), "stderr": str(err)}) + "\n")
