@@ -215,7 +215,12 @@ def test_grades_csv_has_the_gradebook_numbers(course):
     root, tables = course
     with open(root / "grades.csv", newline="") as f:
         exported = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
-    assert set(exported) == {(a, s) for a, rows in tables.items() for s in rows}
+    # Every student of the gradebook under every assignment: LEFT_OUT submitted nothing to
+    # lab06, and nbgrader lists such a student with zeros (so does grades_parts.csv).
+    students = {s for rows in tables.values() for s in rows}
+    assert set(exported) == {(a, s) for a in tables for s in students}
+    absent = {(a, s) for a in tables for s in students if s not in tables[a]}
+    assert absent == {(a, s) for a, left_out in LEFT_OUT.items() for s in left_out}
     for assignment, rows in tables.items():
         lab = load(assignment, REPO_ROOT)
         for student, row in rows.items():
@@ -229,3 +234,5 @@ def test_grades_csv_has_the_gradebook_numbers(course):
     for assignment, rows in tables.items():
         for student, row in rows.items():
             assert float(parts[assignment, student]["total"]) == pytest.approx(row["total"], abs=1e-3)
+    for key in absent:
+        assert float(exported[key]["raw_score"]) == 0 and float(parts[key]["total"]) == 0, key
