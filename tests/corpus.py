@@ -528,13 +528,43 @@ CORRECT = tuple(name for name, case in CASES.items() if case.loses is None)
 MISTAKES = tuple(name for name, case in CASES.items() if case.loses is not None)
 
 
+def parts_of(case: Case) -> frozenset[str]:
+    """The lab's parts whose solution cells the case replaces (grade ids ``<part>_solution...``)."""
+    return frozenset(grade_id.split("_solution")[0] for grade_id in case.cells)
+
+
+def correct_groups(names: tuple[str, ...] = CORRECT) -> dict[str, tuple[str, ...]]:
+    """The correct styles packed into few notebooks, no two styles of a notebook replacing the
+    same part: where such a notebook loses points, the part names the one style written there.
+    Styles with more parts are placed first; ties keep the corpus's order."""
+    groups: list[list[str]] = []
+    for name in sorted(names, key=lambda n: -len(parts_of(CASES[n]))):
+        free = [g for g in groups if not any(parts_of(CASES[name]) & parts_of(CASES[other]) for other in g)]
+        if free:
+            free[0].append(name)
+        else:
+            groups.append([name])
+    return {f"correct_styles_{i}": tuple(group) for i, group in enumerate(groups, 1)}
+
+
+def merged(group: str, styles: tuple[str, ...]) -> Case:
+    """One submission with every style's cells (their parts are disjoint)."""
+    cells: dict[str, str] = {}
+    for style in styles:
+        if set(cells) & set(CASES[style].cells):
+            raise ValueError(f"{group}: {style} replaces a cell another style of the group replaces")
+        cells.update(CASES[style].cells)
+    return Case(group, cells, note=", ".join(styles))
+
+
 def _grade_id(cell: dict) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def build(case_name: str, dest_dir: Path | str) -> Path:
+def build(case_name: str | Case, dest_dir: Path | str) -> Path:
     """Write the case's submission notebook to dest_dir/<case>.ipynb and return its path."""
-    case = CASES[case_name]
+    case = case_name if isinstance(case_name, Case) else CASES[case_name]
+    case_name = case.name
     nb = json.loads(SOURCE.read_text(encoding="utf-8"))
     replacements = dict(case.cells)
     if case.cheap:

@@ -1,14 +1,17 @@
 """The hidden grader on the fixture corpus (tests/corpus.py).
 
 "Every correct style scores full marks; each mistake loses points in its own part and
-nowhere else." Every case is graded once by labkit.grade.grade_notebook (each grading is
-its own subprocess, two at a time); one case is graded a second time here, and one more
-under a CPU quota, to show that a regrade gives the same credit for every check. The verdicts
-do not depend on the figures a notebook draws, so these gradings keep none
-(``LABKIT_LIMIT_IMAGES_PER_CELL=0``): about 2 CPU s of rendering saved per notebook. The
-figures' path is covered by tests/test_client.py and the round trip.
+nowhere else." Each mistake is graded alone by labkit.grade.grade_notebook (each grading is
+its own subprocess, two at a time). The correct styles are graded together, a few per
+notebook (corpus.correct_groups): no two styles of a notebook replace the same part, so a
+style is held to full marks in its own parts, and the notebook to full marks everywhere
+(13 styles in 5 notebooks: 8 gradings, about 90 CPU s, fewer). One case is graded a second
+time here, and one more under a CPU quota, to show that a regrade gives the same credit for
+every check. The verdicts do not depend on the figures a notebook draws, so these gradings
+keep none (``LABKIT_LIMIT_IMAGES_PER_CELL=0``): about 2 CPU s of rendering saved per
+notebook. The figures' path is covered by tests/test_client.py and the round trip.
 
-Run: ``.venv/bin/python -m pytest tests/test_grader_corpus.py -q`` (about 3-4 min on 2 cores).
+Run: ``.venv/bin/python -m pytest tests/test_grader_corpus.py -q`` (about 3 min on 2 cores).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from corpus import CASES, CORRECT, MISTAKES, build
+from corpus import CASES, CORRECT, MISTAKES, build, correct_groups, merged, parts_of
 from labkit.assignment import load
 from labkit.grade import grade_notebook
 from labkit.settings import REPO_ROOT
@@ -55,6 +58,8 @@ DIAGNOSED = {
 
 # What a student-facing message must never contain: hidden test code or the grader's files.
 LEAKS = ("def test_", "assert ", "grader_tests", "pytest", "hypothesis", "labkit/", "CheckFailed")
+GROUPS = correct_groups()
+GROUP_OF = {style: group for group, styles in GROUPS.items() for style in styles}
 
 
 def _params(names):
@@ -64,9 +69,12 @@ def _params(names):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """{"first": {case: SubmissionResult}, "second": {case: SubmissionResult}, "seconds": float}."""
+    """{"first": {case: SubmissionResult}, "second": {case: SubmissionResult}, "throttled": ...,
+    "groups": {group: SubmissionResult}, "seconds": float}; a correct style's "first" result
+    is its group's."""
     dest = tmp_path_factory.mktemp("corpus")
-    paths = {name: build(name, dest) for name in CASES}
+    paths = {name: build(name, dest) for name in MISTAKES}
+    paths |= {group: build(merged(group, styles), dest) for group, styles in GROUPS.items()}
     started = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch, ThreadPoolExecutor(max_workers=2) as pool:
         patch.setenv("LABKIT_LIMIT_IMAGES_PER_CELL", "0")
@@ -77,9 +85,11 @@ def graded(tmp_path_factory):
         results = {"first": {name: f.result() for name, f in first.items()},
                    "second": {name: f.result() for name, f in second.items()},
                    "throttled": throttled.result()}
+    results["groups"] = {group: results["first"].pop(group) for group in GROUPS}
+    results["first"] |= {style: results["groups"][group] for style, group in GROUP_OF.items()}
     results["seconds"] = time.perf_counter() - started
     print(f"\ngraded {len(first) + len(second)} notebooks in {results['seconds']:.0f} s")
-    for name, result in results["first"].items():
+    for name, result in {**results["groups"], **{m: results["first"][m] for m in MISTAKES}}.items():
         scores = " ".join(f"{p}={result.parts[p].score:g}" for p in PARTS)
         print(f"  {name:34s} {scores}  ({result.timings.get('grade_seconds', 0):.0f} s)")
     return results
@@ -112,14 +122,40 @@ def _failures(result, parts=PARTS) -> str:
 def test_corpus_covers_every_part():
     assert {CASES[name].loses for name in MISTAKES} == set(PARTS)
     assert len(CORRECT) >= 8
+    assert all(parts_of(CASES[name]) <= set(PARTS) for name in CASES)
+
+
+def test_every_correct_style_is_graded_once_and_shares_no_part_within_its_notebook():
+    assert sorted(GROUP_OF) == sorted(CORRECT)
+    for group, styles in GROUPS.items():
+        parts = [p for style in styles for p in parts_of(CASES[style])]
+        assert len(parts) == len(set(parts)), (group, styles)
+    with pytest.raises(ValueError, match="replaces a cell"):
+        merged("two_models", ("correct_sequential", "correct_modulelist"))
+
+
+def _who_wrote(group: str) -> str:
+    return ", ".join(f"{p}: {style}" for style in GROUPS[group] for p in sorted(parts_of(CASES[style])))
 
 
 @pytest.mark.parametrize("case", _params(CORRECT))
 def test_correct_case_scores_full_marks(graded, case):
+    """Full marks in the parts the style writes (the rest of its notebook is other styles')."""
     result = graded["first"][case]
     assert not result.invalid and "grader_error" not in result.flags, _failures(result)
-    short = [p for p in PARTS if result.parts[p].score < LAB06.points[p]]
+    short = [p for p in sorted(parts_of(CASES[case])) if result.parts[p].score < LAB06.points[p]]
     assert not short, f"{case}: not full marks in {short}\n{_failures(result)}"
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_correct_styles_together_score_full_marks_everywhere(graded, group):
+    """Also in the parts no style of the notebook writes (the reference's code there): one
+    style must not cost another part its points."""
+    result = graded["groups"][group]
+    assert not result.invalid and "grader_error" not in result.flags, _failures(result)
+    short = [p for p in PARTS if result.parts[p].score < LAB06.points[p]]
+    assert not short, f"{group} ({_who_wrote(group)}): not full marks in {short}\n{_failures(result)}"
+    assert result.diagnoses == [], f"{group} ({_who_wrote(group)}): diagnosed {result.diagnoses}"
 
 
 @pytest.mark.parametrize("case", _params(MISTAKES))
@@ -180,7 +216,8 @@ def test_mistake_is_diagnosed_as_its_own_mistake_or_not_at_all(graded, case):
 
 @pytest.mark.parametrize("case", CORRECT)
 def test_correct_style_is_never_diagnosed(graded, case):
-    assert graded["first"][case].diagnoses == []
+    own = parts_of(CASES[case])
+    assert [d for d in graded["first"][case].diagnoses if d["part"] in own] == []
 
 
 def test_diagnosis_corrects_the_message_that_blamed_model_train(graded):
