@@ -561,9 +561,10 @@ def _grade_id(cell: dict) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def build(case_name: str | Case, dest_dir: Path | str) -> Path:
-    """Write the case's submission notebook to dest_dir/<case>.ipynb and return its path."""
-    case = case_name if isinstance(case_name, Case) else CASES[case_name]
+def build(case: str | Case, dest_dir: Path | str) -> Path:
+    """Write the case's submission notebook (a corpus case by name, or a Case such as
+    ``merged``'s) to dest_dir/<name>.ipynb and return its path."""
+    case = case if isinstance(case, Case) else CASES[case]
     case_name = case.name
     nb = json.loads(SOURCE.read_text(encoding="utf-8"))
     replacements = dict(case.cells)

@@ -5,7 +5,7 @@ nowhere else." Each mistake is graded alone by labkit.grade.grade_notebook (each
 its own subprocess, two at a time). The correct styles are graded together, a few per
 notebook (corpus.correct_groups): no two styles of a notebook replace the same part, so a
 style is held to full marks in its own parts, and the notebook to full marks everywhere
-(13 styles in 5 notebooks: 8 gradings, about 90 CPU s, fewer). One case is graded a second
+(13 styles in 5 notebooks: 8 gradings and about 90 CPU s fewer). One case is graded a second
 time here, and one more under a CPU quota, to show that a regrade gives the same credit for
 every check. The verdicts do not depend on the figures a notebook draws, so these gradings
 keep none (``LABKIT_LIMIT_IMAGES_PER_CELL=0``): about 2 CPU s of rendering saved per
@@ -147,7 +147,14 @@ def test_correct_case_scores_full_marks(graded, case):
     assert not short, f"{case}: not full marks in {short}\n{_failures(result)}"
 
 
-@pytest.mark.parametrize("group", list(GROUPS))
+def _group_params():
+    """The groups, a group with a style of GRADER_PROBLEMS marked as that style is."""
+    for group, styles in GROUPS.items():
+        reasons = [GRADER_PROBLEMS[style] for style in styles if style in GRADER_PROBLEMS]
+        yield pytest.param(group, marks=pytest.mark.xfail(strict=True, reason="; ".join(reasons))) if reasons else group
+
+
+@pytest.mark.parametrize("group", list(_group_params()))
 def test_correct_styles_together_score_full_marks_everywhere(graded, group):
     """Also in the parts no style of the notebook writes (the reference's code there): one
     style must not cost another part its points."""
