@@ -61,39 +61,36 @@ class Course:
         clean = {k: v for k, v in os.environ.items()
                  if not k.startswith(("JUPYTER", "LABKIT_", "NBGRADER", "PYTHONPATH"))}
         self.env = {**clean, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-        self.pending: list[dict] = []
         self.log = ""
 
     def instructor(self, *argv: str) -> None:
         """A command in the course root (nbgrader_config.py there), on the local exchange."""
-        self.pending.append({"cwd": str(self.root), "env": {**self.env, "HOME": str(self.root.parent)},
-                             "argv": [*argv, f"--Exchange.root={self.exchange}"]})
+        self._run([*argv, f"--Exchange.root={self.exchange}"], cwd=self.root,
+                  env={**self.env, "HOME": str(self.root.parent)})
 
     def student(self, student: str, *argv: str) -> None:
         """A command in the student's home, as their JupyterHub server runs it: no course
         config, so the exchange and the course id come on the command line."""
         home = self.home(student)
-        self.pending.append({"cwd": str(home), "env": {**self.env, "HOME": str(home)},
-                             "argv": [*argv, f"--Exchange.root={self.exchange}", f"--course={COURSE_ID}",
-                                      f"--CourseDirectory.student_id={student}"]})
+        self._run([*argv, f"--Exchange.root={self.exchange}", f"--course={COURSE_ID}",
+                   f"--CourseDirectory.student_id={student}"], cwd=home, env={**self.env, "HOME": str(home)})
 
     def home(self, student: str) -> Path:
         home = self.homes / student
         home.mkdir(parents=True, exist_ok=True)
         return home
 
-    def run(self) -> None:
-        steps, self.pending = self.pending, []
-        processes = bool(os.environ.get("LABKIT_TEST_EXCHANGE_PROCESSES"))
-        for step in steps:
-            if processes:
-                done = subprocess.run([str(nbgrader_cli.EXECUTABLE), *step["argv"]], cwd=step["cwd"],
-                                      env=step["env"], capture_output=True, text=True)
-            else:
-                done = nbgrader_cli.nbgrader(step["argv"], cwd=step["cwd"], env=step["env"])
-            self.log += f"$ nbgrader {' '.join(step['argv'])}   (in {step['cwd']})\n{done.stderr}"
-            (self.root.parent / "nbgrader.log").write_text(self.log, encoding="utf-8")   # for a reader of a failure
-            assert done.returncode == 0, done.stderr[-4000:]
+    def _run(self, argv: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        """One nbgrader command, at once (forked from tests/nbgrader_cli.py's launcher, or its
+        own process with LABKIT_TEST_EXCHANGE_PROCESSES set); a failure stops the term."""
+        if os.environ.get("LABKIT_TEST_EXCHANGE_PROCESSES"):
+            done = subprocess.run([str(nbgrader_cli.EXECUTABLE), *argv], cwd=cwd, env=env,
+                                  capture_output=True, text=True)
+        else:
+            done = nbgrader_cli.nbgrader(argv, cwd=cwd, env=env)
+        self.log += f"$ nbgrader {' '.join(argv)}   (in {cwd})\n{done.stderr}"
+        (self.root.parent / "nbgrader.log").write_text(self.log, encoding="utf-8")   # for a reader of a failure
+        assert done.returncode == 0, done.stderr[-4000:]
 
 
 def _set_deadline(root: Path, due: dt.datetime) -> None:
@@ -115,7 +112,6 @@ def term(tmp_path_factory) -> dict:
     for student in ROSTER:
         c.instructor("db", "student", "add", student)   # the class list, as from the university's system
         c.student(student, "fetch_assignment", "mini")
-    c.run()
     # The students work on what they fetched: alice and dawid forget the weights, filip hands
     # in the notebook as fetched, bob and carol solve it.
     source = c.root / "source" / "mini" / "mini.ipynb"
@@ -126,7 +122,6 @@ def term(tmp_path_factory) -> dict:
                          filled=False, release=fetched, source=source)
     for student in ("alice", "dawid", "filip"):
         c.student(student, "submit", "mini")
-    c.run()
     # The deadline passes: everything submitted from now on is late.
     due = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=1)
     _set_deadline(c.root, due)
@@ -143,7 +138,6 @@ def term(tmp_path_factory) -> dict:
     for student in SUBMITTERS:
         c.student(student, "fetch_feedback", "mini")
     c.instructor("export", "--exporter=labkit.export.ReportExporter")
-    c.run()
     return {"course": c, "root": c.root, "due": due.replace(tzinfo=None)}
 
 
