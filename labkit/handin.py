@@ -24,7 +24,30 @@ FLAGS = {
     "lms_late": "the LMS marked the submission late",
     "time_from_zip": "submission time from the zip entry (the LMS writes the download time there)",
     "unreadable_zip": "a zip that could not be unpacked (kept as it is)",
+    "skipped_entries": "entries of a zip were not unpacked (unsafe path, link, size limit, unreadable): see files",
+    "draft": "Moodle: a draft, not submitted for grading",
+    "stale_download": "Canvas: the download zip was built before this submission came in: download again",
+    "not_a_student": "an LMS account that is no student (Canvas's Test Student): nothing collected, no grade",
+    "collect_error": "the collector failed on this entry: nothing of it was collected (see notes)",
 }
+
+# What happened to each file of an entry (``Handin.files``).
+ACTIONS = {
+    "graded": "copied to submitted/<student>/<id>/<id>.ipynb and graded",
+    "kept": "copied to submitted/<student>/<id>/kept/, never graded",
+    "left": "left in downloaded/<id>/extracted/: not collected",
+    "skipped": "not unpacked from its zip",
+}
+
+
+@dataclass
+class HandinFile:
+    """One file (or zip entry) of an LMS entry and what the collector did with it."""
+
+    file: str                                   # the student's own path ("x.zip/inner.ipynb" inside a zip)
+    action: str                                 # a key of ACTIONS
+    to: str = ""                                # where it went, relative to submitted/<student>/<id>/
+    why: str = ""
 
 
 @dataclass
@@ -35,7 +58,7 @@ class Handin:
     lms_id: str
     name: str
     student_id: str
-    status: str                                 # "collected", "no_notebook", "missing"
+    status: str                                 # "collected", "no_notebook", "missing", "draft", "error", "left_out"
     flags: list[str] = field(default_factory=list)
     graded_file: str = ""                       # the student's own file name of the graded notebook
     notebooks: list[str] = field(default_factory=list)
@@ -47,6 +70,7 @@ class Handin:
     attachment_id: str = ""                     # Canvas: the graded file's attachment id
     folders: bool = True                        # Moodle: the download was "in folders"
     trailing_underscore: bool = False           # Moodle 3.1-4.0 folder names end with "_"
+    files: list[HandinFile] = field(default_factory=list)
 
 
 @dataclass
@@ -56,12 +80,14 @@ class HandinPlan:
     handins: list[Handin]
     unmatched: list[str] = field(default_factory=list)
     generated: str = ""
+    warnings: list[str] = field(default_factory=list)   # about the whole download (stale zip, skipped entries)
     # extracted file (absolute) -> what nbgrader's zip_collect is told; not part of the manifest
     collect: dict[str, dict] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> dict:
         return {"assignment": self.assignment, "lms": self.lms, "generated": self.generated,
-                "flags": FLAGS, "handins": [asdict(h) for h in self.handins], "unmatched": self.unmatched}
+                "flags": FLAGS, "actions": ACTIONS, "handins": [asdict(h) for h in self.handins],
+                "unmatched": self.unmatched, "warnings": self.warnings}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -80,12 +106,13 @@ def write_manifest(plan: HandinPlan, course: Path) -> tuple[Path, Path]:
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["lms", "lms_id", "name", "student_id", "status", "flags", "graded_file", "kept",
-                         "timestamp", "timestamp_source", "notes"])
+                         "timestamp", "timestamp_source", "notes", "files"])
         for h in plan.handins:
             writer.writerow([h.lms, h.lms_id, h.name, h.student_id, h.status, " ".join(h.flags), h.graded_file,
-                             " | ".join(h.kept), h.timestamp, h.timestamp_source, " ".join(h.notes)])
+                             " | ".join(h.kept), h.timestamp, h.timestamp_source, " ".join(h.notes),
+                             " | ".join(f"{f.file}: {f.action}" + (f" ({f.why})" if f.why else "") for f in h.files)])
         for rel in plan.unmatched:
-            writer.writerow([plan.lms, "", "", "", "unmatched", "", "", rel, "", "", "no LMS naming: no student"])
+            writer.writerow([plan.lms, "", "", "", "unmatched", "", "", rel, "", "", "no LMS naming: no student", ""])
     return json_path, csv_path
 
 

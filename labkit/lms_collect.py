@@ -45,16 +45,16 @@ import os
 import shutil
 import stat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
-from traitlets import Enum, Int, Unicode
+from traitlets import Bool, Enum, Int, Unicode
 from traitlets.config import Configurable
 
 from labkit import roster as roster_mod
-from labkit.handin import Handin, HandinPlan, write_manifest
+from labkit.handin import Handin, HandinFile, HandinPlan, write_manifest
 from labkit.lms_naming import CANVAS, LMS_NAMES, MOODLE, LmsFile, detect, parse
 from labkit.roster import DEFAULT_TIMEZONE, Roster
 
@@ -70,9 +70,10 @@ JUNK = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db")
 class _File:
     rel: str                  # path relative to extracted/
     info: LmsFile
-    filename: str             # the student's path, "x.zip/inner.ipynb" for zip contents
+    filename: str             # the student's path as shown: "x.zip/inner.ipynb" for zip contents
+    stored: str               # the same, as on disk ("x.zip.contents/inner.ipynb"): unique among the entry's files
     from_zip: bool
-    mtime: dt.datetime
+    uploaded: dt.datetime | None   # the LMS zip entry's time (the outer zip's, for zip contents)
     junk: bool
 
     @property
@@ -101,114 +102,225 @@ def _grade_ids(path: Path) -> set[str]:
         return set()
 
 
-def _owner(lms: str, rel: str) -> tuple[LmsFile | None, str, bool]:
-    """The LMS entry a file belongs to, the student's own path, whether it came out of a zip."""
+def _owner(lms: str, rel: str) -> tuple[LmsFile | None, str, str, str]:
+    """The LMS entry a file belongs to, the student's path as shown and as stored, and the
+    path of the LMS's own zip entry it came from (itself, or the student's zip it is inside)."""
     parts = PurePosixPath(rel).parts
     for i, part in enumerate(parts):
         if part.lower().endswith(".zip" + CONTENTS):   # inside a student's zip: the zip's owner
             zip_rel = "/".join([*parts[:i], part[: -len(CONTENTS)]])
-            info = parse(lms, zip_rel)
+            info, shown, stored, outer = _owner(lms, zip_rel)
+            inner = "/".join(parts[i + 1:])
             if info is None:
-                return None, rel, True
-            return info, f"{info.filename}/{'/'.join(parts[i + 1:])}", True
+                return None, rel, rel, outer
+            return info, f"{shown}/{inner}", f"{stored}{CONTENTS}/{inner}", outer
     info = parse(lms, rel)
-    return info, (info.filename if info else rel), False
+    name = info.filename if info else rel
+    return info, name, name, rel
 
 
 def _time_key(f: _File) -> tuple:
-    return (int(f.info.attachment_id or 0), f.mtime)
+    return (int(f.info.attachment_id or 0), f.uploaded or dt.datetime.min.replace(tzinfo=dt.timezone.utc))
 
 
-def plan_handins(*, extracted: Path, assignment_id: str, release: Path | None = None, roster: Roster | None = None,
-                 lms: str = "auto", timezone: str = DEFAULT_TIMEZONE) -> HandinPlan:
-    """Every hand-in of an extracted LMS download, decided by the rules of this module."""
-    extracted = Path(extracted)
-    zone = ZoneInfo(timezone)
+def _files(extracted: Path, lms: str, log: Extraction, zone: ZoneInfo) -> tuple[dict[str, list[_File]], list[str]]:
+    """The extracted files by LMS id, and those in no LMS's naming."""
     rels = sorted(p.relative_to(extracted).as_posix() for p in extracted.rglob("*") if p.is_file())
-    if lms == "auto":
-        lms = detect([r for r in rels if CONTENTS + "/" not in r])
-    if lms not in LMS_NAMES:
-        raise ValueError(f"unknown LMS {lms!r}")
     files: dict[str, list[_File]] = {}
     unmatched: list[str] = []
     for rel in rels:
-        info, filename, from_zip = _owner(lms, rel)
+        info, shown, stored, outer = _owner(lms, rel)
         if info is None:
             unmatched.append(rel)
             continue
-        mtime = dt.datetime.fromtimestamp((extracted / rel).stat().st_mtime, tz=zone)
-        junk = any(part in JUNK for part in PurePosixPath(filename).parts)
-        files.setdefault(info.lms_id, []).append(_File(rel, info, filename, from_zip, mtime, junk))
+        naive = log.times.get(outer)
+        uploaded = (dt.datetime.fromisoformat(naive).replace(tzinfo=zone) if naive else
+                    dt.datetime.fromtimestamp((extracted / outer).stat().st_mtime, tz=zone))
+        junk = any(part in JUNK or part.startswith("._") for part in PurePosixPath(shown).parts)
+        files.setdefault(info.lms_id, []).append(_File(rel, info, shown, stored, shown != info.filename,
+                                                       uploaded, junk))
+    return files, unmatched
 
+
+def detect_lms(extracted: Path) -> str:
+    """The LMS whose naming the download's own files follow (not what is inside students' zips)."""
+    return detect([p.relative_to(extracted).as_posix() for p in Path(extracted).rglob("*")
+                   if p.is_file() and CONTENTS + "/" not in p.relative_to(extracted).as_posix() + "/"])
+
+
+def plan_handins(*, extracted: Path, assignment_id: str, release: Path | None = None, roster: Roster | None = None,
+                 lms: str = "auto", zip_timezone: str = "UTC", grade_drafts: bool = False) -> HandinPlan:
+    """Every hand-in of an extracted LMS download, decided by the rules of this module.
+
+    ``zip_timezone``: the zone in which the LMS wrote its zip entries' times (its server's:
+    docs/lms.md). One odd entry never stops the plan: it becomes a flagged row."""
+    extracted = Path(extracted)
+    zone = ZoneInfo(zip_timezone)
+    log = Extraction.read(extraction_log(extracted))
+    if lms == "auto":
+        lms = detect_lms(extracted)
+    if lms not in LMS_NAMES:
+        raise ValueError(f"unknown LMS {lms!r}")
+    files, unmatched = _files(extracted, lms, log, zone)
     wanted = release_grade_ids(release)
     known = roster.by_lms_id() if roster is not None else {}
     handins: list[Handin] = []
     chosen: dict[str, _File] = {}
     for lms_id, group in sorted(files.items(), key=lambda kv: _lms_order(kv[0])):
-        first = group[0].info
         entry = known.get(lms_id)
-        h = Handin(lms=lms, lms_id=lms_id, name=entry.name if entry and entry.name else first.name,
-                   student_id=entry.student_id if entry else f"{lms}-{roster_mod.clean_id(lms_id)}",
-                   status="collected", prefix=first.prefix, folders=first.folders,
-                   trailing_underscore=first.prefix.endswith("_") and lms == MOODLE and first.folders)
-        if entry is None:
-            h.flags.append("not_on_roster")
-        notebooks = [f for f in group if f.is_notebook]
-        h.notebooks = [f.filename for f in notebooks]
-        if notebooks:
-            ranked = sorted(notebooks, key=lambda f: (len(_grade_ids(extracted / f.rel) & wanted), _time_key(f),
-                                                     PurePosixPath(f.filename).name == f"{assignment_id}.ipynb",
-                                                     f.filename), reverse=True)
-            best = ranked[0]
+        try:
+            h, best = _plan_entry(lms, group, entry, extracted, assignment_id, wanted, grade_drafts)
+        except Exception as exc:   # a bug or an oddity no rule foresaw: one flagged row, the class goes on
+            h, best = _failed_entry(lms, group, entry, exc), None
+        if best is not None:
             chosen[lms_id] = best
-            h.graded_file, h.attachment_id = best.filename, best.info.attachment_id
-            if PurePosixPath(best.filename).name != f"{assignment_id}.ipynb":
-                h.flags.append("renamed")
-            if len(notebooks) > 1:
-                h.flags.append("several_notebooks")
-                h.notes.append(f"graded {best.filename!r} of {len(notebooks)} notebooks "
-                               "(most release grade ids, then latest); the others are in kept/")
-            if best.from_zip:
-                h.flags.append("from_zip")
-        else:
-            h.status = "no_notebook"
-            h.flags.append("no_notebook")
-        others = [f for f in group if f is not chosen.get(lms_id)]
-        h.kept = [f.filename for f in others]
-        if any(not f.is_notebook and not f.is_zip and not f.junk for f in others):
-            h.flags.append("extra_files")
-        for f in group:
-            if f.is_zip and not (extracted / (f.rel + CONTENTS)).is_dir():
-                h.flags.append("unreadable_zip")
-                break
-        if any(f.info.late for f in group):
-            h.flags.append("lms_late")
-        _timestamp(h, entry, chosen.get(lms_id))
         handins.append(h)
-
     for entry in (roster.entries if roster is not None else []):
-        if entry.lms_id not in files:
+        if entry.lms_id not in files and entry.status == "left_out":
+            handins.append(Handin(lms=lms, lms_id=entry.lms_id, name=entry.name, student_id=entry.student_id,
+                                  status="left_out", flags=["not_a_student"],
+                                  notes=[f"not a student ({entry.source}): no gradebook entry"]))
+        elif entry.lms_id not in files:
             handins.append(Handin(lms=lms, lms_id=entry.lms_id, name=entry.name, student_id=entry.student_id,
                                   status="missing", flags=["no_submission"]))
+    problems = _attribute_problems(log, lms, handins, extracted)
     _separate_shared_ids(handins, lms)
     handins.sort(key=lambda h: (h.student_id, _lms_order(h.lms_id)))
-
     plan = HandinPlan(assignment=assignment_id, lms=lms, handins=handins, unmatched=unmatched,
-                      generated=dt.datetime.now(tz=zone).isoformat(timespec="seconds"))
+                      generated=dt.datetime.now(tz=dt.timezone.utc).astimezone(zone).isoformat(timespec="seconds"),
+                      warnings=problems)
+    if lms == CANVAS:
+        _check_canvas_freshness(plan, files, log, zone)
+    _tell_nbgrader(plan, files, chosen, extracted, assignment_id)
+    return plan
+
+
+def _new_handin(lms: str, group: list[_File], entry) -> Handin:
+    first = group[0].info
+    h = Handin(lms=lms, lms_id=first.lms_id, name=entry.name if entry and entry.name else first.name,
+               student_id=entry.student_id if entry else f"{lms}-{roster_mod.clean_id(first.lms_id)}",
+               status="collected", prefix=first.prefix, folders=first.folders,
+               trailing_underscore=first.prefix.endswith("_") and lms == MOODLE and first.folders)
+    if entry is None:
+        h.flags.append("not_on_roster")
+    return h
+
+
+def _plan_entry(lms: str, group: list[_File], entry, extracted: Path, assignment_id: str, wanted: set[str],
+                grade_drafts: bool) -> tuple[Handin, _File | None]:
+    """One LMS entry: which notebook is graded, what is kept, the time, the flags."""
+    h = _new_handin(lms, group, entry)
+    if entry is not None and entry.status == "left_out":
+        h.status, h.flags = "left_out", ["not_a_student"]
+        h.notes.append(f"not a student ({entry.source}): nothing collected, no gradebook entry")
+        h.files = [HandinFile(f.filename, "left", why="not a student") for f in group]
+        return h, None
+    if entry is not None and entry.status == "draft":
+        h.flags.append("draft")
+        if not grade_drafts:
+            h.status = "draft"
+            h.notes.append("a draft, not submitted for grading: not collected (c.LmsSettings.grade_drafts = True "
+                           "grades drafts)")
+            h.files = [HandinFile(f.filename, "left", why="draft") for f in group]
+            return h, None
+    notebooks = [f for f in group if f.is_notebook]
+    h.notebooks = [f.filename for f in notebooks]
+    best = None
+    if notebooks:
+        best = max(notebooks, key=lambda f: (len(_grade_ids(extracted / f.rel) & wanted), _time_key(f),
+                                             PurePosixPath(f.filename).name == f"{assignment_id}.ipynb",
+                                             f.filename))
+        h.graded_file, h.attachment_id = best.filename, best.info.attachment_id
+        if PurePosixPath(best.filename).name != f"{assignment_id}.ipynb":
+            h.flags.append("renamed")
+        if len(notebooks) > 1:
+            h.flags.append("several_notebooks")
+            h.notes.append(f"graded {best.filename!r} of {len(notebooks)} notebooks "
+                           "(most release grade ids, then latest); the others are in kept/")
+        if best.from_zip:
+            h.flags.append("from_zip")
+    else:
+        h.status = "no_notebook"
+        h.flags.append("no_notebook")
+    others = [f for f in group if f is not best]
+    h.kept = [f.filename for f in others]
+    if any(not f.is_notebook and not f.is_zip and not f.junk for f in others):
+        h.flags.append("extra_files")
+    if any(f.is_zip and not (extracted / (f.rel + CONTENTS)).is_dir() for f in group):
+        h.flags.append("unreadable_zip")
+    if any(f.info.late for f in group):
+        h.flags.append("lms_late")
+    _timestamp(h, entry, best)
+    return h, best
+
+
+def _failed_entry(lms: str, group: list[_File], entry, exc: Exception) -> Handin:
+    h = _new_handin(lms, group, entry)
+    h.status = "error"
+    h.flags.append("collect_error")
+    h.notes.append(f"the collector failed on this entry ({type(exc).__name__}: {exc}); its files are in "
+                   "downloaded/<id>/extracted/: grade it by hand or report the bug")
+    h.files = [HandinFile(f.filename, "left", why="collector error") for f in group]
+    return h
+
+
+def _attribute_problems(log: Extraction, lms: str, handins: list[Handin], extracted: Path) -> list[str]:
+    """Each zip entry that was not unpacked goes to its student's row; the rest to the plan."""
     by_id = {h.lms_id: h for h in handins}
+    loose = []
+    for p in log.problems:
+        inner = p["zip"] + CONTENTS + "/" if (extracted / (p["zip"] + CONTENTS)).exists() or \
+            (extracted / p["zip"]).is_file() else ""
+        info, shown, _, _ = _owner(lms, inner + p["entry"]) if inner else (parse(lms, p["entry"]), p["entry"], "", "")
+        h = by_id.get(info.lms_id) if info is not None else None
+        if h is None:
+            loose.append(f"{p['zip']}: {p['entry'] or '(the whole zip)'}: {p['why']}")
+            continue
+        h.files.append(HandinFile(shown if info else p["entry"], "skipped", why=p["why"]))
+        if "skipped_entries" not in h.flags:
+            h.flags.append("skipped_entries")
+    return loose
+
+
+def _check_canvas_freshness(plan: HandinPlan, files: dict[str, list[_File]], log: Extraction, zone) -> None:
+    """Canvas stamps its entries with the time it built the zip, and may serve a zip built up
+    to a day earlier (docs/lms.md): a submission newer than that is not in it, or not as it is now."""
+    built = max((f.uploaded for group in files.values() for f in group if not f.from_zip and f.uploaded),
+                default=None)
+    if built is None:
+        return
+    plan.warnings.append(f"Canvas built this download at {built.isoformat(timespec='minutes')}: anything "
+                         "submitted after that is not in it (Canvas may serve a zip up to a day old)")
+    for h in plan.handins:
+        if h.timestamp and dt.datetime.fromisoformat(h.timestamp) > built:
+            h.flags.append("stale_download")
+            h.notes.append(f"submitted {h.timestamp}, after the download was built ({built.isoformat()}): "
+                           "download the submissions again")
+
+
+def _tell_nbgrader(plan: HandinPlan, files: dict[str, list[_File]], chosen: dict[str, _File], extracted: Path,
+                   assignment_id: str) -> None:
+    """What zip_collect is told for each extracted file, and the same in each row's file list."""
+    by_id = {h.lms_id: h for h in plan.handins}
     for lms_id, group in files.items():
         h = by_id[lms_id]
+        if h.status in ("draft", "error", "left_out"):
+            continue
         used: set[str] = set()
+        records = []
         for f in group:
             path = str((extracted / f.rel).resolve())
             if f is chosen.get(lms_id):
                 info = {"student_id": h.student_id, "file_id": f"{assignment_id}.ipynb"}
                 if h.timestamp:
                     info["timestamp"] = h.timestamp
+                records.append(HandinFile(f.filename, "graded", to=info["file_id"]))
             else:
-                info = {"student_id": h.student_id, "file_id": _unique(f"{KEPT}/{f.filename}", used)}
+                info = {"student_id": h.student_id, "file_id": _unique(f"{KEPT}/{f.stored}", used)}
+                why = "system file" if f.junk else ("notebook not chosen" if f.is_notebook else "")
+                records.append(HandinFile(f.filename, "kept", to=info["file_id"], why=why))
             plan.collect[path] = info
-    return plan
+        h.files = records + h.files
 
 
 def _lms_order(lms_id: str) -> tuple:
@@ -237,8 +349,11 @@ def _timestamp(h: Handin, entry, best: _File | None) -> None:
     if h.lms == CANVAS and "lms_late" not in h.flags:
         h.timestamp_source = "none (Canvas: not marked LATE)"
         return
-    h.timestamp = best.mtime.isoformat()
-    h.timestamp_source = "zip entry time"
+    if best.uploaded is None:
+        return
+    h.timestamp = best.uploaded.isoformat()
+    h.timestamp_source = ("Moodle zip entry (the file's upload time)" if h.lms == MOODLE else
+                          "Canvas zip entry (when Canvas built the zip: an upper bound)")
     h.flags.append("time_from_zip")
 
 
@@ -262,57 +377,159 @@ def _separate_shared_ids(handins: list[Handin], lms: str) -> None:
 # --------------------------------------------------------------------------- extraction
 
 
-def _zip_time(info: zipfile.ZipInfo, zone: ZoneInfo) -> float:
-    """A zip entry's (local, naive) time as epoch seconds in the LMS's time zone."""
+@dataclass
+class Extraction:
+    """What unpacking wrote and what it refused, for the collector (``extraction.json`` beside
+    extracted/): each unpacked file's zip entry time as the zip holds it (a naive local time,
+    whose zone depends on who wrote the zip: docs/lms.md), and each entry not unpacked."""
+
+    times: dict[str, str] = field(default_factory=dict)        # path under extracted/ -> naive ISO time
+    problems: list[dict] = field(default_factory=list)         # {"zip", "entry", "why"}
+
+    def add(self, other: "Extraction") -> None:
+        self.times.update(other.times)
+        self.problems.extend(other.problems)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps({"times": self.times, "problems": self.problems}, indent=1, ensure_ascii=False),
+                        encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> "Extraction":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        return cls(times=dict(data.get("times", {})), problems=list(data.get("problems", [])))
+
+
+def extraction_log(extracted: Path) -> Path:
+    """``downloaded/<id>/extraction.json``: next to extracted/, never inside it (zip_collect
+    would take it for a hand-in)."""
+    return Path(extracted).parent / "extraction.json"
+
+
+def entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its writer meant it. Without the UTF-8 flag (bit 11) Python reads
+    names as cp437; Canvas (rubyzip) and macOS write UTF-8 without the flag, so UTF-8 is tried
+    first, which a real cp437 name of non-ASCII bytes almost never is."""
+    if info.flag_bits & 0x800:
+        return info.filename
     try:
-        return dt.datetime(*info.date_time, tzinfo=zone).timestamp()
-    except ValueError:
-        return calendar.timegm((1980, 1, 1, 0, 0, 0))
+        return info.filename.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
 
 
-def safe_extract(archive: Path, dest: Path, *, timezone: str = DEFAULT_TIMEZONE, max_bytes: int = 500 * 2**20,
-                 max_files: int = 20000) -> list[str]:
-    """Unpack ``archive`` into ``dest`` keeping entry times; returns what was skipped and why.
+def _entry_parts(info: zipfile.ZipInfo) -> list[str]:
+    return [p for p in entry_name(info).replace("\\", "/").split("/") if p not in ("", ".")]
 
-    Entries with absolute paths or ``..``, symlinks, and anything past ``max_files`` entries
-    or ``max_bytes`` unpacked are skipped (a zip handed in by a student is untrusted)."""
-    zone = ZoneInfo(timezone)
-    skipped: list[str] = []
-    total = 0
+
+def _refusal(info: zipfile.ZipInfo, parts: list[str], n: int, max_files: int) -> str:
+    """Why an entry must not be unpacked, or ""."""
+    if n >= max_files:
+        return f"more than {max_files} entries"
+    if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        return "unsafe path (absolute, drive or ..)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic link"
+    return ""
+
+
+def safe_extract(archive: Path, dest: Path, *, root: Path | None = None, max_bytes: int = 500 * 2**20,
+                 max_files: int = 20000) -> Extraction:
+    """Unpack ``archive`` into ``dest``, entry by entry; what was refused is recorded, never raised.
+
+    A zip handed in by a student is untrusted and may be odd in any way: entries with absolute
+    paths or ``..``, links, anything past ``max_files`` entries or ``max_bytes`` unpacked, an
+    encrypted or unsupported entry, a name the file system refuses, a file where a folder of the
+    same name is needed. Each is skipped with its reason; the other entries are unpacked.
+    Times are recorded as the zip holds them (naive); paths are relative to ``root``
+    (default ``dest``). Each file's mtime is its entry time read as UTC (only the record is
+    authoritative: the zone is the collector's to decide)."""
     dest = Path(dest)
+    root = Path(root) if root is not None else dest
+    out = Extraction()
+    total = 0
+    where = archive.relative_to(root).as_posix() if archive.is_relative_to(root) else archive.name
     with zipfile.ZipFile(archive) as zf:
         for n, info in enumerate(zf.infolist()):
-            name = info.filename.replace("\\", "/")
-            parts = [p for p in name.split("/") if p not in ("", ".")]
+            parts = _entry_parts(info)
             if info.is_dir() or not parts:
                 continue
-            if n >= max_files or name.startswith("/") or ".." in parts or ":" in parts[0]:
-                skipped.append(f"{name}: unsafe path or too many entries")
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                skipped.append(f"{name}: symbolic link")
+            why = _refusal(info, parts, n, max_files)
+            if not why and total + info.file_size > max_bytes:
+                why = f"over {max_bytes} bytes unpacked"
+            if why:
+                out.problems.append({"zip": where, "entry": entry_name(info), "why": why})
                 continue
             total += info.file_size
-            if total > max_bytes:
-                skipped.append(f"{name}: over {max_bytes} bytes unpacked")
-                continue
             if parts[-1].lower().endswith(".ipynb") and not parts[-1].endswith(".ipynb"):
                 parts[-1] = parts[-1][:-6] + ".ipynb"   # nbgrader only finds "*.ipynb"
             target = dest.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
-            when = _zip_time(info, zone)
-            os.utime(target, (when, when))
-    return skipped
+            created = False
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src:
+                    with open(target, "xb") as fh:
+                        created = True
+                        shutil.copyfileobj(src, fh)
+            except (OSError, RuntimeError, NotImplementedError, zipfile.BadZipFile, EOFError) as exc:
+                out.problems.append({"zip": where, "entry": entry_name(info), "why": _why(exc)})
+                if created:                       # half written (a bad CRC, a full disk): not a hand-in
+                    target.unlink(missing_ok=True)
+                continue
+            try:
+                naive = dt.datetime(*info.date_time)
+            except ValueError:
+                naive = dt.datetime(1980, 1, 1)
+            stamp = naive.replace(tzinfo=dt.timezone.utc).timestamp()
+            os.utime(target, (stamp, stamp))
+            out.times[target.relative_to(root).as_posix()] = naive.isoformat()
+    return out
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, (FileExistsError, IsADirectoryError)):
+        return "another entry of the zip has this name, or a folder of this name"
+    if isinstance(exc, NotADirectoryError):
+        return "a folder of this path is a file in the same zip"
+    if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+        return "encrypted (password-protected) entry"
+    if isinstance(exc, NotImplementedError):
+        return f"compression the kit cannot read ({exc})"
+    if getattr(exc, "errno", None) == 36:
+        return "name too long for the file system"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class LmsSettings(Configurable):
-    """Settings shared by the kit's zip_collect plug-ins (``c.LmsSettings.<name>``)."""
+    """Settings shared by the kit's zip_collect plug-ins (``c.LmsSettings.<name>``).
+
+    Each source of a time has its own zone (docs/lms.md, "Submission times"): the zip entries
+    carry the LMS server's local time; the worksheet's and the timestamps file's times are read
+    by ``labkit lms-roster --timezone`` and stored with their offset in the roster."""
 
     lms = Enum(["auto", MOODLE, CANVAS], default_value="auto",
                help="The LMS of the download: 'auto' decides by its file names.").tag(config=True)
-    timezone = Unicode(DEFAULT_TIMEZONE, help="Time zone of the LMS's times (worksheet, zip entries).").tag(config=True)
+    moodle_zip_timezone = Unicode(DEFAULT_TIMEZONE, help=(
+        "Moodle's server time zone ($CFG->timezone, else PHP's date.timezone): its download stamps each "
+        "file with the file's upload time in this zone.")).tag(config=True)
+    canvas_zip_timezone = Unicode("UTC", help=(
+        "Canvas's server time zone: it stamps each entry with the time it built the zip, in this zone "
+        "(UTC on Instructure-hosted Canvas).")).tag(config=True)
+    grade_drafts = Bool(False, help=(
+        "Moodle: also collect and grade a participant whose worksheet Status is a draft (not submitted "
+        "for grading); flagged 'draft' either way.")).tag(config=True)
+
+    def zip_timezone(self, lms: str) -> str:
+        zone = self.moodle_zip_timezone if lms == MOODLE else self.canvas_zip_timezone
+        try:
+            ZoneInfo(zone)
+        except Exception:
+            raise ValueError(f"c.LmsSettings.{lms}_zip_timezone = {zone!r} is not an IANA time zone "
+                             "(e.g. 'Europe/Warsaw', 'UTC')") from None
+        return zone
 
 
 class LmsExtractor(ExtractorPlugin, LmsSettings):
@@ -323,13 +540,13 @@ class LmsExtractor(ExtractorPlugin, LmsSettings):
 
     def extract(self, archive_path: str, extracted_path: str) -> None:
         archive, extracted = Path(archive_path), Path(extracted_path)
+        log = Extraction()
         for path in sorted(p for p in archive.rglob("*") if p.is_file()):
             rel = path.relative_to(archive)
             if path.suffix.lower() == ".zip":
                 target = extracted / rel.parent / path.stem
                 self.log.info("Extracting %s -> %s", path, target)
-                for problem in safe_extract(path, target, timezone=self.timezone, max_bytes=self.max_bytes):
-                    self.log.warning("%s: skipped %s", path.name, problem)
+                log.add(self._unpack(path, target, extracted, shown=rel.as_posix()))
             else:
                 (extracted / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, extracted / rel)
@@ -337,14 +554,20 @@ class LmsExtractor(ExtractorPlugin, LmsSettings):
             nested = [p for p in extracted.rglob("*") if p.is_file() and p.suffix.lower() == ".zip"
                       and not Path(str(p) + CONTENTS).exists()]
             for path in sorted(nested):
-                try:
-                    problems = safe_extract(path, Path(str(path) + CONTENTS), timezone=self.timezone,
-                                            max_bytes=self.max_bytes)
-                except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
-                    self.log.warning("Cannot unpack %s (kept as it is): %s", path, exc)
-                    continue
-                for problem in problems:
-                    self.log.warning("%s: skipped %s", path.name, problem)
+                log.add(self._unpack(path, Path(str(path) + CONTENTS), extracted))
+        log.write(extraction_log(extracted))
+
+    def _unpack(self, path: Path, target: Path, extracted: Path, shown: str = "") -> Extraction:
+        """One zip; a zip that cannot be opened at all is a recorded problem, not an exit."""
+        where = shown or path.relative_to(extracted).as_posix()
+        try:
+            done = safe_extract(path, target, root=extracted, max_bytes=self.max_bytes)
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+            self.log.warning("Cannot unpack %s (kept as it is): %s", where, exc)
+            return Extraction(problems=[{"zip": where, "entry": "", "why": f"cannot be opened: {exc}"}])
+        for problem in done.problems:
+            self.log.warning("%s: not unpacked %s: %s", where, problem["entry"], problem["why"])
+        return done
 
 
 class LmsCollector(FileNameCollectorPlugin, LmsSettings):
@@ -366,8 +589,10 @@ class LmsCollector(FileNameCollectorPlugin, LmsSettings):
                              roster_file)
         release = course / coursedir.release_directory / assignment_id / f"{assignment_id}.ipynb"
         lms = self.lms if self.lms != "auto" or roster is None or not roster.lms else roster.lms
+        if lms == "auto":
+            lms = detect_lms(extracted)
         plan = plan_handins(extracted=extracted, assignment_id=assignment_id, release=release, roster=roster,
-                            lms=lms, timezone=self.timezone)
+                            lms=lms, zip_timezone=self.zip_timezone(lms), grade_drafts=self.grade_drafts)
         json_path, _ = write_manifest(plan, course)
         self.log.info("Hand-in manifest: %s", json_path)
         for h in plan.handins:
@@ -375,6 +600,8 @@ class LmsCollector(FileNameCollectorPlugin, LmsSettings):
                 self.log.warning("%s %s (%s): %s", h.lms, h.lms_id, h.student_id, ", ".join(h.flags))
         for rel in plan.unmatched:
             self.log.warning("Not in %s's naming, no student: %s", plan.lms, rel)
+        for text in plan.warnings:
+            self.log.warning("%s", text)
         self._register_students(plan, coursedir)
         return plan
 
@@ -384,6 +611,8 @@ class LmsCollector(FileNameCollectorPlugin, LmsSettings):
         from nbgrader.api import Gradebook
         with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
             for h in plan.handins:
+                if h.status == "left_out":
+                    continue
                 first, last = _split_name(h.name, plan.lms)
                 gb.update_or_create_student(h.student_id, first_name=first, last_name=last)
 

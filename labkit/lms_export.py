@@ -33,10 +33,11 @@ from labkit import lms_csv, scores
 from labkit.assignment import Assignment, load
 from labkit.handin import load_manifest
 from labkit.lms_naming import CANVAS, MOODLE, canvas_slug, moodle_folder, safe_component
-from labkit.roster import CANVAS_GRADEBOOK, MOODLE_WORKSHEET, participant_id
+from labkit.lms_headers import CANVAS_GRADEBOOK, MOODLE_NO, MOODLE_WORKSHEET, resolve
+from labkit.roster import DEFAULT_TIMEZONE, canvas_name, is_test_student, parse_lms_time, participant_id
 
 PENALTY, FINAL, LMS_GRADE = "late_penalty", "final", "lms_grade"
-NOTHING = ("missing", "no_notebook")     # statuses that score 0 without a gradebook entry
+NOTHING = ("missing", "no_notebook", "draft")   # statuses that score 0 without a gradebook entry
 
 
 class ExportError(Exception):
@@ -50,7 +51,7 @@ class StudentGrade:
     lms_id: str
     student_id: str
     name: str
-    status: str                               # "graded", "missing", "no_notebook", "not_graded"
+    status: str                               # "graded", "missing", "no_notebook", "draft", "not_graded", "left_out"
     parts: dict[str, float | None] = field(default_factory=dict)
     raw: float = 0.0                          # points before the late penalty
     penalty: float = 0.0
@@ -71,6 +72,8 @@ class ExportResult:
     grades: list[StudentGrade]
     untouched: list[str] = field(default_factory=list)   # LMS rows left as they were, and why
     warnings: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)    # LMS rows that are not students (Canvas's Test Student)
+    language: str = ""                                  # the LMS file's interface language
 
 
 # --------------------------------------------------------------------------- grades
@@ -99,6 +102,8 @@ def _grades(manifest: dict, course: Path, assignment: Assignment, gb) -> list[St
                          flags=list(h["flags"]), graded_file=h.get("graded_file", ""), prefix=h.get("prefix", ""),
                          attachment_id=h.get("attachment_id", ""), folders=h.get("folders", True),
                          parts=scores.empty_row(assignment))
+        if h["status"] == "error":          # the collector failed on it: a TA's case, never a number
+            g.status = "not_graded"
         if h["status"] == "collected":
             row = book.get(h["student_id"])
             if row is None:
@@ -136,19 +141,24 @@ def _num(value: float, lang: str) -> str:
     return text.replace(".", ",") if lang == "pl" else text
 
 
+_NOTHING_WHY = {
+    "en": {"missing": "no notebook was handed in", "no_notebook": "no notebook (.ipynb) among the files handed in",
+           "draft": "only a draft was saved, never submitted for grading"},
+    "pl": {"missing": "nie oddano notebooka", "no_notebook": "wśród oddanych plików nie ma notebooka (.ipynb)",
+           "draft": "zapisano tylko wersję roboczą, nieprzesłaną do oceny"},
+}
+
+
 def comment(g: StudentGrade, *, assignment: Assignment, lms_max: float) -> str:
     """The student's short comment: per-part points, late penalty, result, LMS grade, in the
     assignment's language. Only names of parts and numbers: nothing of the hidden checks."""
     lang = _lang(assignment)
     n = lambda v: _num(v, lang)   # noqa: E731
     top = assignment.max_points
-    if g.status in ("missing", "no_notebook"):
+    if g.status in NOTHING:
         if lang == "en":
-            why = "no notebook was handed in" if g.status == "missing" else \
-                "no notebook (.ipynb) among the files handed in"
-            return f"{assignment.id}: {why}: 0/{n(top)} points, grade 0/{n(lms_max)}."
-        why = "nie oddano notebooka" if g.status == "missing" else "wśród oddanych plików nie ma notebooka (.ipynb)"
-        return f"{assignment.id}: {why}: 0/{n(top)} pkt, ocena 0/{n(lms_max)}."
+            return f"{assignment.id}: {_NOTHING_WHY['en'][g.status]}: 0/{n(top)} points, grade 0/{n(lms_max)}."
+        return f"{assignment.id}: {_NOTHING_WHY['pl'][g.status]}: 0/{n(top)} pkt, ocena 0/{n(lms_max)}."
     keys = [*assignment.part_ids, *((scores.MANUAL,) if assignment.manual else ())]
     maxima = scores.max_points(assignment)
     parts = ", ".join(f"{k} {n(g.parts.get(k) or 0.0)}/{n(maxima[k])}" for k in keys)
@@ -196,54 +206,46 @@ def _float(text: str) -> float | None:
 
 
 def export_moodle(*, course: Path, assignment_id: str, worksheet: Path, max_grade: float | None = None,
-                  columns: dict[str, str] | None = None, gradebook=None) -> ExportResult:
-    """The filled-in worksheet, the feedback zip and the parts CSV (see the module doc)."""
+                  columns: dict[str, str] | None = None, gradebook=None,
+                  timezone: str = DEFAULT_TIMEZONE) -> ExportResult:
+    """The filled-in worksheet, the feedback zip and the parts CSV (see the module doc).
+
+    ``timezone``: the zone in which the worksheet shows its times (the downloading teacher's
+    Moodle time zone); ``Last modified (grade)`` is written back as the same instant in ISO 8601
+    with its offset, which PHP's ``strtotime`` reads in any interface language (docs/lms.md)."""
     course = Path(course)
     assignment = load(assignment_id, course)
-    cols = {**MOODLE_WORKSHEET, **(columns or {})}
     table = lms_csv.load(worksheet)
-    ident, grade_col = table.column(cols["identifier"]), table.column(cols["grade"])
-    max_col = table.column(cols["max_grade"], required=False)
-    change_col = table.column(cols["can_change"], required=False)
-    feedback_col = table.column(cols["feedback"], required=False)
+    cols = resolve(table.columns, MOODLE_WORKSHEET, overrides=columns, required=("identifier", "grade"),
+                   what=str(worksheet))
     grades = {g.lms_id: g for g in class_grades(course=course, assignment=assignment, gradebook=gradebook)}
-    result = ExportResult(lms=MOODLE, files=[], grades=list(grades.values()))
-    if feedback_col is None:
-        result.warnings.append(f"no {cols['feedback']!r} column (feedback comments off in the assignment): "
-                               "grades only")
-    maxima = [m for r in table.rows if (m := _float(table.get(r, max_col))) is not None] if max_col is not None else []
-    lms_max = max_grade if max_grade is not None else (maxima[0] if maxima else None)
-    if lms_max is None:
-        raise ExportError(f"no {cols['max_grade']!r} in the worksheet: give --max-grade")
-    # Moodle shows (and reads back) grades with the interface's decimal separator.
-    comma = any("," in table.get(r, max_col) for r in table.rows) if max_col is not None else False
+    result = ExportResult(lms=MOODLE, files=[], grades=list(grades.values()), language=cols.language)
+    if cols["feedback"] is None:
+        result.warnings.append(f"NO COMMENTS WRITTEN: the worksheet has no column {cols.headers['feedback']} "
+                               "(feedback comments off in the assignment, or a renamed column: --column "
+                               "feedback=HEADER); grades only")
+    if cols["graded"] is None:
+        result.warnings.append(f"no column {cols.headers['graded']}: Moodle's upload will refuse this worksheet")
+    lms_max = _moodle_max(table, cols, max_grade)
+    # Moodle shows (and reads back, unformat_float) grades with the interface's decimal separator.
+    comma = cols.language == "pl" or any("," in table.get(r, cols["max_grade"]) for r in table.rows)
     seen = set()
-    for row in table.rows:
-        raw_id = table.get(row, ident).strip()
+    for n, row in enumerate(table.rows, 2):
+        raw_id = table.get(row, cols["identifier"]).strip()
         if not raw_id:
             continue
         pid = participant_id(raw_id)
         seen.add(pid)
+        _readable_grade_time(table, row, cols, timezone, f"{worksheet.name}:{n}", result)
         g = grades.get(pid)
-        if g is None:
-            result.untouched.append(f"{raw_id}: not in the hand-in manifest (a roster from another worksheet?)")
-            continue
-        if change_col is not None and table.get(row, change_col).strip().casefold() in ("no", "nie"):
-            result.untouched.append(f"{raw_id} ({g.student_id}): Moodle says the grade cannot be changed")
-            continue
-        if g.status == "not_graded":
-            result.untouched.append(f"{raw_id} ({g.student_id}): handed in, but not in the gradebook "
-                                    f"(run nbgrader autograde {assignment.id})")
-            continue
-        if g.status in NOTHING and _float(table.get(row, grade_col)) is not None:
-            # Nothing came through the download, but Moodle holds a grade (given by hand?): kept.
-            result.untouched.append(f"{raw_id} ({g.student_id}): nothing handed in, Moodle already has "
-                                    f"the grade {table.get(row, grade_col)!r}")
+        why = _moodle_untouched(table, row, cols, g, assignment)
+        if why:
+            result.untouched.append(f"{raw_id}{f' ({g.student_id})' if g else ''}: {why}")
             continue
         value = f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):.2f}"
-        table.set(row, grade_col, value.replace(".", ",") if comma else value)
-        if feedback_col is not None:
-            table.set(row, feedback_col, comment(g, assignment=assignment, lms_max=lms_max))
+        table.set(row, cols["grade"], value.replace(".", ",") if comma else value)
+        if cols["feedback"] is not None:
+            table.set(row, cols["feedback"], comment(g, assignment=assignment, lms_max=lms_max))
     for pid, g in grades.items():
         if pid not in seen:
             result.untouched.append(f"participant {pid} ({g.student_id}): in the download, not in the worksheet "
@@ -255,6 +257,56 @@ def export_moodle(*, course: Path, assignment_id: str, worksheet: Path, max_grad
     result.files.append(write_parts(result.grades, assignment=assignment, lms_max=lms_max,
                                     path=reports / f"{assignment.id}_lms_parts.csv"))
     return result
+
+
+def _moodle_max(table, cols, max_grade: float | None) -> float:
+    if max_grade is not None:
+        return max_grade
+    col = cols["max_grade"]
+    maxima = [m for r in table.rows if (m := _float(table.get(r, col))) is not None] if col is not None else []
+    if not maxima:
+        raise ExportError(f"no {cols.headers['max_grade']} in the worksheet: give --max-grade")
+    return maxima[0]
+
+
+def _moodle_untouched(table, row, cols, g: StudentGrade | None, assignment: Assignment) -> str:
+    """Why this worksheet row keeps what Moodle has, or ""."""
+    if g is None:
+        return "not in the hand-in manifest (a roster from another worksheet?)"
+    if g.status == "left_out":
+        return "not a student (left out of the roster)"
+    if cols["can_change"] is not None and table.get(row, cols["can_change"]).strip().casefold() in \
+            {t.casefold() for t in MOODLE_NO}:
+        return "Moodle says the grade cannot be changed"
+    if g.status == "not_graded":
+        return f"handed in, but not in the gradebook (run nbgrader autograde {assignment.id})"
+    if g.status in NOTHING and _float(table.get(row, cols["grade"])) is not None:
+        # Nothing came through the download, but Moodle holds a grade (given by hand?): kept.
+        return f"nothing handed in, Moodle already has the grade {table.get(row, cols['grade'])!r}"
+    return ""
+
+
+def _readable_grade_time(table, row, cols, timezone: str, where: str, result: ExportResult) -> None:
+    """``Last modified (grade)`` as ISO 8601 with its offset.
+
+    Moodle's upload reads this field with PHP's ``strtotime()`` and skips a row whose grade in
+    Moodle is more than 60 s newer (importgradeslib.php ``next()``, locallib.php
+    ``process_import_grades()``). ``strtotime`` reads no Polish date ("wtorek, 11 marca 2025,
+    09:15") and reads an English one in the server's zone, not the teacher's; it returns false,
+    i.e. 0, and every graded row is skipped. The same instant in ISO 8601 keeps the check's
+    meaning in every language. "-" (never graded) stays."""
+    col = cols["graded"]
+    if col is None:
+        return
+    text = table.get(row, col)
+    try:
+        when = parse_lms_time(text, timezone)
+    except ValueError:
+        result.warnings.append(f"{where}: cannot read {cols.headers['graded']} {text!r}: left as it is "
+                               "(Moodle may skip this row on upload)")
+        return
+    if when is not None:
+        table.set(row, col, when.isoformat())
 
 
 def _with_feedback(grades: list[StudentGrade], result: ExportResult):
@@ -293,56 +345,85 @@ def _canvas_column(headers: list[str], wanted: str | None, assignment_id: str) -
     return None
 
 
-def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, column: str | None = None,
-                  points: float | None = None, columns: dict[str, str] | None = None,
-                  gradebook=None) -> ExportResult:
-    """The gradebook-import CSV, the re-upload zip, per-student feedback files, comments and parts CSV."""
-    course = Path(course)
-    assignment = load(assignment_id, course)
-    cols = {**CANVAS_GRADEBOOK, **(columns or {})}
+@dataclass
+class _CanvasFile:
+    """Canvas's gradebook export as the import reads it: its columns, separator and numbers."""
+
+    table: lms_csv.CsvTable
+    cols: object
+    header: str
+    col_index: int | None
+    lms_max: float
+    comma: bool                 # decimal comma (a Polish, German... export)
+
+    def number(self, value: float) -> str:
+        text = f"{value:.2f}"
+        return text.replace(".", ",") if self.comma else text
+
+
+def _read_canvas(gradebook_csv: Path, column: str | None, points: float | None, assignment_id: str,
+                 columns: dict[str, str] | None) -> _CanvasFile:
     table = lms_csv.load(gradebook_csv)
-    student_c, id_c = table.column(cols["student"]), table.column(cols["id"])
-    optional = [table.column(cols[k], required=False) for k in ("sis_user_id", "sis_login_id", "section")]
-    header = _canvas_column(table.columns, column, assignment.id)
+    cols = resolve(table.columns, CANVAS_GRADEBOOK, overrides=columns, required=("id",), what=str(gradebook_csv))
+    header = _canvas_column(table.columns, column, assignment_id)
     if header is None and not column:
-        raise ExportError(f"no gradebook column for {assignment.id!r} in {gradebook_csv}; give --canvas-column "
+        raise ExportError(f"no gradebook column for {assignment_id!r} in {gradebook_csv}; give --canvas-column "
                           f"(an existing header such as 'Lab 6 (12345)', or a new name to create the assignment)")
     header = header or column
     col_index = table.columns.index(header) if header in table.columns else None
-    possible = None
-    rows_out: list[list[str]] = []
+    possible, comma = None, False
     for row in table.rows:
-        who = table.get(row, student_c).strip()
-        if who.casefold() == "points possible":
-            possible = _float(table.get(row, col_index)) if col_index is not None else None
+        # Canvas writes "    Points Possible" in the first column (its importer looks for the words).
+        if "points possible" in table.get(row, 0).casefold() and col_index is not None:
+            text = table.get(row, col_index)
+            possible, comma = _float(text), "," in text
     lms_max = points if points is not None else possible
     if lms_max is None:
         raise ExportError(f"no 'Points Possible' for {header!r} in the export: give --points")
+    return _CanvasFile(table, cols, header, col_index, lms_max, comma)
+
+
+def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, column: str | None = None,
+                  points: float | None = None, columns: dict[str, str] | None = None,
+                  gradebook=None) -> ExportResult:
+    """The gradebook-import CSV, the re-upload zip, per-student feedback files, comments and parts CSV.
+
+    The import CSV keeps the export's separator, decimal mark and byte-order mark (Canvas's
+    importer reads ``,`` or ``;`` and either decimal mark: lib/gradebook_importer.rb) and always
+    has a ``Student`` column, which every Canvas accepts; Canvas's Test Student is left out."""
+    course = Path(course)
+    assignment = load(assignment_id, course)
+    src = _read_canvas(gradebook_csv, column, points, assignment.id, columns)
+    table, cols = src.table, src.cols
     grades = {g.lms_id: g for g in class_grades(course=course, assignment=assignment, gradebook=gradebook)}
-    result = ExportResult(lms=CANVAS, files=[], grades=list(grades.values()))
-    out_header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", header]
-    rows_out.append(["Points Possible", "", "", "", "", f"{lms_max:g}"])
+    result = ExportResult(lms=CANVAS, files=[], grades=[g for g in grades.values() if g.status != "left_out"],
+                          left_out=[f"{g.lms_id}: {g.name or 'Test Student'}: Canvas's Test Student, left out"
+                                    for g in grades.values() if g.status == "left_out"])
+    grade_of = lambda g: src.number(rescale(g.final, kit_max=assignment.max_points, lms_max=src.lms_max))  # noqa: E731
+    rows_out: list[list[str]] = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", src.header],
+                                 ["Points Possible", "", "", "", "", src.number(src.lms_max)]]
     seen = set()
     for row in table.rows:
-        uid = table.get(row, id_c).strip()
+        uid = table.get(row, cols["id"]).strip()
         if not uid.isdigit():
             continue
         seen.add(uid)
-        base = [table.get(row, student_c), uid, *(table.get(row, i) for i in optional)]
-        g = grades.get(uid)
-        kept = table.get(row, col_index).strip() if col_index is not None else ""
-        if g is not None and g.status in NOTHING and kept and _float(kept) is not None:
-            result.untouched.append(f"{uid} ({g.student_id}): nothing handed in, Canvas already has {kept!r}")
-            g = None
-        if g is None or g.status == "not_graded":
-            if g is not None:
-                result.untouched.append(f"{uid} ({g.student_id}): handed in, not in the gradebook "
-                                        f"(run nbgrader autograde {assignment.id})")
-            rows_out.append([*base, table.get(row, col_index) if col_index is not None else ""])
+        name = canvas_name(table, row, cols)
+        sis, login = table.get(row, cols["sis_user_id"]), table.get(row, cols["sis_login_id"])
+        if is_test_student(name, sis, login):
+            result.left_out.append(f"{uid} ({name}): Canvas's Test Student: no row in the import")
             continue
-        rows_out.append([*base, f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):g}"])
+        base = [name, uid, sis, login, table.get(row, cols["section"])]
+        kept = table.get(row, src.col_index).strip() if src.col_index is not None else ""
+        why = _canvas_untouched(grades.get(uid), kept, assignment)
+        if why:
+            if grades.get(uid) is not None:
+                result.untouched.append(f"{uid} ({grades[uid].student_id}): {why}")
+            rows_out.append([*base, kept])
+            continue
+        rows_out.append([*base, grade_of(grades[uid])])
     for uid, g in grades.items():
-        if uid in seen:
+        if uid in seen or g.status == "left_out":
             continue
         if not uid.isdigit():
             result.untouched.append(f"{uid} ({g.student_id}): anonymous grading: Canvas imports by user id only")
@@ -352,27 +433,41 @@ def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, colu
             continue
         # In the download but not in this export (enrolled later?): Canvas matches rows by ID.
         result.warnings.append(f"{uid} ({g.student_id}): not in the gradebook export; row added by ID")
-        rows_out.append([g.name, uid, "", "", "", f"{rescale(g.final, kit_max=assignment.max_points, lms_max=lms_max):g}"])
+        rows_out.append([g.name, uid, "", "", "", grade_of(g)])
     reports = course / "reports"
     grades_path = reports / f"{assignment.id}_canvas_grades.csv"
-    _write_csv(grades_path, [out_header, *rows_out])
+    _write_csv(grades_path, rows_out, delimiter=table.delimiter, bom=table.bom)
     result.files.append(grades_path)
     comments = reports / f"{assignment.id}_canvas_comments.csv"
     _write_csv(comments, [["Student", "ID", "student_id", "comment"],
-                          *([g.name, g.lms_id, g.student_id, comment(g, assignment=assignment, lms_max=lms_max)]
-                            for g in result.grades if g.status != "not_graded")])
+                          *([g.name, g.lms_id, g.student_id, comment(g, assignment=assignment, lms_max=src.lms_max)]
+                            for g in result.grades if g.status != "not_graded")], delimiter=table.delimiter,
+               bom=table.bom)
     result.files.append(comments)
     result.files.extend(_canvas_feedback(result.grades, assignment, reports, result))
-    result.files.append(write_parts(result.grades, assignment=assignment, lms_max=lms_max,
+    result.files.append(write_parts(result.grades, assignment=assignment, lms_max=src.lms_max,
                                     path=reports / f"{assignment.id}_lms_parts.csv"))
     return result
 
 
-def _write_csv(path: Path, rows: list[list[str]]) -> None:
+def _canvas_untouched(g: StudentGrade | None, kept: str, assignment: Assignment) -> str:
+    """Why a row keeps what Canvas has ("" when the kit writes the grade)."""
+    if g is None:
+        return "no hand-in in the manifest"
+    if g.status == "not_graded":
+        return f"handed in, not in the gradebook (run nbgrader autograde {assignment.id})"
+    if g.status in NOTHING and kept:
+        # A grade given by hand, "EX" (excused) or "N/A" (not assigned): Canvas's, not the kit's.
+        return f"nothing handed in, Canvas already has {kept!r}"
+    return ""
+
+
+def _write_csv(path: Path, rows: list[list[str]], *, delimiter: str = ",", bom: bool = False) -> None:
+    """Ruby CSV's way, as Canvas writes and reads it: minimal quoting, LF line ends."""
     import csv
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(rows)
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as fh:
+        csv.writer(fh, delimiter=delimiter, lineterminator="\n").writerows(rows)
 
 
 def _canvas_feedback(grades: list[StudentGrade], assignment: Assignment, reports: Path,

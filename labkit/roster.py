@@ -25,28 +25,17 @@ import csv
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from labkit import lms_csv
+from labkit.lms_headers import (CANVAS_GRADEBOOK, MOODLE_PARTICIPANTS, MOODLE_WORKSHEET, STUDENT_NUMBER,
+                                 moodle_status, resolve)
 from labkit.lms_naming import CANVAS, MOODLE
 
 ROSTER_NAME = "roster.csv"
 DEFAULT_TIMEZONE = "Europe/Warsaw"
-
-# Column names as Moodle and Canvas write them with an English interface (docs/lms.md cites
-# the language strings). ``--column KEY=HEADER`` on the command line renames any of them.
-MOODLE_WORKSHEET = {
-    "identifier": "Identifier", "full_name": "Full name", "email": "Email address", "id_number": "ID number",
-    "status": "Status", "grade": "Grade", "max_grade": "Maximum Grade", "can_change": "Grade can be changed",
-    "submitted": "Last modified (submission)", "graded": "Last modified (grade)", "feedback": "Feedback comments",
-}
-MOODLE_PARTICIPANTS = {"first_name": "First name", "last_name": "Last name", "id_number": "ID number",
-                       "email": "Email address"}
-CANVAS_GRADEBOOK = {"student": "Student", "id": "ID", "sis_user_id": "SIS User ID", "sis_login_id": "SIS Login ID",
-                    "section": "Section"}
-
 
 @dataclass
 class RosterEntry:
@@ -62,12 +51,16 @@ class RosterEntry:
     section: str = ""
     submitted_at: str = ""     # ISO 8601 with offset, when the LMS export says (Moodle worksheet)
     source: str = ""           # which file gave the student id
+    status: str = ""           # Moodle: "submitted", "draft" or "new" (the worksheet's Status); "left_out": not a student
 
 
 @dataclass
 class Roster:
     lms: str
     entries: list[RosterEntry]
+    left_out: list[str] = field(default_factory=list)   # LMS rows that are not students (Canvas's Test Student)
+    warnings: list[str] = field(default_factory=list)   # rows read with a problem (an unreadable time)
+    language: str = ""                                  # the interface language of the LMS file's headers
 
     def by_lms_id(self) -> dict[str, RosterEntry]:
         return {e.lms_id: e for e in self.entries}
@@ -140,93 +133,138 @@ def parse_lms_time(text: str, timezone: str = DEFAULT_TIMEZONE) -> dt.datetime |
 # --------------------------------------------------------------------------- building rosters
 
 
-def _columns(overrides: dict[str, str] | None, defaults: dict[str, str]) -> dict[str, str]:
-    unknown = set(overrides or {}) - set(defaults)
-    if unknown:
-        raise KeyError(f"unknown column key(s) {sorted(unknown)}; known: {sorted(defaults)}")
-    return {**defaults, **(overrides or {})}
+def _time(text: str, timezone: str, where: str, warnings: list[str]) -> str:
+    """An LMS time as ISO 8601 with its offset; an unreadable one is a warning and "", never an exit."""
+    try:
+        when = parse_lms_time(text, timezone)
+    except ValueError as exc:
+        warnings.append(f"{where}: {exc}; no time taken from it")
+        return ""
+    return when.isoformat() if when else ""
+
+
+def _moodle_numbers(participants: Path, overrides: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Student numbers from the participants export, by e-mail and by full name. A default
+    Moodle shows only the e-mail (showuseridentity): then there is no number, and no error."""
+    people = lms_csv.load(participants)
+    cols = resolve(people.columns, MOODLE_PARTICIPANTS, overrides=overrides, what=str(participants),
+                   extra={"student_number": STUDENT_NUMBER})
+    number_col = cols["id_number"] if cols["id_number"] is not None else cols["student_number"]
+    by_email: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    if number_col is None:
+        return by_email, by_name
+    for row in people.rows:
+        number = people.get(row, number_col).strip()
+        if not number:
+            continue
+        mail = people.get(row, cols["email"]).strip()
+        if mail:
+            by_email[mail.casefold()] = number
+        name = people.get(row, cols["full_name"]) if cols["full_name"] is not None else \
+            f"{people.get(row, cols['first_name'])} {people.get(row, cols['last_name'])}"
+        if name.strip():
+            by_name[name_key(name)] = number
+    return by_email, by_name
 
 
 def from_moodle(*, worksheet: Path, participants: Path | None = None, timezone: str = DEFAULT_TIMEZONE,
                 columns: dict[str, str] | None = None) -> Roster:
     """The roster of one Moodle assignment: its grading worksheet, joined with the course's
-    participants export (for the ID number) when given."""
-    cols = _columns(columns, {**MOODLE_WORKSHEET, **{f"p_{k}": v for k, v in MOODLE_PARTICIPANTS.items()}})
+    participants export (for a student number) when given. Headers in English or Polish
+    (labkit/lms_headers.py); ``columns`` renames any key, for both files (participants' keys
+    with a ``p_`` prefix)."""
+    overrides = dict(columns or {})
+    p_overrides = {k[2:]: v for k, v in overrides.items() if k.startswith("p_")}
+    w_overrides = {k: v for k, v in overrides.items() if not k.startswith("p_")}
     sheet = lms_csv.load(worksheet)
-    ident = sheet.column(cols["identifier"])
-    full = sheet.column(cols["full_name"], required=False)
-    email = sheet.column(cols["email"], required=False)
-    idnum = sheet.column(cols["id_number"], required=False)
-    submitted = sheet.column(cols["submitted"], required=False)
-    by_email: dict[str, str] = {}
-    by_name: dict[str, str] = {}
-    if participants is not None:
-        people = lms_csv.load(participants)
-        p_first, p_last = people.column(cols["p_first_name"]), people.column(cols["p_last_name"])
-        p_id, p_email = people.column(cols["p_id_number"]), people.column(cols["p_email"], required=False)
-        for row in people.rows:
-            number = people.get(row, p_id).strip()
-            if not number:
-                continue
-            if people.get(row, p_email).strip():
-                by_email[people.get(row, p_email).strip().casefold()] = number
-            by_name[name_key(f"{people.get(row, p_first)} {people.get(row, p_last)}")] = number
-    entries = []
-    for row in sheet.rows:
-        if not sheet.get(row, ident).strip():
+    cols = resolve(sheet.columns, MOODLE_WORKSHEET, overrides=w_overrides, required=("identifier",),
+                   what=str(worksheet), extra={"student_number": STUDENT_NUMBER})
+    by_email, by_name = _moodle_numbers(participants, p_overrides) if participants is not None else ({}, {})
+    number_col = cols["id_number"] if cols["id_number"] is not None else cols["student_number"]
+    out = Roster(MOODLE, [], language=cols.language)
+    for n, row in enumerate(sheet.rows, 2):
+        if not sheet.get(row, cols["identifier"]).strip():
             continue
-        pid = participant_id(sheet.get(row, ident))
-        name, mail = sheet.get(row, full).strip(), sheet.get(row, email).strip()
+        pid = participant_id(sheet.get(row, cols["identifier"]))
+        name, mail = sheet.get(row, cols["full_name"]).strip(), sheet.get(row, cols["email"]).strip()
         candidates = [(by_email.get(mail.casefold()) if mail else None, "participants export (e-mail)"),
                       (by_name.get(name_key(name)) if name else None, "participants export (name)"),
-                      (sheet.get(row, idnum).strip() or None, "worksheet ID number"),
+                      (sheet.get(row, number_col).strip() or None, "worksheet student number"),
                       (mail.split("@")[0] if mail else None, "e-mail")]
         student, source = next(((clean_id(v), s) for v, s in candidates if v and clean_id(v)),
                                (f"moodle-{pid}", "participant id"))
-        when = parse_lms_time(sheet.get(row, submitted), timezone) if submitted is not None else None
-        entries.append(RosterEntry(student_id=student, lms=MOODLE, lms_id=pid, name=name, email=mail,
-                                   submitted_at=when.isoformat() if when else "", source=source))
-    return Roster(MOODLE, entries)
+        when = _time(sheet.get(row, cols["submitted"]), timezone, f"{worksheet.name}:{n}", out.warnings)
+        status = moodle_status(sheet.get(row, cols["status"])) if cols["status"] is not None else ""
+        out.entries.append(RosterEntry(student_id=student, lms=MOODLE, lms_id=pid, name=name, email=mail,
+                                       submitted_at=when, source=source, status=status))
+    return out
 
 
-def from_canvas(*, gradebook: Path, timestamps: Path | None = None, timezone: str = DEFAULT_TIMEZONE,
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+def is_test_student(name: str, sis_user_id: str, sis_login_id: str) -> bool:
+    """Canvas's Test Student (Student View): no SIS User ID, and a login that is the 40-hex
+    HMAC Canvas gives it (app/models/course.rb, find_or_create_student_view_student); its
+    name ("Student, Test", translated at creation) alone is not trusted."""
+    return not sis_user_id.strip() and bool(_HEX40.match(sis_login_id.strip()))
+
+
+def from_canvas(*, gradebook: Path, timestamps: Path | None = None, timezone: str = "UTC",
                 columns: dict[str, str] | None = None) -> Roster:
-    """The roster from Canvas's gradebook export. Rows without a numeric ``ID`` (the
-    "Points Possible" row, the test student's blank lines) are not students.
+    """The roster from Canvas's gradebook export (``Student`` or ``LastName``/``FirstName``;
+    comma or semicolon). Rows without a numeric ``ID`` (``Points Possible``, ``Manual Posting``)
+    are not students; the Test Student is left out and said so.
 
     ``timestamps``: an optional CSV with ``ID`` (Canvas user id) and ``submitted_at`` (ISO
-    8601, e.g. the Submissions API's field of that name), because Canvas's download carries
-    no submission time (docs/lms.md)."""
-    cols = _columns(columns, CANVAS_GRADEBOOK)
+    8601, e.g. the Submissions API's field of that name, in UTC), because Canvas's download
+    carries no submission time (docs/lms.md); a time without an offset is in ``timezone``."""
     book = lms_csv.load(gradebook)
-    student, uid = book.column(cols["student"]), book.column(cols["id"])
-    sis, login = book.column(cols["sis_user_id"], required=False), book.column(cols["sis_login_id"], required=False)
-    section = book.column(cols["section"], required=False)
-    times = _timestamps(timestamps, timezone) if timestamps is not None else {}
-    entries = []
+    cols = resolve(book.columns, CANVAS_GRADEBOOK, overrides=columns, required=("id",), what=str(gradebook))
+    if cols["student"] is None and (cols["last_name"] is None or cols["first_name"] is None):
+        raise KeyError(f"{gradebook}: no 'Student' column, nor 'LastName' and 'FirstName' (the file has "
+                       f"{book.columns}); name it with --column student=HEADER")
+    out = Roster(CANVAS, [], language=cols.language)
+    times = _timestamps(timestamps, timezone, out.warnings) if timestamps is not None else {}
     for row in book.rows:
-        user = book.get(row, uid).strip()
+        user = book.get(row, cols["id"]).strip()
         if not user.isdigit():
             continue
-        candidates = [(book.get(row, sis).strip(), "SIS User ID"), (book.get(row, login).strip(), "SIS Login ID")]
+        name = canvas_name(book, row, cols)
+        sis, login = book.get(row, cols["sis_user_id"]).strip(), book.get(row, cols["sis_login_id"]).strip()
+        if is_test_student(name, sis, login):
+            # Kept as a "left_out" row, so that the collector knows its hand-in is nobody's.
+            out.left_out.append(f"{user} ({name}): Canvas's Test Student, not a student: left out of the roster, "
+                                "the gradebook and the export")
+            out.entries.append(RosterEntry(student_id=f"canvas-{user}", lms=CANVAS, lms_id=user, name=name,
+                                           source="Canvas Test Student", status="left_out"))
+            continue
+        candidates = [(sis, "SIS User ID"), (login, "SIS Login ID")]
         sid, source = next(((clean_id(v), s) for v, s in candidates if v and clean_id(v)),
                            (f"canvas-{user}", "Canvas user id"))
-        when = times.get(user)
-        entries.append(RosterEntry(student_id=sid, lms=CANVAS, lms_id=user, name=book.get(row, student).strip(),
-                                   sis_user_id=book.get(row, sis).strip(), sis_login_id=book.get(row, login).strip(),
-                                   section=book.get(row, section).strip(),
-                                   submitted_at=when.isoformat() if when else "", source=source))
-    return Roster(CANVAS, entries)
+        out.entries.append(RosterEntry(student_id=sid, lms=CANVAS, lms_id=user, name=name, sis_user_id=sis,
+                                       sis_login_id=login, section=book.get(row, cols["section"]).strip(),
+                                       submitted_at=times.get(user, ""), source=source))
+    return out
 
 
-def _timestamps(path: Path, timezone: str) -> dict[str, dt.datetime]:
+def canvas_name(book, row, cols) -> str:
+    """The student's sortable name ("Last, First") from either export layout."""
+    if cols["student"] is not None:
+        return book.get(row, cols["student"]).strip()
+    last, first = book.get(row, cols["last_name"]).strip(), book.get(row, cols["first_name"]).strip()
+    return f"{last}, {first}" if last and first else (last or first)
+
+
+def _timestamps(path: Path, timezone: str, warnings: list[str]) -> dict[str, str]:
     table = lms_csv.load(path)
     uid = table.column("ID", "user_id", "lms_id")
     when = table.column("submitted_at", "timestamp")
     out = {}
-    for row in table.rows:
-        value = parse_lms_time(table.get(row, when), timezone)
-        if value is not None:
+    for n, row in enumerate(table.rows, 2):
+        value = _time(table.get(row, when), timezone, f"{path.name}:{n}", warnings)
+        if value:
             out[table.get(row, uid).strip()] = value
     return out
 
