@@ -96,5 +96,11 @@ c.ZipCollectApp.collector_plugin = LmsCollector
 # kept notebooks (their names are not the release's), so it stays off.
 c.ZipCollectApp.strict = False
 c.LmsSettings.lms = "auto"                # or "moodle" / "canvas"
-c.LmsSettings.timezone = "Europe/Warsaw"  # the LMS's times (worksheet, zip entries)
+# Zip entries carry the LMS server's local time (docs/lms.md, "Submission times"): Moodle the
+# file's upload time, Canvas the time it built the zip (UTC on Instructure's hosting).
+c.LmsSettings.moodle_zip_timezone = "Europe/Warsaw"
+c.LmsSettings.canvas_zip_timezone = "UTC"
+# A Moodle draft (worksheet Status "Wersja robocza" / "Draft (not submitted)") is no hand-in:
+# flagged and left; True grades it (still flagged).
+c.LmsSettings.grade_drafts = False
 # ---- end of the LMS block -------------------------------------------------------------------

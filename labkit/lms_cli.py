@@ -25,9 +25,12 @@ def add_parsers(sub) -> None:
     src.add_argument("--canvas-gradebook", type=Path, help="Canvas's gradebook export (CSV)")
     roster.add_argument("--moodle-participants", type=Path, help="Moodle's participants export (CSV), for the ID number")
     roster.add_argument("--timestamps", type=Path, help="Canvas: CSV of ID,submitted_at (Canvas's zip has no times)")
-    roster.add_argument("--timezone", default=None, help="the LMS's time zone (default Europe/Warsaw)")
+    roster.add_argument("--timezone", default=None,
+                        help="the zone of the file's times: Moodle's worksheet shows the downloading teacher's "
+                             "(default Europe/Warsaw); Canvas's timestamps without an offset (default UTC)")
     roster.add_argument("--column", type=_column, action="append", default=[], metavar="KEY=HEADER",
-                        help="a column's header when it is not the English default (see labkit/roster.py)")
+                        help="a column's header when the site renamed it (English and Polish are read as they "
+                             "are; keys in labkit/lms_headers.py)")
     roster.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
 
     export = sub.add_parser("lms-export", help="grades, comments and feedback files for the LMS, into reports/")
@@ -40,6 +43,9 @@ def add_parsers(sub) -> None:
     export.add_argument("--canvas-column", default=None,
                         help="Canvas: the assignment's column ('Lab 6 (12345)', its id, or a new name)")
     export.add_argument("--points", type=float, default=None, help="Canvas: points possible, if not in the export")
+    export.add_argument("--timezone", default=None,
+                        help="Moodle: the zone of the worksheet's times, the downloading teacher's "
+                             "(default Europe/Warsaw)")
     export.add_argument("--column", type=_column, action="append", default=[], metavar="KEY=HEADER")
     export.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
 
@@ -59,19 +65,26 @@ def run(args) -> int:
 
 def _roster(args, course: Path, columns: dict[str, str]) -> int:
     from labkit import roster
-    zone = args.timezone or roster.DEFAULT_TIMEZONE
     if args.moodle_worksheet:
         built = roster.from_moodle(worksheet=args.moodle_worksheet, participants=args.moodle_participants,
-                                   timezone=zone, columns=columns)
+                                   timezone=args.timezone or roster.DEFAULT_TIMEZONE, columns=columns)
     else:
-        built = roster.from_canvas(gradebook=args.canvas_gradebook, timestamps=args.timestamps, timezone=zone,
-                                   columns=columns)
+        built = roster.from_canvas(gradebook=args.canvas_gradebook, timestamps=args.timestamps,
+                                   timezone=args.timezone or "UTC", columns=columns)
     path = roster.write(built, roster.roster_path(course, args.assignment))
     by_source: dict[str, int] = {}
-    for e in built.entries:
+    students = [e for e in built.entries if e.status != "left_out"]
+    for e in students:
         by_source[e.source] = by_source.get(e.source, 0) + 1
-    print(f"{len(built.entries)} {built.lms} entries -> {path} (student ids from: "
+    print(f"{len(students)} {built.lms} entries ({built.language or 'en'} headers) -> {path} (student ids from: "
           + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + ")")
+    drafts = [e.lms_id for e in students if e.status == "draft"]
+    if drafts:
+        print(f"  drafts, not submitted (not graded unless c.LmsSettings.grade_drafts = True): {', '.join(drafts)}")
+    for text in built.left_out:
+        print(f"  left out: {text}")
+    for text in built.warnings:
+        print(f"  warning: {text}")
     print(f"next: put the LMS download in downloaded/{args.assignment}/archive/ and run "
           f"nbgrader zip_collect {args.assignment} --force")
     return 0
@@ -83,7 +96,7 @@ def _export(args, course: Path, columns: dict[str, str]) -> int:
         if args.moodle_worksheet:
             result = lms_export.export_moodle(course=course, assignment_id=args.assignment,
                                               worksheet=args.moodle_worksheet, max_grade=args.max_grade,
-                                              columns=columns)
+                                              columns=columns, timezone=args.timezone or "Europe/Warsaw")
         else:
             result = lms_export.export_canvas(course=course, assignment_id=args.assignment,
                                               gradebook_csv=args.canvas_gradebook, column=args.canvas_column,

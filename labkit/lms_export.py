@@ -497,8 +497,10 @@ def summary(result: ExportResult) -> str:
     counts: dict[str, int] = {}
     for g in result.grades:
         counts[g.status] = counts.get(g.status, 0) + 1
-    lines = [f"{result.lms}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+    lines = [f"{result.lms} ({result.language or 'en'} headers): "
+             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
              *(f"  wrote {p}" for p in result.files)]
+    lines += [f"  left out: {u}" for u in result.left_out]
     lines += [f"  left as it was: {u}" for u in result.untouched]
     lines += [f"  warning: {w}" for w in result.warnings]
     return "\n".join(lines)

@@ -32,11 +32,15 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shutil
 import struct
+import subprocess
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from labkit.submissions import build_submission
 
@@ -380,3 +384,32 @@ def canvas_timestamps(students: list[Student], path: Path) -> Path:
             rows.append(f"{canvas_id(s)},{when.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- Moodle's upload check
+
+
+def php_check(worksheet: Path, grade_times: dict[str, int], *, header: str,
+              server_zone: str = "Europe/Warsaw") -> dict[str, bool]:
+    """Moodle's upload check, run by PHP itself: each row's ``Last modified (grade)`` through
+    ``strtotime()`` in the server's zone (importgradeslib.php ``next()``), then the skip rule of
+    locallib.php ``process_import_grades()``:
+    ``$usergrade->timemodified > ($modified + 60)``. Returns participant id -> accepted."""
+    from labkit import lms_csv
+    from labkit.roster import participant_id
+    table = lms_csv.load(worksheet)
+    ident, col = table.column("Identifier", "identyfikator"), table.column(header)
+    cases = {participant_id(table.get(r, ident)): table.get(r, col) for r in table.rows}
+    script = (f"date_default_timezone_set('{server_zone}');"
+              "$in = json_decode(stream_get_contents(STDIN), true); $out = [];"
+              "foreach ($in as $id => $c) { $modified = strtotime($c[0]);"
+              " $out[$id] = !($c[1] > ($modified + 60)); }"
+              "echo json_encode($out);")
+    payload = {pid: [text, grade_times[pid]] for pid, text in cases.items() if pid in grade_times}
+    done = subprocess.run(["php", "-r", script], input=json.dumps(payload), capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+needs_php = pytest.mark.skipif(shutil.which("php") is None,
+                               reason="needs php-cli (./kit installs it as root): Moodle's check is PHP's strtotime")

@@ -19,7 +19,7 @@ from labkit.handin import load_manifest, write_manifest
 from labkit.lms_collect import CONTENTS, Extraction, LmsExtractor, extraction_log, plan_handins, safe_extract
 from labkit.lms_naming import (canvas_feedback_name, canvas_slug, detect, moodle_folder, parse_canvas,
                                parse_moodle)
-from lms_class import (GRADES_UPLOADED, LATE, ON_TIME, WARSAW, canvas_download, canvas_gradebook, canvas_id,
+from lms_class import (GRADES_UPLOADED, needs_php, php_check, LATE, ON_TIME, WARSAW, canvas_download, canvas_gradebook, canvas_id,
                        canvas_timestamps, macos_zip, moodle_download, moodle_id, moodle_participants,
                        moodle_worksheet, the_class, userdate, zipped)
 
@@ -515,32 +515,6 @@ def test_worksheet_rows_moodle_locks_the_gradebook_lacks_or_graded_by_hand_stay_
     assert rows[1]["Feedback comments"] == "old"
     assert len(result.untouched) == 3 and "cannot be changed" in result.untouched[0]
     assert "autograde" in result.untouched[1] and "already has" in result.untouched[2]
-
-
-def php_check(worksheet: Path, grade_times: dict[str, int], *, header: str,
-              server_zone: str = "Europe/Warsaw") -> dict[str, bool]:
-    """Moodle's upload check, run by PHP itself: each row's ``Last modified (grade)`` through
-    ``strtotime()`` in the server's zone (importgradeslib.php ``next()``), then the skip rule of
-    locallib.php ``process_import_grades()``:
-    ``$usergrade->timemodified > ($modified + 60)``. Returns participant id -> accepted."""
-    table = lms_csv.load(worksheet)
-    ident, col = table.column("Identifier", "identyfikator"), table.column(header)
-    cases = {participant_id(table.get(r, ident)): table.get(r, col) for r in table.rows}
-    script = (f"date_default_timezone_set('{server_zone}');"
-              "$in = json_decode(stream_get_contents(STDIN), true); $out = [];"
-              "foreach ($in as $id => $c) { $modified = strtotime($c[0]);"
-              " $out[$id] = !($c[1] > ($modified + 60)); }"
-              "echo json_encode($out);")
-    import json
-    import subprocess
-    payload = {pid: [text, grade_times[pid]] for pid, text in cases.items() if pid in grade_times}
-    done = subprocess.run(["php", "-r", script], input=json.dumps(payload), capture_output=True, text=True,
-                          check=True)
-    return json.loads(done.stdout)
-
-
-needs_php = pytest.mark.skipif(shutil.which("php") is None,
-                               reason="needs php-cli (./kit installs it as root): Moodle's check is PHP's strtotime")
 
 
 @needs_php
