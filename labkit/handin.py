@@ -22,7 +22,7 @@ FLAGS = {
     "not_on_roster": "not on the roster: graded under an id made from the LMS id",
     "same_student_id": "another LMS entry maps to the same student id: graded separately",
     "lms_late": "the LMS marked the submission late",
-    "time_from_zip": "submission time from the zip entry (the LMS writes the download time there)",
+    "time_from_zip": "submission time from the zip entry: Moodle's file upload time, Canvas's zip build time",
     "unreadable_zip": "a zip that could not be unpacked (kept as it is)",
     "skipped_entries": "entries of a zip were not unpacked (unsafe path, link, size limit, unreadable): see files",
     "draft": "Moodle: a draft, not submitted for grading",

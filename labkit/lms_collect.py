@@ -3,16 +3,19 @@
 ``nbgrader zip_collect <id>`` with the kit's plug-ins (nbgrader_config.py, "LMS" block):
 
 1. ``LmsExtractor`` unpacks ``downloaded/<id>/archive/*.zip`` into ``downloaded/<id>/extracted/``
-   keeping each entry's time, refusing unsafe paths, and unpacks a student's own zip next to
-   it (``<name>.zip.contents/``), so a notebook inside a zip inside the download is found.
+   entry by entry, and a student's own zip next to it (``<name>.zip.contents/``), so a notebook
+   inside a zip inside the download is found. What it refuses, and each entry's time as the
+   zip holds it, go to ``downloaded/<id>/extraction.json``; nothing it meets raises.
 2. ``LmsCollector`` plans every hand-in once (``plan_handins``): who handed in what, by the
    LMS's naming (labkit/lms_naming.py) and the roster (labkit/roster.py); which notebook is
    graded; what is kept; the submission time. nbgrader then copies the graded notebook to
    ``submitted/<student>/<id>/<id>.ipynb`` (and writes timestamp.txt) and everything else
-   of that student to ``submitted/<student>/<id>/kept/``.
-3. The plan is written as ``reports/<id>_handin.json`` and ``.csv``; the TA report shows it,
-   ``labkit lms-export`` reads it. Roster students with nothing handed in are added to the
-   gradebook, so nbgrader's grades.csv lists them with 0.
+   of that student to ``submitted/<student>/<id>/kept/`` (a zip's contents to
+   ``kept/<zip>.contents/``, beside the zip: never a file and a folder of one name).
+3. The plan is written as ``reports/<id>_handin.json`` and ``.csv``, with every file of every
+   entry and what happened to it; the TA report shows it, ``labkit lms-export`` reads it.
+   Roster students with nothing handed in are added to the gradebook, so nbgrader's grades.csv
+   lists them with 0.
 
 The rules (each with its flag; docs/lms.md):
 
@@ -20,25 +23,32 @@ The rules (each with its flag; docs/lms.md):
   ``Lab06.ipynb``, ``kopia lab06.ipynb``): any single notebook is the hand-in.
 * ``several_notebooks``: more than one notebook; graded is the one carrying the most of the
   release's grade-cell ids, then the latest (Canvas: the highest attachment id, i.e. uploaded
-  last; otherwise the file time), then the one named ``<id>.ipynb``, then by name. The others
-  are kept, never graded.
+  last; otherwise the upload time), then the one named ``<id>.ipynb``, then by name. The
+  others are kept, never graded.
 * ``from_zip``: the graded notebook came out of a zip the student handed in.
-* ``extra_files``: files that are not notebooks are kept (``kept/``), never graded.
+* ``extra_files``: files that are not notebooks are kept (``kept/``), never graded; system
+  files (``__MACOSX/``, ``._*``, ``.DS_Store``) are kept and never candidates.
 * ``no_notebook``: files but no notebook: 0 points, files kept.
 * ``no_submission``: on the roster, nothing in the download: 0 points.
+* ``draft``: Moodle's worksheet says the attempt is a draft: not collected unless
+  ``c.LmsSettings.grade_drafts``.
+* ``not_a_student``: Canvas's Test Student: nothing collected, no gradebook entry.
 * ``not_on_roster``: an LMS entry the roster does not know: graded as ``<lms>-<lms id>``.
 * ``same_student_id``: two LMS entries map to one student id: each is graded on its own (the
   first with a notebook, by LMS id, keeps the id; the others get ``<id>-<lms>-<lms id>``), so
   neither replaces the other; a TA decides.
 * ``lms_late``: Canvas's LATE marker. ``time_from_zip``: the submission time is the zip entry's
-  time (no better source); both LMSs write the time of the download there (docs/lms.md).
-* ``unreadable_zip``: a zip that could not be unpacked (kept as it is).
+  time, no better source: Moodle's is the file's upload, Canvas's the zip's build (each in its
+  server's zone, ``LmsSettings``). ``stale_download``: Canvas built the zip before the
+  student's last submission.
+* ``unreadable_zip``: a zip that could not be unpacked (kept as it is); ``skipped_entries``:
+  entries of a zip that were not unpacked, each with its reason.
+* ``collect_error``: a rule failed on this entry; the entry is a row, the class goes on.
 Files whose names follow neither LMS's naming are listed as ``unmatched``: no student, kept in
 ``downloaded/<id>/extracted/``.
 """
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import os

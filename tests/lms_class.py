@@ -358,7 +358,7 @@ def canvas_gradebook(students: list[Student], path: Path, column: str, *, polish
     tail = ["Current Score", "Unposted Current Score", "Final Score", "Unposted Final Score"]
     read_only = "(tylko do odczytu)" if polish else "(read only)"
     rows = [[*names, "ID", "SIS User ID", "SIS Login ID", "Section", column, *tail],
-            [f"    Points Possible", *([""] if split_names else []), "", "", "", "", num(10.0), *[read_only] * 4],
+            ["    Points Possible", *([""] if split_names else []), "", "", "", "", num(10.0), *[read_only] * 4],
             ["", *([""] if split_names else []), "", "", "", "", "Manual Posting", "", "", "", ""]]
     people = sorted((s for s in students if s.on_roster and s.in_lms("canvas") and not s.test_student),
                     key=lambda s: s.sortable)

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from labkit import lms_csv, lms_export, roster
-from labkit.roster import participant_id
 from labkit.assignment import load
 from labkit.handin import load_manifest, write_manifest
 from labkit.lms_collect import CONTENTS, Extraction, LmsExtractor, extraction_log, plan_handins, safe_extract
 from labkit.lms_naming import (canvas_feedback_name, canvas_slug, detect, moodle_folder, parse_canvas,
                                parse_moodle)
-from lms_class import (GRADES_UPLOADED, needs_php, php_check, LATE, ON_TIME, WARSAW, canvas_download, canvas_gradebook, canvas_id,
-                       canvas_timestamps, macos_zip, moodle_download, moodle_id, moodle_participants,
-                       moodle_worksheet, the_class, userdate, zipped)
+from lms_class import (GRADES_UPLOADED, ON_TIME, WARSAW, canvas_download, canvas_gradebook, canvas_id,
+                       canvas_timestamps, moodle_download, moodle_id, moodle_participants, moodle_worksheet,
+                       needs_php, php_check, the_class, userdate, zipped)
 
 MINIMAL = Path(__file__).parent / "minimal_course"
 NOTEBOOK = MINIMAL / "source" / "mini" / "mini.ipynb"   # carries the release's grade ids
