@@ -30,7 +30,7 @@ c.Execute.startup_timeout = 60
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import ClearSolutions  # noqa: E402
 
-from labkit.nbgrader_plugin import HideHiddenTests, LocalizedClearSolutions  # noqa: E402
+from labkit.nbgrader_ext.preprocessors import HideHiddenTests, LocalizedClearSolutions  # noqa: E402
 
 c.GenerateAssignment.preprocessors = [LocalizedClearSolutions if p is ClearSolutions else p
                                       for p in GenerateAssignment.class_traits()["preprocessors"].default()]
@@ -48,8 +48,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
 )
 
-from labkit.late import LatePenalties  # noqa: E402
-from labkit.nbgrader_plugin import GradeInWorker  # noqa: E402
+from labkit.term.late import LatePenalties  # noqa: E402
+from labkit.nbgrader_ext.preprocessors import GradeInWorker  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [
     GradeInWorker,
@@ -60,7 +60,7 @@ c.Autograde.autograde_preprocessors = [
     LatePenalties,   # nbgrader's AssignLatePenalties, after writing the deadline and extension into the gradebook
     CheckCellMetadata,
 ]
-# Late work (labkit/late.py): nbgrader measures lateness from the exchange's timestamp.txt against
+# Late work (labkit/term/late.py): nbgrader measures lateness from the exchange's timestamp.txt against
 # `[term] due` of grader_tests/<id>/assignment.toml, moved per student by extensions.toml; the
 # penalty is a share of the notebook's points per started day, capped (nbgrader keeps it at most
 # the score). Change the policy here, e.g. per_day = 0.0 to record lateness without a penalty.
@@ -71,7 +71,7 @@ c.GradeInWorker.results_dir = str(_ROOT / "reports" / "results")
 # aborted student and exit code 1; missing/duplicated grade cells do not crash OverwriteCells.
 from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec  # noqa: E402
 
-from labkit.nbgrader_plugin import SafeOverwriteCells, TolerantNotebookExporter  # noqa: E402
+from labkit.nbgrader_ext.preprocessors import SafeOverwriteCells, TolerantNotebookExporter  # noqa: E402
 
 c.Autograde.exporter_class = TolerantNotebookExporter
 c.Autograde.sanitize_preprocessors = [
@@ -88,7 +88,7 @@ c.GradeInWorker.jobs = 0
 # `nbgrader zip_collect <id> --force` unpacks downloaded/<id>/archive/*.zip (entry times kept,
 # students' own zips too) and maps every file to its student through the LMS's naming and
 # downloaded/<id>/roster.csv (`labkit lms-roster`); the plan goes to reports/<id>_handin.json.
-from labkit.lms_collect import LmsCollector, LmsExtractor  # noqa: E402
+from labkit.lms.collect import LmsCollector, LmsExtractor  # noqa: E402
 
 c.ZipCollectApp.extractor_plugin = LmsExtractor
 c.ZipCollectApp.collector_plugin = LmsCollector

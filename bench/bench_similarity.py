@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed and calibration of labkit/similarity.py ("who copied from whom").
+"""Speed and calibration of labkit/insight/similarity.py ("who copied from whom").
 
     .venv/bin/python bench/bench_similarity.py              # speed: 200 submissions
     .venv/bin/python bench/bench_similarity.py --n 400
@@ -31,7 +31,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 import numpy as np  # noqa: E402
 
 import similarity_class as sc  # noqa: E402  (tests/similarity_class.py: the generated class)
-from labkit import similarity  # noqa: E402
+from labkit.insight import similarity  # noqa: E402
 
 
 def speed(n: int, seed: int) -> int:

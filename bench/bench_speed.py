@@ -9,7 +9,7 @@ its own temporary course directory:
 
 1. stock    - plain `nbgrader autograde` at nbgrader's default settings (Execute, a kernel
               per notebook, 30 s cell timeout, serial). The source notebook's hidden test
-              sections run the kit's own checks in the kernel (labkit/inkernel.py);
+              sections run the kit's own checks in the kernel (labkit/grading/inkernel.py);
 2. serial   - the kit's GradeInWorker, one submission at a time, no prefetch, no cache;
 3. fast     - the kit's defaults (one grader per core, prefetch, verdict cache);
 4. regrade  - the fast path again on the unchanged class (verdict cache).
@@ -38,10 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import corpus  # noqa: E402  (tests/corpus.py: the grader's fixture submissions)
-from labkit.assignment import load  # noqa: E402
-from labkit.demo import part_table  # noqa: E402
-from labkit.inkernel import write_stock_config  # noqa: E402
-from labkit.submissions import build_submission, release_notebook, solution_sources  # noqa: E402
+from labkit.core.assignment import load  # noqa: E402
+from labkit.cli.demo import part_table  # noqa: E402
+from labkit.grading.inkernel import write_stock_config  # noqa: E402
+from labkit.term.submissions import build_submission, release_notebook, solution_sources  # noqa: E402
 
 LAB06 = load("lab06", REPO)   # the corpus is written against lab06's notebook
 ASSIGNMENT_ID = LAB06.id

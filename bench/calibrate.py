@@ -2,13 +2,13 @@
 """Calibrate every statistical and numerical threshold of the hidden grader.
 
 For each threshold of lab06 (``[params.tol]`` and ``[params.budget]`` of
-grader_tests/lab06/assignment.toml, read with ``labkit.assignment.load``) the statistic its
+grader_tests/lab06/assignment.toml, read with ``labkit.core.assignment.load``) the statistic its
 check computes is re-run for *correct* solutions (the reference, plus alternative correct
 implementations where style matters) over many seeds. The checks' own helpers and formulas
-are imported from ``grader_tests/lab06/`` (and the dtype allowance from ``labkit.checks``),
+are imported from ``grader_tests/lab06/`` (and the dtype allowance from ``labkit.grading.checks``),
 never copied, so that the numbers measure exactly what the checks compute; the worker-side
-ops are lab06's ``worker_side.py`` and the engine's ``labkit/worker_ops.py``, dispatched by a
-``labkit.worker.Worker`` in this process as the sandboxed worker dispatches them.
+ops are lab06's ``worker_side.py`` and the engine's ``labkit/worker/ops.py``, dispatched by a
+``labkit.worker.server.Worker`` in this process as the sandboxed worker dispatches them.
 
 For every check the table shows the threshold, the worst observed value, the mean and std
 of the statistic, the margin in standard deviations and an estimated false-fail
@@ -54,15 +54,15 @@ import torch.nn.functional as F  # noqa: E402
 from scipy import optimize, special, stats  # noqa: E402
 from torch import nn  # noqa: E402
 
-from labkit.assignment import activate, load  # noqa: E402
-from labkit.checks import allowance, float_eps, number_eps, plain  # noqa: E402
-from labkit.settings import THREADS  # noqa: E402
-from labkit.worker import Worker, _seed_everything  # noqa: E402  (what the worker does before every call)
+from labkit.core.assignment import activate, load  # noqa: E402
+from labkit.grading.checks import allowance, float_eps, number_eps, plain  # noqa: E402
+from labkit.core.settings import THREADS  # noqa: E402
+from labkit.worker.server import Worker, _seed_everything  # noqa: E402  (what the worker does before every call)
 
 torch.set_num_threads(THREADS)
 
 # lab06 as the grader sees it: its numbers, and its checks importable. The checks read the
-# active assignment when imported, as in a grading session (labkit/pytest_plugin.py).
+# active assignment when imported, as in a grading session (labkit/grading/pytest_plugin.py).
 LAB06 = load("lab06", REPO)
 activate(LAB06)
 sys.path[:0] = [p for p in LAB06.import_paths() if p not in sys.path]
@@ -91,7 +91,7 @@ K = LAB06.hypothesis_examples
 ACTIVATIONS = tuple(reference.ACTIVATIONS)
 TARGET = 1e-6
 
-# The worker's ops (lab06's worker_side.py first, then labkit/worker_ops.py), dispatched by a
+# The worker's ops (lab06's worker_side.py first, then labkit/worker/ops.py), dispatched by a
 # Worker serving a namespace in this process: real objects, no pipe, no sandbox.
 _WORKER = Worker(1, 1 << 20, 0, namespace={"__name__": "__main__"})
 _WORKER.load(LAB06.id, LAB06.helper_source())
@@ -626,13 +626,13 @@ ACCURACY_STYLES = {"sklearn float": accuracy_sklearn, "float32 mean .item()": ac
 
 def number_bound(value, expected: float, atol: float) -> float:
     """expect_close's tolerance for one returned number: atol, widened to the dtype allowance
-    (``labkit.checks.allowance``: number_ulps ulps of |expected| at the eps of value's dtype)."""
+    (``labkit.grading.checks.allowance``: number_ulps ulps of |expected| at the eps of value's dtype)."""
     return max(atol, float(allowance(number_eps(value), expected)))
 
 
 def as_wire(value):
     """value as the grader receives it (TensorData for a tensor): what number_eps reads."""
-    from labkit.codec import decode, encode
+    from labkit.protocol.codec import decode, encode
     return decode(encode(value))
 
 
@@ -1175,9 +1175,9 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         "`zero_sd_radii`, `tagged_data`, `epoch_order`, `shuffled`, `grader_weights`, `inputs`, "
         "`reference_outputs`, `data`, `grader_net`, `grader_bce`, `grader_evaluation`, `initial_weights`, "
         "`training_data`, `run_reference`, `network_losses`, `passthrough_tolerance`, `accuracy_tolerance`, "
-        "`dtype_tolerance`, `reference_pipeline`; the dtype allowance from `labkit.checks`), the "
+        "`dtype_tolerance`, `reference_pipeline`; the dtype allowance from `labkit.grading.checks`), the "
         "thresholds from lab06's description (`grader_tests/lab06/assignment.toml`), the worker ops "
-        "(`grader_tests/lab06/worker_side.py`, `labkit/worker_ops.py`) dispatched by a `labkit.worker.Worker` "
+        "(`grader_tests/lab06/worker_side.py`, `labkit/worker/ops.py`) dispatched by a `labkit.worker.server.Worker` "
         "in this process, and the worker's `_seed_everything` before every simulated call into student code).",
         "- Correct solutions: the reference, and where style matters alternative correct implementations "
         "(bracketed in the check name). `make_rings`: reference (`linspace(..., endpoint=False)`, "

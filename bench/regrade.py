@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import corpus  # noqa: E402
-from labkit.assignment import load  # noqa: E402
-from labkit.parallel import grade_many  # noqa: E402
+from labkit.core.assignment import load  # noqa: E402
+from labkit.runner.parallel import grade_many  # noqa: E402
 
 LAB06 = load("lab06", REPO)   # the corpus is written against lab06's notebook
 

@@ -6,7 +6,7 @@ tests/hostile.py) it measures, alternating the two modes within one run so that 
 the same machine load:
 
 - ``worker``: ``Submission.start()`` (confined worker start-up + running every cell) and close;
-- ``grade``:  ``labkit.grade.grade_notebook`` (trusted pytest process, worker, every hidden check).
+- ``grade``:  ``labkit.grading.grade.grade_notebook`` (trusted pytest process, worker, every hidden check).
 
 Each measurement runs in a fresh interpreter with ``LABKIT_SANDBOX`` set (``required`` for
 bwrap, ``off`` for the fallback), so no state is shared between modes.
@@ -35,8 +35,8 @@ MODES = {"bwrap": "required", "fallback": "off"}
 def _one(what: str, notebook: str) -> dict:
     """Runs in the child interpreter: one measurement, printed as JSON."""
     sys.path.insert(0, str(REPO_ROOT))
-    from labkit.assignment import load
-    from labkit.client import Submission
+    from labkit.core.assignment import load
+    from labkit.grading.client import Submission
     lab06 = load("lab06", REPO_ROOT)
     started = time.perf_counter()
     if what == "worker":
@@ -49,7 +49,7 @@ def _one(what: str, notebook: str) -> dict:
         sub.close()
         return {"total": time.perf_counter() - started, "spawn": spawned - started,
                 "cells": ran - spawned, "statuses": statuses, "sandbox": sub.plan.kind}
-    from labkit.grade import grade_notebook
+    from labkit.grading.grade import grade_notebook
     result = grade_notebook(Path(notebook), assignment=lab06)
     return {"total": time.perf_counter() - started, "score": result.total, "sandbox": result.sandbox,
             "notebook_seconds": result.timings.get("notebook_seconds")}
@@ -58,8 +58,8 @@ def _one(what: str, notebook: str) -> dict:
 def bare_launch(repeats: int = 20) -> dict[str, float]:
     """Median ms to start and finish ``/bin/true`` confined both ways: the set-up alone."""
     sys.path.insert(0, str(REPO_ROOT))
-    from labkit import sandbox
-    from labkit.settings import Limits
+    from labkit.sandbox import launch as sandbox
+    from labkit.core.settings import Limits
     out = {}
     with tempfile.TemporaryDirectory(prefix="sandbox-bare-") as tmp:
         for mode, policy in MODES.items():

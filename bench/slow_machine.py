@@ -34,7 +34,7 @@ from typing import Iterator
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
-from labkit import cpus  # noqa: E402
+from labkit.runner import cpus  # noqa: E402
 
 PERIOD_US = 100_000
 
@@ -166,9 +166,9 @@ def grade_set(notebooks: list[Path], *, label: str, cgroup: Path | None = None,
 
 def _child(out: Path, notebooks: list[Path], jobs: int | None, assignment: str) -> None:
     """Inside the (possibly throttled) child: grade with the kit's defaults, write a Run."""
-    from labkit import speed
-    from labkit.assignment import load
-    from labkit.parallel import default_jobs, grade_many
+    from labkit.grading import speed
+    from labkit.core.assignment import load
+    from labkit.runner.parallel import default_jobs, grade_many
     results = grade_many(notebooks, assignment=load(assignment, REPO_ROOT), jobs=jobs, cache=None, progress=False)
     timings = [r.timings for r in results.values()]
     data = {
@@ -195,9 +195,9 @@ def build_set(name: str, dest: Path, assignment: str = "lab06") -> list[Path]:
     (every fixture case; lab06 only), ``quick`` (two correct styles and two mistakes), or
     both (``all``)."""
     from corpus import CASES, build
-    from labkit.assignment import load
-    from labkit.demo import demo_students
-    from labkit.submissions import build_submission, release_notebook
+    from labkit.core.assignment import load
+    from labkit.cli.demo import demo_students
+    from labkit.term.submissions import build_submission, release_notebook
     lab = load(assignment, REPO_ROOT)
     if name != "demo" and lab.id != "lab06":
         raise SystemExit(f"--set {name}: the corpus is written against lab06's notebook; use --set demo")

@@ -1,6 +1,6 @@
-"""`python -m labkit ...`: the same commands as the `labkit` script (labkit/cli.py)."""
+"""`python -m labkit ...`: the same commands as the `labkit` script (labkit/cli/main.py)."""
 import sys
 
-from labkit.cli import main
+from labkit.cli.main import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """Collection rules for the kit's own tests, and their torch threads."""
 import os
 
-# One torch thread in every test process, as in every grading worker (labkit/worker.py): the
+# One torch thread in every test process, as in every grading worker (labkit/worker/server.py): the
 # suite runs its modules on one pytest-xdist worker per CPU, and torch's default of one
 # thread per core made two in-process trainings fight over both cores (the in-kernel
 # module's reference namespace took 70 CPU s on two threads, 34 on one). nbgrader's
@@ -17,7 +17,7 @@ def pytest_configure(config):
 
 
 def _share_the_reference_memo(config) -> None:
-    """One reference memo (labkit/memo.py) for every course the session builds.
+    """One reference memo (labkit/grading/memo.py) for every course the session builds.
 
     Each test course is a fresh temporary root, and a memo in ``<course>/.labkit-cache`` made
     every course's first gradings recompute the reference (about 4 grader CPU s each, dozens
@@ -25,7 +25,7 @@ def _share_the_reference_memo(config) -> None:
     settings differ never share one. Set by the controller before pytest-xdist starts its
     workers, which inherit it; tests of the memo itself set their own.
     """
-    from labkit import memo
+    from labkit.grading import memo
     if hasattr(config, "workerinput") or memo.ENV in os.environ:
         return
     import shutil
@@ -71,7 +71,7 @@ def pytest_collection_finish(session):
     """Freeze what collection imported (torch, nbgrader, hypothesis...): the test process's full
     garbage collections then walk only what the tests make. Without it each full collection
     walked about half a million objects (0.2-0.3 CPU s), some twenty times per module set;
-    the graders and workers do the same (labkit/heap_freeze.py)."""
+    the graders and workers do the same (labkit/worker/heap_freeze.py)."""
     import gc
     gc.collect()
     gc.freeze()

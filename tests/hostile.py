@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus import CHEAP_CELLS, CHEAP_DEMO  # the corpus's cheap choices
-from labkit.assignment import load
-from labkit.submissions import release_notebook, solution_sources
+from labkit.core.assignment import load
+from labkit.term.submissions import release_notebook, solution_sources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAB06 = load("lab06", REPO_ROOT)
@@ -495,7 +495,7 @@ _TRANSFORMS = {"delete_test_cells": _delete_test_cells, "duplicate_cells": _dupl
 def build_notebook(dest: Path, replacements: dict[str, str], *, course: Path, port: int,
                    transform: str | None = None) -> Path:
     """The filled reference with the corpus's cheap choices and ``replacements`` (placeholders filled)."""
-    from labkit.submissions import build_submission
+    from labkit.term.submissions import build_submission
     cells = dict(CHEAP)
     cells.update({k: fill(v, course=course, port=port) for k, v in replacements.items()})
     path = build_submission(Path(dest), cells, filled=True, release=release_notebook(REPO_ROOT, LAB06.id),

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from labkit.submissions import build_submission
+from labkit.term.submissions import build_submission
 
 WRONG = '''def weighted_mean(values, weights):
     return float(sum(values) / len(values))   # forgets the weights
@@ -323,7 +323,7 @@ def _no_utf8_flag(data: bytes) -> bytes:
 def canvas_download(students: list[Student], path: Path, *, built_utc: tuple = (2025, 3, 12, 7, 0, 0)) -> Path:
     """Canvas's "Download Submissions": flat "<slug>[_LATE]_<user id>_<attachment id>_<file>",
     every entry stamped with the time the zip was built, in the server's zone (UTC)."""
-    from labkit.lms_naming import canvas_slug
+    from labkit.lms.naming import canvas_slug
     attachment = 90000
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
@@ -395,8 +395,8 @@ def php_check(worksheet: Path, grade_times: dict[str, int], *, header: str,
     ``strtotime()`` in the server's zone (importgradeslib.php ``next()``), then the skip rule of
     locallib.php ``process_import_grades()``:
     ``$usergrade->timemodified > ($modified + 60)``. Returns participant id -> accepted."""
-    from labkit import lms_csv
-    from labkit.roster import participant_id
+    from labkit.lms import csv_file as lms_csv
+    from labkit.lms.roster import participant_id
     table = lms_csv.load(worksheet)
     ident, col = table.column("Identifier", "identyfikator"), table.column(header)
     cases = {participant_id(table.get(r, ident)): table.get(r, col) for r in table.rows}

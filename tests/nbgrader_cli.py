@@ -11,7 +11,7 @@ process has.
 What a fork cannot reproduce falls back to a real subprocess: an environment whose
 ``PYTHON*`` variables differ from the launcher's (``PYTHONPATH`` and its site hooks, the hash
 seed and the other interpreter flags take effect only at start-up).
-The demo (labkit/demo.py) and the hostile batch run the real executable throughout.
+The demo (labkit/cli/demo.py) and the hostile batch run the real executable throughout.
 
     done = nbgrader(["autograde", "mini", "--force"], cwd=course, env=env)   # CompletedProcess
 """

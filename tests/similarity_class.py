@@ -1,4 +1,4 @@
-"""A generated class for calibrating and testing labkit/similarity.py ("who copied from whom").
+"""A generated class for calibrating and testing labkit/insight/similarity.py ("who copied from whom").
 
 ``generate_class(dest, n_students=40)`` writes a class of nbgrader submissions of lab06:
 
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import corpus
 from hostile import MODEL_MODULELIST
-from labkit.submissions import solution_sources
+from labkit.term.submissions import solution_sources
 
 # --------------------------------------------------------------------------- styles
 # STYLES[grade_id][i]: whole-cell source of style i of that answer cell. The corpus's correct

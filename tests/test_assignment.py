@@ -1,4 +1,4 @@
-"""labkit/assignment.py and labkit/settings.py: descriptions, inheritance, points from the
+"""labkit/core/assignment.py and labkit/core/settings.py: descriptions, inheritance, points from the
 notebook, the checks' markers, and settings that refuse what they do not know."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import reference.lab06 as reference
-from labkit.assignment import AssignmentError, Params, available, load, locate
-from labkit.settings import REPO_ROOT, SettingsError, load_settings
+from labkit.core.assignment import AssignmentError, Params, available, load, locate
+from labkit.core.settings import REPO_ROOT, SettingsError, load_settings
 
 MINIMAL = Path(__file__).parent / "minimal_course"
 
@@ -160,7 +160,8 @@ def test_valid_settings_apply(monkeypatch):
 
 
 def test_language_is_the_assignments_unless_overridden(monkeypatch):
-    from labkit import assignment, i18n
+    from labkit.core import assignment
+    from labkit.core import i18n
     monkeypatch.delenv("LABKIT_LANG", raising=False)
     try:
         assignment.activate(load("lab06_en", REPO_ROOT))

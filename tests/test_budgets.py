@@ -1,4 +1,4 @@
-"""Budgets in CPU time (labkit/worker_process.py ``Wait``, labkit/cputime.py, labkit/speed.py, labkit/cpus.py).
+"""Budgets in CPU time (labkit/sandbox/worker_process.py ``Wait``, labkit/sandbox/cputime.py, labkit/grading/speed.py, labkit/runner/cpus.py).
 
 The classification of a waiting request is tested on a fake clock and a fake meter, so
 nothing here depends on how fast or how busy this machine is. Real processes are used
@@ -15,11 +15,14 @@ import time
 
 import pytest
 
-from labkit import client, cpus, speed, worker_process
-from labkit.assignment import load
-from labkit.cputime import ProcessTree, Sample
-from labkit.settings import REPO_ROOT, Limits
-from labkit.worker_process import Wait, WorkerTimeout
+from labkit.grading import client
+from labkit.runner import cpus
+from labkit.grading import speed
+from labkit.sandbox import worker_process
+from labkit.core.assignment import load
+from labkit.sandbox.cputime import ProcessTree, Sample
+from labkit.core.settings import REPO_ROOT, Limits
+from labkit.sandbox.worker_process import Wait, WorkerTimeout
 
 LAB06 = load("lab06", REPO_ROOT)
 LIMITS = dataclasses.replace(Limits(), idle_seconds=60.0, overload_multiple=10.0)

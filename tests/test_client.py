@@ -8,10 +8,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from labkit.assignment import load
-from labkit.client import Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
-from labkit.codec import Handle
-from labkit.settings import REPO_ROOT, Limits
+from labkit.core.assignment import load
+from labkit.grading.client import Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
+from labkit.protocol.codec import Handle
+from labkit.core.settings import REPO_ROOT, Limits
 
 LAB06 = load("lab06", REPO_ROOT)   # the worker loads its helpers, as for every graded notebook
 

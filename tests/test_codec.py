@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from labkit.codec import (
+from labkit.protocol.codec import (
     Handle, ProtocolError, TensorData, decode, encode, read_message, write_message,
 )
 

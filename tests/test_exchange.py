@@ -30,9 +30,9 @@ import pytest
 
 import nbgrader_cli
 
-from labkit.late import lateness
-from labkit.settings import REPO_ROOT
-from labkit.submissions import build_submission, solution_sources
+from labkit.term.late import lateness
+from labkit.core.settings import REPO_ROOT
+from labkit.term.submissions import build_submission, solution_sources
 
 pytestmark = pytest.mark.slow
 MINIMAL = Path(__file__).parent / "minimal_course"
@@ -137,7 +137,7 @@ def term(tmp_path_factory) -> dict:
     c.instructor("release_feedback", "mini")
     for student in SUBMITTERS:
         c.student(student, "fetch_feedback", "mini")
-    c.instructor("export", "--exporter=labkit.export.ReportExporter")
+    c.instructor("export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
     return {"course": c, "root": c.root, "due": due.replace(tzinfo=None)}
 
 

@@ -7,7 +7,7 @@ Formgrader in JupyterLab, then the submission in its own tab, reads the kit's ve
 and the conclusions cell with its question, and types a score and a comment. The test then
 follows the grade: nbgrader's gradebook, the page after a reload, the student's feedback
 (generate_feedback), grades.csv, grades_parts.csv and the TA report (`nbgrader export
---exporter=labkit.export.ReportExporter`, whose grades.csv is nbgrader's own CSV export).
+--exporter=labkit.nbgrader_ext.exporter.ReportExporter`, whose grades.csv is nbgrader's own CSV export).
 
 The student is cheap on purpose: data, loader, model and loss solved (three plots, full-marks
 verdicts), training and experiments left as stubs (failed verdicts with their error), and a
@@ -36,8 +36,8 @@ import pytest
 
 import nbgrader_cli
 
-from labkit.settings import REPO_ROOT
-from labkit.submissions import build_submission, release_notebook, solution_sources, source_notebook
+from labkit.core.settings import REPO_ROOT
+from labkit.term.submissions import build_submission, release_notebook, solution_sources, source_notebook
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")]
@@ -360,7 +360,7 @@ def exported(course, session) -> dict:
     `nbgrader export` writes the same file), grades_parts.csv and the TA report."""
     root = course["root"]
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
-    nbgrader(course, "export", "--exporter=labkit.export.ReportExporter")
+    nbgrader(course, "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
     return {"feedback": (root / "feedback" / STUDENT / ASSIGNMENT / f"{NOTEBOOK}.html").read_text(encoding="utf-8"),
             "grades": _csv(root / "grades.csv"), "parts": _csv(root / "grades_parts.csv"),
             "report": (root / "reports" / f"{ASSIGNMENT}_report.html").read_text(encoding="utf-8"),

@@ -1,7 +1,7 @@
 """The hidden grader on the fixture corpus (tests/corpus.py).
 
 "Every correct style scores full marks; each mistake loses points in its own part and
-nowhere else." Each mistake is graded alone by labkit.grade.grade_notebook (each grading is
+nowhere else." Each mistake is graded alone by labkit.grading.grade.grade_notebook (each grading is
 its own subprocess, two at a time). The correct styles are graded together, a few per
 notebook (corpus.correct_groups): no two styles of a notebook replace the same part, so a
 style is held to full marks in its own parts, and the notebook to full marks everywhere
@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from corpus import CASES, CORRECT, MISTAKES, build, correct_groups, merged, parts_of
-from labkit.assignment import load
-from labkit.grade import grade_notebook
-from labkit.settings import REPO_ROOT
+from labkit.core.assignment import load
+from labkit.grading.grade import grade_notebook
+from labkit.core.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

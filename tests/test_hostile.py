@@ -37,13 +37,13 @@ from listener import Listener
 
 import corpus
 import hostile
-from labkit import sandbox
-from labkit.assignment import load
-from labkit.settings import REPO_ROOT
+from labkit.sandbox import launch as sandbox
+from labkit.core.assignment import load
+from labkit.core.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-# Limits for the batch (operational settings, see labkit.settings.load_settings).
+# Limits for the batch (operational settings, see labkit.core.settings.load_settings).
 LIMITS_ENV = {
     # CPU s, times the run's budget scale. A hang costs its budget once per cell or call it
     # stops; the honest cells of the cheap notebook stay under 2 CPU s (the RESULTS sweep)
@@ -155,7 +155,7 @@ def batch(tmp_path_factory) -> Batch:
     (course / "autograde.log").write_text(autograde.stdout + autograde.stderr)
     (course / "feedback.log").write_text(feedback.stdout + feedback.stderr)
 
-    from labkit.demo import part_table
+    from labkit.cli.demo import part_table
     rows = {row["student"]: row for row in part_table(course, load(ASSIGNMENT_ID, course))}
     result = Batch(course, students, autograde, feedback, before, after, rows, listener.connections)
     for student in students:

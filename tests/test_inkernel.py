@@ -1,4 +1,4 @@
-"""labkit/inkernel.py: the kit's checks inside the notebook's own process (stock-nbgrader mode).
+"""labkit/grading/inkernel.py: the kit's checks inside the notebook's own process (stock-nbgrader mode).
 
 The nbgrader round trip of this mode is in tests/test_roundtrip.py
 (``test_stock_nbgrader_running_the_checks_in_kernel_agrees_with_the_kit``).
@@ -10,10 +10,10 @@ import dataclasses
 import pytest
 
 import corpus
-from labkit import assignment
-from labkit.inkernel import grade_part
-from labkit.notebook import reference_cells
-from labkit.settings import REPO_ROOT
+from labkit.core import assignment
+from labkit.grading.inkernel import grade_part
+from labkit.core.notebook import reference_cells
+from labkit.core.settings import REPO_ROOT
 
 LAB06 = assignment.load("lab06", REPO_ROOT)
 
@@ -94,7 +94,7 @@ def test_an_interrupted_part_publishes_zero_not_the_finished_checks_mean(referen
                                                                         monkeypatch, at):
     """Regression: an interrupt used to end pytest early, and the part's score was the mean of
     the checks that had finished (all passing), i.e. full credit for an unfinished grading."""
-    from labkit import inkernel
+    from labkit.grading import inkernel
     monkeypatch.setattr(inkernel.KernelSubmission, "_request", _interrupting(inkernel.KernelSubmission._request, at))
     with pytest.raises(KeyboardInterrupt):
         grade_part("training", reference_namespace, cells=cells(), assignment="lab06")

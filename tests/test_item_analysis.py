@@ -1,4 +1,4 @@
-"""Item analysis (labkit/item_analysis.py): classes whose answers are known by construction."""
+"""Item analysis (labkit/insight/item_analysis.py): classes whose answers are known by construction."""
 from __future__ import annotations
 
 import csv
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit import item_analysis as ia
-from labkit.results import CheckResult, PartResult, SubmissionResult, failed_submission
+from labkit.insight import item_analysis as ia
+from labkit.core.results import CheckResult, PartResult, SubmissionResult, failed_submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 PARTS = ["data", "loader", "model", "loss", "training", "experiments"]
@@ -122,8 +122,8 @@ def test_a_check_nearly_everyone_fails_is_flagged_hard_and_an_easy_one_is_not():
 
 
 def test_ungradable_submissions_are_left_out_and_named():
-    from labkit.assignment import load
-    from labkit.settings import REPO_ROOT
+    from labkit.core.assignment import load
+    from labkit.core.settings import REPO_ROOT
     results = _class_of_40()
     results["zed_broken"] = failed_submission("nb", "not JSON", "invalid_notebook", load("lab06", REPO_ROOT))
     results["yan_missing"] = None
@@ -145,8 +145,8 @@ def test_item_csv_has_a_row_per_part_and_check(tmp_path):
     assert (lands["students"], lands["failed"], lands["fail_rate"]) == ("40", "12", "0.3000")
     assert float(lands["ci_low"]) < 0.3 < float(lands["ci_high"])
     training = next(r for r in rows if r["part"] == "training" and r["check"] == "")
-    from labkit.assignment import load
-    from labkit.settings import REPO_ROOT
+    from labkit.core.assignment import load
+    from labkit.core.settings import REPO_ROOT
     assert float(training["max"]) == load("lab06", REPO_ROOT).points["training"]
     assert float(training["mean"]) == pytest.approx(sum(r.parts["training"].score for r in _class_of_40().values()) / 40,
                                                     abs=1e-4)

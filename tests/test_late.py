@@ -1,4 +1,4 @@
-"""Late work (labkit/late.py): the penalty per started day, deadlines from ``[term] due``,
+"""Late work (labkit/term/late.py): the penalty per started day, deadlines from ``[term] due``,
 extensions from extensions.toml, and the step that feeds them to nbgrader's own
 AssignLatePenalties, run against a real (temporary) nbgrader gradebook."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ import nbformat
 
 import pytest
 
-from labkit import late
-from labkit.assignment import load
-from labkit.late import LateError
+from labkit.term import late
+from labkit.core.assignment import load
+from labkit.term.late import LateError
 
 MINIMAL = Path(__file__).parent / "minimal_course"
 DUE = dt.datetime(2026, 11, 20, 22, 59)          # 2026-11-20T23:59:00+01:00 in naive UTC, as nbgrader keeps it

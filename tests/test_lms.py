@@ -1,5 +1,5 @@
 """The LMS path without nbgrader runs: naming both ways, the byte-preserving CSV, rosters, every
-hand-in rule of labkit/lms_collect.py, comments and the worksheet's untouched rows.
+hand-in rule of labkit/lms/collect.py, comments and the worksheet's untouched rows.
 (tests/test_lms_e2e.py runs the same class through nbgrader.)"""
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from labkit import lms_csv, lms_export, roster
-from labkit.assignment import load
-from labkit.handin import load_manifest, write_manifest
-from labkit.lms_collect import CONTENTS, Extraction, LmsExtractor, extraction_log, plan_handins, safe_extract
-from labkit.lms_naming import (canvas_feedback_name, canvas_slug, detect, moodle_folder, parse_canvas,
+from labkit.lms import csv_file as lms_csv
+from labkit.lms import export as lms_export
+from labkit.lms import roster
+from labkit.core.assignment import load
+from labkit.term.handin import load_manifest, write_manifest
+from labkit.lms.collect import CONTENTS, Extraction, LmsExtractor, extraction_log, plan_handins, safe_extract
+from labkit.lms.naming import (canvas_feedback_name, canvas_slug, detect, moodle_folder, parse_canvas,
                                parse_moodle)
 from lms_class import (GRADES_UPLOADED, ON_TIME, WARSAW, canvas_download, canvas_gradebook, canvas_id,
                        canvas_timestamps, moodle_download, moodle_id, moodle_participants, moodle_worksheet,

@@ -5,7 +5,7 @@ with the repository's nbgrader_config.py, a simulated class of nine LMS entries 
 names and messy hand-ins (tests/lms_class.py) downloaded in that LMS's naming, then the
 documented steps: ``labkit lms-roster``, real ``nbgrader zip_collect``, ``nbgrader autograde``
 (the deadline in the assignment's ``[term] due``, the course's late policy: 10% of the points
-per started day, labkit/late.py), ``nbgrader generate_feedback``, ``nbgrader export`` (Moodle)
+per started day, labkit/term/late.py), ``nbgrader generate_feedback``, ``nbgrader export`` (Moodle)
 and ``labkit lms-export``. The assertions
 read what goes back to the LMS: every student's grade, comment (with the penalty) and
 feedback file by name.
@@ -25,12 +25,12 @@ import pytest
 
 import nbgrader_cli
 
-from labkit import lms_csv
-from labkit.assignment import load
-from labkit.cli import main
-from labkit.lms_naming import canvas_slug
-from labkit.settings import REPO_ROOT
-from labkit.submissions import release_notebook
+from labkit.lms import csv_file as lms_csv
+from labkit.core.assignment import load
+from labkit.cli.main import main
+from labkit.lms.naming import canvas_slug
+from labkit.core.settings import REPO_ROOT
+from labkit.term.submissions import release_notebook
 from lms_class import (DUE, GRADES_UPLOADED, WARSAW, canvas_download, canvas_gradebook, canvas_id,
                        canvas_timestamps, moodle_download, moodle_id, moodle_participants, moodle_worksheet,
                        needs_php, php_check, the_class)
@@ -161,7 +161,7 @@ def moodle(released, tmp_path_factory) -> dict:
     roster = labkit("lms-roster", "mini", "--moodle-worksheet", str(early),
                     "--moodle-participants", str(participants), "--course", str(root))
     grade_all(root)
-    run(root, "nbgrader", "export", "--exporter=labkit.export.ReportExporter")
+    run(root, "nbgrader", "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
     export = labkit("lms-export", "mini", "--moodle-worksheet", str(worksheet), "--course", str(root))
     return {"root": root, "students": students, "worksheet": worksheet, "roster": roster, "export": export,
             "downloads": downloads}
@@ -310,7 +310,7 @@ def canvas(released, tmp_path_factory) -> dict:
     roster = labkit("lms-roster", "mini", "--canvas-gradebook", str(gradebook), "--timestamps", str(times),
                     "--course", str(root))
     grade_all(root)
-    run(root, "nbgrader", "export", "--exporter=labkit.export.ReportExporter")
+    run(root, "nbgrader", "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
     export = labkit("lms-export", "mini", "--canvas-gradebook", str(gradebook),
                     "--canvas-column", "4242", "--course", str(root))
     return {"root": root, "students": students, "export": export, "roster": roster}

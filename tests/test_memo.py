@@ -1,4 +1,4 @@
-"""labkit.memo: reference answers shared across gradings must never change what a check sees."""
+"""labkit.grading.memo: reference answers shared across gradings must never change what a check sees."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from labkit import memo
-from labkit.assignment import activate, load
-from labkit.settings import REPO_ROOT
+from labkit.grading import memo
+from labkit.core.assignment import activate, load
+from labkit.core.settings import REPO_ROOT
 
 CALLS: list[tuple] = []
 

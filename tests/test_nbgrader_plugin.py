@@ -5,8 +5,8 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from labkit.nbgrader_plugin import report_text, sanitize_outputs, verdict_outputs
-from labkit.results import CheckResult, PartResult
+from labkit.nbgrader_ext.preprocessors import report_text, sanitize_outputs, verdict_outputs
+from labkit.core.results import CheckResult, PartResult
 
 
 def grade_cell(outputs, points=3.0):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit.assignment import load
-from labkit.settings import REPO_ROOT
-from labkit.submissions import build_submission, release_notebook
+from labkit.core.assignment import load
+from labkit.core.settings import REPO_ROOT
+from labkit.term.submissions import build_submission, release_notebook
 
 pytestmark = pytest.mark.slow
 MINIMAL = Path(__file__).parent / "minimal_course"
@@ -84,7 +84,7 @@ def course(tmp_path_factory) -> dict:
     # Step 5: grade, give feedback, export.
     autograde = nbgrader(root, env, "autograde", "mini", "--force")
     nbgrader(root, env, "generate_feedback", "mini", "--force")
-    nbgrader(root, env, "export", "--exporter=labkit.export.ReportExporter")
+    nbgrader(root, env, "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
     return {"root": root, "log": log, "autograde": autograde, "assignment": assignment}
 
 

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 import reference.lab06 as R
-from labkit.assignment import Assignment, load
-from labkit.settings import REPO_ROOT
+from labkit.core.assignment import Assignment, load
+from labkit.core.settings import REPO_ROOT
 
 ASSIGNMENTS = ("lab06", "lab06_en")
 LAB06 = load("lab06", REPO_ROOT)
@@ -43,9 +43,9 @@ HIDDEN_COMMENT = {
 
 def hidden_block(part: str, lab: Assignment) -> str:
     """The hidden section that opens each tests cell: inert for the kit, the in-kernel
-    checks of this assignment under plain nbgrader (labkit/inkernel.py)."""
+    checks of this assignment under plain nbgrader (labkit/grading/inkernel.py)."""
     return ("### BEGIN HIDDEN TESTS\n" + HIDDEN_COMMENT[lab.language]
-            + f"from labkit.inkernel import grade_part; _labkit_score = grade_part({part!r}, globals(), "
+            + f"from labkit.grading.inkernel import grade_part; _labkit_score = grade_part({part!r}, globals(), "
               f"assignment={lab.id!r})\n"
             "### END HIDDEN TESTS\n")
 
@@ -319,7 +319,7 @@ def test_results_cell_runs_the_grid_with_seed_zero(nb, ns):
 
 # -------------------------------------------------------------------- nbgrader metadata
 def test_one_tests_cell_per_part_with_the_assignments_points(nb, lab):
-    # Parts and points are this metadata (labkit/assignment.py reads them); the twin grades
+    # Parts and points are this metadata (labkit/core/assignment.py reads them); the twin grades
     # out of lab06's parts and points, in lab06's order.
     assert lab.part_ids == LAB06.part_ids and lab.points == LAB06.points
     for part in lab.part_ids:

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from labkit import assignment
-from labkit.checks import (
+from labkit.core import assignment
+from labkit.grading.checks import (
     CheckFailed, TensorData, expect_close, float_eps, number_eps, number_pair, plain,
 )
-from labkit.settings import REPO_ROOT
-from labkit.worker import Worker
+from labkit.core.settings import REPO_ROOT
+from labkit.worker.server import Worker
 
 LAB06 = assignment.load("lab06", REPO_ROOT)
 TOL = LAB06.params.tol
 
-# lab06's checks read their assignment when imported, as in a grader (labkit/pytest_plugin.py
+# lab06's checks read their assignment when imported, as in a grader (labkit/grading/pytest_plugin.py
 # activates it); activated only for the import, so no other test grades lab06 by accident.
 sys.path[:0] = [p for p in LAB06.import_paths() if p not in sys.path]
 _before = assignment.active()

@@ -1,4 +1,4 @@
-"""TA decisions (labkit/overrides.py): the file, applying them, the command, and an end-to-end
+"""TA decisions (labkit/term/overrides.py): the file, applying them, the command, and an end-to-end
 run in which an override survives two `nbgrader autograde --force` (a cache hit and a miss)."""
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pytest
 
 import nbgrader_cli
 
-from labkit import overrides
-from labkit.assignment import load
-from labkit.cli import main as cli
-from labkit.nbgrader_plugin import report_text, verdict_outputs
-from labkit.results import SubmissionResult
-from labkit.settings import REPO_ROOT
+from labkit.term import overrides
+from labkit.core.assignment import load
+from labkit.cli.main import main as cli
+from labkit.nbgrader_ext.preprocessors import report_text, verdict_outputs
+from labkit.core.results import SubmissionResult
+from labkit.core.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 MINIMAL = Path(__file__).parent / "minimal_course"
@@ -191,7 +191,7 @@ def _csv(path: Path) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_an_override_survives_two_regrades_in_gradebook_csvs_and_report(tmp_path):
-    from labkit.submissions import build_submission, release_notebook
+    from labkit.term.submissions import build_submission, release_notebook
     course = tmp_path / "course"
     shutil.copytree(MINIMAL / "source", course / "source")
     shutil.copytree(MINIMAL / "grader_tests", course / "grader_tests")
@@ -203,7 +203,7 @@ def test_an_override_survives_two_regrades_in_gradebook_csvs_and_report(tmp_path
         build_submission(course / "submitted" / student / "mini" / "mini.ipynb", replacement, filled=True,
                          release=release_notebook(course, "mini"), source=mini.notebook)
     _nbgrader(course, "autograde", "mini", "--force")
-    _nbgrader(course, "export", "--exporter=labkit.export.ReportExporter")
+    _nbgrader(course, "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
     assert float(_scores(course)["bob"]["mean"]) == 0.0
     assert cli(["override", "mini", "bob", "mean", "--points", "1.5", "--reason", "weights were given as ints",
                 "--by", "TA Nowak", "--request", "my answer is right for integer weights", "--course", str(course)]) == 0
@@ -211,7 +211,7 @@ def test_an_override_survives_two_regrades_in_gradebook_csvs_and_report(tmp_path
     def regrade_and_read() -> dict:
         _nbgrader(course, "autograde", "mini", "--force")
         _nbgrader(course, "generate_feedback", "mini", "--force")
-        _nbgrader(course, "export", "--exporter=labkit.export.ReportExporter")
+        _nbgrader(course, "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
         return _scores(course)
 
     for cache in ("hit", "miss"):

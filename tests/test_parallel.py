@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from corpus import CHEAP_CELLS, CHEAP_DEMO
-from labkit import cache as cache_module
-from labkit.cache import ResultCache, submission_key
-from labkit import parallel
-from labkit.assignment import load
-from labkit.parallel import grade_many
-from labkit.settings import REPO_ROOT
-from labkit.submissions import build_submission, release_notebook, solution_sources
+from labkit.grading import fingerprint
+from labkit.runner.cache import ResultCache, submission_key
+from labkit.runner import parallel
+from labkit.core.assignment import load
+from labkit.runner.parallel import grade_many
+from labkit.core.settings import REPO_ROOT
+from labkit.term.submissions import build_submission, release_notebook, solution_sources
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_unchanged_class_is_regraded_from_the_cache(local, notebooks, monkeypatc
 def test_a_changed_grader_or_notebook_changes_the_key(notebooks, monkeypatch):
     filled, _ = notebooks
     key = submission_key(filled, LAB06)
-    monkeypatch.setattr(cache_module, "_engine_digest", lambda: "another engine")
+    monkeypatch.setattr(fingerprint, "engine_digest", lambda: "another engine")
     assert submission_key(filled, LAB06) != key
     monkeypatch.undo()
     # The assignment's own files (checks, reference, description, ...) are part of the grader.
@@ -114,8 +114,8 @@ def test_grading_works_from_a_caller_without_a_main_guard(local, notebooks, tmp_
     import sys
     _, release = notebooks
     script = tmp_path / "unguarded.py"
-    script.write_text("from labkit.assignment import load\n"
-                      "from labkit.grade import grade_notebook\n"
+    script.write_text("from labkit.core.assignment import load\n"
+                      "from labkit.grading.grade import grade_notebook\n"
                       f"r = grade_notebook({str(release)!r}, assignment=load('lab06', {str(REPO_ROOT)!r}))\n"
                       "checks = [c for p in r.parts.values() for c in p.checks]\n"
                       "print('FLAGS', r.flags, 'TOTAL', r.total, 'CHECKS', len(checks),\n"

@@ -1,9 +1,9 @@
-"""The pytest plug-in's diagnosis handling (labkit/pytest_plugin.py): findings never score, and
+"""The pytest plug-in's diagnosis handling (labkit/grading/pytest_plugin.py): findings never score, and
 they correct only the messages of failed checks whose named cause they rule out."""
 from __future__ import annotations
 
-from labkit.pytest_plugin import _apply_diagnoses
-from labkit.results import CheckResult, PartResult
+from labkit.grading.pytest_plugin import _apply_diagnoses
+from labkit.core.results import CheckResult, PartResult
 
 
 def _parts() -> dict[str, PartResult]:
@@ -47,7 +47,7 @@ class _Item:
     """Just what a Diagnosis reads of its pytest item: the part marker and the session's stash."""
 
     def __init__(self, results: dict):
-        from labkit import pytest_plugin
+        from labkit.grading import pytest_plugin
         self.config = type("Config", (), {})()
         self.config.stash = {pytest_plugin._RESULTS: results, pytest_plugin._DIAGNOSES: []}
 
@@ -59,8 +59,8 @@ class _Item:
 def test_a_diagnosis_runs_only_when_its_part_failed_and_records_what_it_names():
     import pytest
 
-    from labkit import pytest_plugin
-    from labkit.pytest_plugin import Diagnosis
+    from labkit.grading import pytest_plugin
+    from labkit.grading.pytest_plugin import Diagnosis
     passed = _Item({"a": CheckResult("training", "lands", 1.0, 1.0, "passed")})
     with pytest.raises(pytest.skip.Exception):
         Diagnosis(passed).name(lambda: pytest.fail("must not replay a passing part"), str)
@@ -81,7 +81,7 @@ def test_the_grading_profile_shrinks_failures_but_never_replays_them_to_explain(
     a failing check over the worker pipe ~100 times, is off."""
     from hypothesis import Phase, given, settings, strategies as st
 
-    from labkit.pytest_plugin import register_grading_profile
+    from labkit.grading.pytest_plugin import register_grading_profile
     register_grading_profile(25)
     profile = settings.get_profile("grading")
     assert profile.derandomize and profile.database is None and profile.deadline is None
@@ -115,7 +115,7 @@ def test_properties_imported_before_the_grading_profile_still_run_under_it():
 
     from hypothesis import given, settings, strategies as st
 
-    from labkit.pytest_plugin import _pin_grading_settings, register_grading_profile
+    from labkit.grading.pytest_plugin import _pin_grading_settings, register_grading_profile
 
     settings.register_profile("labkit-test-before", settings.default)   # whatever this process has loaded
     settings.load_profile("default")   # as when a module is collected before any grading session

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from labkit import assignment as assignments
-from labkit.report import TEMPLATES, build_report
-from labkit.results import CheckResult, PartResult, SubmissionResult
-from labkit.settings import REPO_ROOT
+from labkit.core import assignment as assignments
+from labkit.insight.report import TEMPLATES, build_report
+from labkit.core.results import CheckResult, PartResult, SubmissionResult
+from labkit.core.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 ASSIGNMENT = "lab06"
@@ -342,7 +342,7 @@ def test_gradebook_scores_include_the_manual_grade(course, venv_path):
 def test_report_exporter_keeps_grades_csv_and_adds_parts_csv(course, tmp_path, venv_path):
     from nbgrader.plugins import CsvExportPlugin
 
-    from labkit.export import ReportExporter
+    from labkit.nbgrader_ext.exporter import ReportExporter
     gb = _gradebook(course, ["ala_reference", "darek_no_zero_grad"], {"ala_reference": 3.0})
     try:
         CsvExportPlugin(to=str(tmp_path / "stock.csv")).export(gb)
@@ -557,7 +557,7 @@ def test_an_assignment_can_extend_the_report_and_its_failures_do_not_sink_it(tmp
 
 
 def test_the_engine_report_knows_no_assignment():
-    engine = [Path(__file__).parent.parent / "labkit" / "report.py", *sorted(TEMPLATES.iterdir())]
+    engine = [Path(__file__).parent.parent / "labkit" / "insight" / "report.py", *sorted(TEMPLATES.iterdir())]
     for path in engine:
         text = path.read_text(encoding="utf-8")
         for word in ("lab06", "BEST_CONFIG", "RESULTS", "boundary", "rings"):
@@ -575,8 +575,8 @@ def test_a_class_of_40_shows_items_diagnoses_similarity_and_overrides_in_chromiu
     4 untouched; one TA override. Every section of the workbench is on the rendered page."""
     import similarity_class
 
-    from labkit import overrides
-    from labkit.results import SubmissionResult
+    from labkit.term import overrides
+    from labkit.core.results import SubmissionResult
     klass = similarity_class.generate_class(tmp_path / "notebooks", n_students=40, seed=0)
     course = tmp_path / "course"
     for folder in ("grader_tests", "source", "release"):
@@ -643,7 +643,7 @@ def _counted_png(helpers, rows) -> str:
 def test_a_page_draws_each_distinct_figure_once():
     """Identical artifacts (students who ran the same seeded code) share one drawing; other
     data, another page, or a closure (which draws what it captured) are drawn anew."""
-    from labkit.report import Helpers
+    from labkit.insight.report import Helpers
     DRAWN.clear()
     page = Helpers(LAB06)
     same = [page.figure(f"RESULTS {i}", _counted_png, page, [{"factor": "lr", "acc": 0.9}]) for i in range(3)]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.assignment import load
-from labkit.results import CheckResult, PartResult, SubmissionResult, empty_parts, failed_submission
-from labkit.settings import REPO_ROOT
+from labkit.core.assignment import load
+from labkit.core.results import CheckResult, PartResult, SubmissionResult, empty_parts, failed_submission
+from labkit.core.settings import REPO_ROOT
 
 LAB06 = load("lab06", REPO_ROOT)
 

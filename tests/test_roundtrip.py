@@ -1,7 +1,7 @@
 """End to end through nbgrader: generate, autograde, feedback, export, in a temporary course.
 
 The course holds every assignment of the repository (lab06 and its English twin lab06_en),
-each described by its own files; ``labkit.demo.run_demo`` takes both through the round trip.
+each described by its own files; ``labkit.cli.demo.run_demo`` takes both through the round trip.
 lab06's reference student is the suite's one full-size path (the lab's 24-run sweep,
 BEST_CONFIG and demonstration cells as written); lab06's mistake student (a data mistake)
 runs the corpus's cheap grid and BEST_CONFIG (tests/corpus.py). lab06_en, with the same
@@ -23,11 +23,11 @@ import pytest
 
 import corpus
 import nbgrader_cli
-from labkit.assignment import available, load
-from labkit.demo import demo_students, part_table, run_demo
-from labkit.inkernel import write_stock_config
-from labkit.settings import REPO_ROOT
-from labkit.submissions import release_notebook
+from labkit.core.assignment import available, load
+from labkit.cli.demo import demo_students, part_table, run_demo
+from labkit.grading.inkernel import write_stock_config
+from labkit.core.settings import REPO_ROOT
+from labkit.term.submissions import release_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -156,7 +156,7 @@ def stock_rows(course, tmp_path_factory) -> dict:
 
 
 def test_stock_nbgrader_running_the_checks_in_kernel_agrees_with_the_kit(course, stock_rows):
-    """The bench's baseline (labkit/inkernel.py) awards exactly the kit's partial credit,
+    """The bench's baseline (labkit/grading/inkernel.py) awards exactly the kit's partial credit,
     also where a public assert fails after the hidden section (half circle, no zero_grad)."""
     _, tables = course
     rows = tables[STOCK_ASSIGNMENT]
@@ -207,7 +207,7 @@ def test_feedback_is_in_the_assignments_language(course):
     root, _ = course
     pl = (root / "feedback" / "celina_half_circle" / "lab06" / "lab06.html").read_text(encoding="utf-8")
     en = (root / "feedback" / "celina_half_circle" / "lab06_en" / "lab06_en.html").read_text(encoding="utf-8")
-    # The verdicts nbgrader shows under each tests cell (labkit/nbgrader_plugin.py, report_text).
+    # The verdicts nbgrader shows under each tests cell (labkit/nbgrader_ext/preprocessors.py, report_text).
     assert "Część `data`:" in pl and "Part `data`:" in en and "Część `" not in en
 
 

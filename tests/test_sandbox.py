@@ -1,9 +1,9 @@
-"""The worker's confinement, attack by attack, with the real ``labkit.client.Submission``.
+"""The worker's confinement, attack by attack, with the real ``labkit.grading.client.Submission``.
 
 Each test runs a tiny notebook in a worker under every sandbox path:
 
 - ``bwrap-zygote``: bubblewrap (``LABKIT_SANDBOX=required``), the worker forked from the
-  pre-imported zygote and confined further (the default; labkit/zygote.py);
+  pre-imported zygote and confined further (the default; labkit/sandbox/zygote.py);
 - ``bwrap-cold``: the same with ``LABKIT_ZYGOTE=off``, a fresh bwrap per worker;
   both are skipped when the host cannot run bwrap;
 - ``fallback``: ``LABKIT_SANDBOX=off``, a plain subprocess with rlimits and the pids cgroup.
@@ -28,11 +28,11 @@ import pytest
 
 from listener import Listener
 
-from labkit import sandbox
-from labkit.assignment import load
-from labkit.client import StudentError, Submission, WorkerCrashed, WorkerTimeout
-from labkit.settings import REPO_ROOT, Limits, Settings
-from labkit.zygote import ZygoteChild
+from labkit.sandbox import launch as sandbox
+from labkit.core.assignment import load
+from labkit.grading.client import StudentError, Submission, WorkerCrashed, WorkerTimeout
+from labkit.core.settings import REPO_ROOT, Limits, Settings
+from labkit.sandbox.zygote import ZygoteChild
 
 LIMITS = dataclasses.replace(
     Limits(), notebook_seconds=120.0, cell_seconds=10.0, call_seconds=8.0,

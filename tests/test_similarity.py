@@ -1,4 +1,4 @@
-"""labkit/similarity.py: who copied from whom, on a generated class (tests/similarity_class.py).
+"""labkit/insight/similarity.py: who copied from whom, on a generated class (tests/similarity_class.py).
 
 Derandomized: the class is a fixed function of its seed, and with a winnowing window of 1 the
 scores do not depend on Python's hash seed (checked below). No wall-time assertions here;
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import similarity_class as sc
-from labkit import similarity
-from labkit.similarity import compare_class, student_code, write_csv
+from labkit.insight import similarity
+from labkit.insight.similarity import compare_class, student_code, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -208,7 +208,7 @@ def test_scores_do_not_depend_on_the_hash_seed(klass):
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from labkit.similarity import compare_class\n"
+        "from labkit.insight.similarity import compare_class\n"
         "books = json.loads(sys.argv[1])\n"
         "rep = compare_class({k: Path(v) for k, v in books.items()}, release=Path(sys.argv[2]),\n"
         "                    reference=Path(sys.argv[3]), display_floor=0.0)\n"

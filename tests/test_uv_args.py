@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from labkit.settings import REPO_ROOT
+from labkit.core.settings import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 import uv_args  # noqa: E402

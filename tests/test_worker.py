@@ -1,4 +1,4 @@
-"""labkit/worker.py: the grader's seeds, as the worker sets them before each cell and call, and
+"""labkit/worker/server.py: the grader's seeds, as the worker sets them before each cell and call, and
 the figures a cell leaves."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from labkit.worker import Worker, _seed_everything
+from labkit.worker.server import Worker, _seed_everything
 
 
 def _draws() -> tuple:

@@ -1,4 +1,4 @@
-"""Workers forked from the zygote (labkit/zygote.py): fresh, confined and independent.
+"""Workers forked from the zygote (labkit/sandbox/zygote.py): fresh, confined and independent.
 
 The sandbox attacks of tests/test_sandbox.py run on this path too (``bwrap-zygote``); here
 are the properties only a shared parent could break: what one worker does must never reach
@@ -16,11 +16,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit import sandbox, zygote
-from labkit.assignment import load
-from labkit.client import Submission, WorkerCrashed
-from labkit.worker_process import _running as _alive
-from labkit.settings import REPO_ROOT, Settings, load_settings
+from labkit.sandbox import launch as sandbox
+from labkit.sandbox import zygote
+from labkit.core.assignment import load
+from labkit.grading.client import Submission, WorkerCrashed
+from labkit.sandbox.worker_process import _running as _alive
+from labkit.core.settings import REPO_ROOT, Settings, load_settings
 
 pytestmark = pytest.mark.skipif(not (sandbox.bwrap_path() and sandbox._bwrap_works()),
                                 reason="the zygote needs bubblewrap")
@@ -80,7 +81,7 @@ def test_workers_come_from_the_zygote_and_are_pid_1_without_privileges(tmp_path)
     assert seen["dumpable"] == 0
     assert seen["umount_tmp"] == -1 and seen["sethostname"] == -1, "no capabilities left"
     # The zygote's imports (torch, scikit-learn, matplotlib) are frozen before it forks, so the
-    # student's garbage collections do not walk them (labkit/heap_freeze.py).
+    # student's garbage collections do not walk them (labkit/worker/heap_freeze.py).
     assert seen["frozen_objects"] > 100_000, seen["frozen_objects"]
 
 

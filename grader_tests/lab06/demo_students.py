@@ -1,9 +1,9 @@
 """lab06's demo class for ``./kit demo``: the reference, an untouched release, and two
-plausible mistakes that each cost only their own part. Loaded by labkit/demo.py by path,
+plausible mistakes that each cost only their own part. Loaded by labkit/cli/demo.py by path,
 also for lab06_en (same contract, same solution code)."""
 from __future__ import annotations
 
-from labkit.submissions import solution_sources
+from labkit.term.submissions import solution_sources
 
 
 def students(assignment) -> dict[str, dict[str, str] | None]:

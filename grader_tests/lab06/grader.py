@@ -5,9 +5,9 @@ import numpy as np
 import torch
 
 import reference.lab06 as reference
-from labkit.assignment import current
-from labkit.checks import fail
-from labkit.codec import Handle
+from labkit.core.assignment import current
+from labkit.grading.checks import fail
+from labkit.protocol.codec import Handle
 
 
 def reference_model(hidden, activation: str, weights: list[np.ndarray] | None = None):

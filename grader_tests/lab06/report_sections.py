@@ -1,6 +1,6 @@
 """lab06's part of the TA report: what each student's BEST_CONFIG and RESULTS look like.
 
-Loaded by labkit/report.py by path (``report_sections`` in assignment.toml); the markup is
+Loaded by labkit/insight/report.py by path (``report_sections`` in assignment.toml); the markup is
 report.html.j2 beside this file (block ``student_extra``). Per student, from the grader's
 artifacts: the decision boundary of BEST_CONFIG over the reference rings, its loss curve,
 the RESULTS rows' test accuracy per factor, and BEST_CONFIG with its held-out accuracies.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 import reference.lab06 as reference
-from labkit.assignment import current
+from labkit.core.assignment import current
 
 
 @st.composite

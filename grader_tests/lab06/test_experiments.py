@@ -17,11 +17,11 @@ import torch
 
 import reference.lab06 as reference
 from grader import passthrough_tolerance, require_callable
-from labkit.checks import describe, expect_number, fail, number_eps, number_pair, plain, tr
-from labkit.client import Missing, StudentError, WorkerFailure
-from labkit.assignment import current
-from labkit.memo import reference_memo
-from labkit.settings import load_settings
+from labkit.grading.checks import describe, expect_number, fail, number_eps, number_pair, plain, tr
+from labkit.grading.client import Missing, StudentError, WorkerFailure
+from labkit.core.assignment import current
+from labkit.grading.memo import reference_memo
+from labkit.core.settings import load_settings
 from reference.lab06.model import n_parameters
 from reference.lab06.plots import boundary_grid
 
@@ -446,8 +446,8 @@ def test_best_config_reaches_high_heldout_accuracy(submission, best_config, cred
         accuracies.append(accuracy)
         seconds.append(cpu)
     artifacts["best_accuracies"] = accuracies
-    # CPU seconds of the worker's processes, measured by the grader (labkit/cputime.py), and
-    # the budget scaled like every CPU budget by this host's measured speed (labkit/speed.py).
+    # CPU seconds of the worker's processes, measured by the grader (labkit/sandbox/cputime.py), and
+    # the budget scaled like every CPU budget by this host's measured speed (labkit/grading/speed.py).
     if max(seconds) > budget.max_train_seconds * submission.machine.budget_scale:
         fail("BEST_CONFIG: trening trwał {s:.1f} s CPU, budżet to {m:.0f} s.",
              "BEST_CONFIG: training took {s:.1f} CPU seconds, the budget is {m:.0f} s.",

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 
 from grader import require_callable
-from labkit.checks import TensorData, call_text, expect_tensor, fail, tr
-from labkit.codec import Handle
+from labkit.grading.checks import TensorData, call_text, expect_tensor, fail, tr
+from labkit.protocol.codec import Handle
 from strategies import loader_shapes
 
 pytestmark = pytest.mark.part("loader")

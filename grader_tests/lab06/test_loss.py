@@ -15,8 +15,8 @@ from sklearn.metrics import confusion_matrix
 
 import reference.lab06 as reference
 from grader import grader_weights, require_callable
-from labkit.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps, tr
-from labkit.assignment import current
+from labkit.grading.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps, tr
+from labkit.core.assignment import current
 
 pytestmark = pytest.mark.part("loss")
 

@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader import grader_weights, reference_model, require_callable
-from labkit.checks import TensorData, call_text, expect_close, expect_tensor, fail, tr
-from labkit.i18n import language
-from labkit.codec import Handle
-from labkit.assignment import current
+from labkit.grading.checks import TensorData, call_text, expect_close, expect_tensor, fail, tr
+from labkit.core.i18n import language
+from labkit.protocol.codec import Handle
+from labkit.core.assignment import current
 from reference.lab06.model import n_parameters
 from strategies import architectures
 

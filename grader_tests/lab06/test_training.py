@@ -17,12 +17,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import reference.lab06 as reference
 from grader import params_of, passthrough_tolerance, require_callable, set_weights, torch_mlp
-from labkit.checks import expect_close, expect_number, fail, float_eps, number_eps, number_pair, tr
-from labkit.client import StudentError
-from labkit.codec import Handle
-from labkit.assignment import current
-from labkit.memo import reference_memo
-from labkit.settings import load_settings
+from labkit.grading.checks import expect_close, expect_number, fail, float_eps, number_eps, number_pair, tr
+from labkit.grading.client import StudentError
+from labkit.protocol.codec import Handle
+from labkit.core.assignment import current
+from labkit.grading.memo import reference_memo
+from labkit.core.settings import load_settings
 
 pytestmark = pytest.mark.part("training")
 

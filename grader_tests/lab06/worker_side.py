@@ -1,7 +1,7 @@
 """lab06's helpers inside the worker: grader-owned objects and stand-ins for the contract.
 
 This file is not imported by the grader: the engine sends its text to each worker, which
-runs it as a module before any student code (labkit/worker.py, ``load``). Every ``op_*``
+runs it as a module before any student code (labkit/worker/server.py, ``load``). Every ``op_*``
 takes the worker's context first (namespace, cell compiler helpers). ``TAMPER_WATCH`` and
 ``warm_up`` are read once, at load. What runs here runs next to student code, so the
 grader treats every answer as untrusted data.

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labkit.assignment import current
-from labkit.checks import expect_number, fail
+from labkit.core.assignment import current
+from labkit.grading.checks import expect_number, fail
 
 pytestmark = pytest.mark.part("mean")
 TOL = current().params.tol

@@ -1,0 +1,1 @@
+"""The `labkit` command: a thin layer of subcommands over the packages below (none imports it)."""

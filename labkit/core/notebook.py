@@ -1,0 +1,77 @@
+"""Reading a submitted notebook on the trusted side: validation and the cells to run."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.core.i18n import tr
+
+
+class InvalidNotebook(Exception):
+    """The file cannot be graded at all; the message says why, for the student."""
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    """One code cell the worker will execute, by its position in the notebook."""
+
+    index: int
+    source: str
+    grade_id: str | None
+
+
+def nbgrader_meta(cell: dict) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_autograder_tests(cell: dict) -> bool:
+    """Autograder test cells are replaced by verdicts; they are never executed as student code."""
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[CodeCell]]:
+    """Parse and check a notebook; return it and the code cells to execute, in order."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidNotebook(tr("nie można odczytać pliku: {e}", "the file cannot be read: {e}",
+                                 e=exc.strerror)) from None
+    if size > max_bytes:
+        raise InvalidNotebook(tr("plik ma {size} bajtów, limit to {limit}",
+                                 "the file has {size} bytes, the limit is {limit}", size=size, limit=max_bytes))
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidNotebook(tr("plik nie jest poprawnym JSON-em notatnika ({e})",
+                                 "the file is not valid notebook JSON ({e})", e=exc)) from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise InvalidNotebook(tr("brak listy komórek 'cells'", "there is no 'cells' list"))
+    if nb.get("nbformat") != 4:
+        raise InvalidNotebook(tr("oczekiwano nbformat 4, otrzymano {got!r}", "expected nbformat 4, got {got!r}",
+                                 got=nb.get("nbformat")))
+    cells = []
+    for index, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_autograder_tests(cell):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(s) for s in source)
+        cells.append(CodeCell(index, str(source), nbgrader_meta(cell).get("grade_id")))
+    return nb, cells
+
+
+def reference_cells(assignment) -> list[CodeCell]:
+    """The assignment's reference as notebook cells (its ``reference_cells`` files, in order,
+    with package-relative imports dropped).
+
+    Grading the reference through the same worker path as a student proves the grader
+    end to end; sending sources keeps reference/ unmounted in the sandbox.
+    """
+    cells = []
+    for index, (name, source) in enumerate(assignment.reference_sources()):
+        lines = [line for line in source.splitlines() if not line.startswith("from .")]
+        cells.append(CodeCell(index, "\n".join(lines), f"reference_{Path(name).stem}"))
+    return cells

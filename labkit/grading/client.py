@@ -1,0 +1,332 @@
+"""The trusted side of the worker: start it confined, execute the notebook, make calls.
+
+A ``Submission`` owns one worker process at a time. Every request has a budget in CPU
+seconds of the worker's process tree, read here from the kernel's accounting
+(labkit/sandbox/cputime.py) and scaled by the run's machine speed (labkit/grading/speed.py), so the
+verdict does not depend on how fast or how busy the host is. Wall time only backs the
+budget up (see ``Limits``). When a budget runs out, or the worker dies, the process group
+is killed, the failure is reported to the caller, and the next call starts a fresh
+worker that replays the notebook without the cells that hung or crashed it. A function
+that hung once fails fast afterwards, so one infinite loop costs one timeout, not one
+per check.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.sandbox import launch as sandbox
+from labkit.grading import speed
+from labkit.core.assignment import Assignment
+from labkit.core.assignment import current as current_assignment
+from labkit.protocol.codec import Handle, ProtocolError, decode, encode
+from labkit.core.i18n import language
+from labkit.core.notebook import CodeCell, load_cells, reference_cells
+from labkit.core.settings import Limits, Settings, load_settings
+from labkit.sandbox.worker_process import Wait, WorkerCrashed, WorkerFailure, WorkerProcess, WorkerTimeout
+
+__all__ = ["Submission", "CallResult", "CellRun", "StudentError", "Missing", "WorkerFailure",
+           "WorkerTimeout", "WorkerCrashed", "Wait"]
+
+
+class StudentError(Exception):
+    """Student code raised; carries the student's own traceback, nothing of the grader's."""
+
+    def __init__(self, what: str, error: dict):
+        self.what = what
+        self.type = str(error.get("type", "Exception"))[:100]
+        self.message = str(error.get("message", ""))[:2000]
+        tb = error.get("traceback", [])
+        self.traceback = [str(line)[:2000] for line in tb[-10:]] if isinstance(tb, list) else []
+        super().__init__(f"{self.type}: {self.message}")
+
+
+class Missing(Exception):
+    """The notebook does not define a name the contract asks for."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(name)
+
+
+@dataclass
+class CallResult:
+    value: Any
+    stdout: str = ""
+    stderr: str = ""
+    cpu_seconds: float = 0.0     # of the worker's process tree, measured by the grader
+    wall_seconds: float = 0.0
+
+
+@dataclass
+class CellRun:
+    """What executing one notebook cell in the worker produced."""
+
+    index: int
+    outputs: list[dict] = field(default_factory=list)
+    error: dict | None = None
+    seconds: float = 0.0         # CPU seconds (a timeout: the budget that ran out)
+    status: str = "ok"           # ok | error | timeout | overloaded | crashed | skipped
+
+
+class Submission:
+    """A student's notebook (or the reference) loaded in a confined worker."""
+
+    def __init__(self, *, notebook: Path | None = None, reference: bool = False,
+                 assignment: Assignment | None = None,
+                 settings: Settings | None = None, limits: Limits | None = None,
+                 scratch_root: Path | None = None, machine: speed.MachineSpeed | None = None):
+        if (notebook is None) == (not reference):
+            raise ValueError("give exactly one of notebook= or reference=True")
+        self.assignment = assignment or current_assignment()
+        self.seed = self.assignment.seed
+        self.settings = settings or load_settings()
+        self.limits = limits or self.settings.limits
+        self.notebook = notebook
+        self.reference = reference
+        self.plan = sandbox.plan(self.settings.sandbox)
+        self.machine = machine or speed.current()
+        # The reference travels the same path as a student: its sources become cells.
+        self.cells: list[CodeCell] = (reference_cells(self.assignment) if reference
+                                      else load_cells(Path(notebook))[1])
+        self.cell_runs: dict[int, CellRun] = {}
+        self.bad_cells: set[int] = set()
+        self.hung: dict[str, float] = {}
+        self.flags: set[str] = set()
+        self.tamper: set[str] = set()
+        self.generation = 0
+        self.restarts = 0
+        self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
+                                    scratch_root=scratch_root)
+        self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
+        self.notebook_cpu_seconds = 0.0
+        self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
+        self.notebook_seconds = 0.0
+        self.start_seconds = 0.0     # the first worker's start-up (interpreter, imports, sandbox)
+        self.peak_rss_kib = 0
+        if self.plan.kind != "bwrap":
+            self.flags.add("sandbox_fallback")
+
+    # -- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> "Submission":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start a worker and run the notebook once, recording each cell's outputs."""
+        started = time.perf_counter()
+        self._spawn()
+        self.start_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        self._run_cells(record=True)
+        self.notebook_seconds = time.perf_counter() - started
+        if self.notebook_seconds > 3 * self.notebook_cpu_seconds + 30:
+            # Not a verdict (budgets are CPU time): tells a TA the host was slow or busy.
+            self.flags.add("slow_host")
+
+    def close(self) -> None:
+        self.worker.close()
+
+    @property
+    def proc(self):
+        """The running worker process (a Popen, or a ZygoteChild), if any."""
+        return self.worker.proc
+
+    def _spawn(self) -> None:
+        """A fresh worker with the assignment's helpers loaded, before any student code."""
+        self.generation += 1
+        self.worker.spawn(self.generation)
+        self.flags |= self.worker.flags
+        request = {"kind": "load", "name": self.assignment.id, "source": self.assignment.helper_source(),
+                   "language": language()}
+        reply = self._request(request, "worker start", self.limits.start_seconds)
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raise WorkerCrashed("worker start", f"the assignment's worker helpers failed: "
+                                                f"{error.get('type')}: {error.get('message')}")
+
+    def _restart(self, reason: str, upto: int | None = None) -> None:
+        """A fresh worker with the notebook replayed (cells before ``upto``), minus broken cells."""
+        self.restarts += 1
+        if self.restarts > self.limits.worker_restarts:
+            raise WorkerCrashed(reason, "too many worker restarts")
+        self._spawn()
+        for cell in self.cells:
+            if upto is not None and cell.index >= upto:
+                break
+            if cell.index not in self.bad_cells:
+                self._request({"kind": "exec", "index": cell.index, "source": cell.source,
+                               "seed": self.seed}, f"cell {cell.index}",
+                              self.limits.cell_seconds)
+
+    def _ensure_alive(self, what: str) -> None:
+        if not self.worker.alive():
+            self._restart(what)
+
+    # -- notebook execution ----------------------------------------------------------------
+    def _run_cells(self, record: bool) -> None:
+        """Each cell within its CPU budget, and all of them within the notebook's."""
+        for cell in self.cells:
+            if cell.index in self.bad_cells:
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="skipped")
+                continue
+            remaining = self.limits.notebook_seconds - self.notebook_cpu_seconds
+            if remaining <= 0:
+                self.bad_cells.add(cell.index)
+                self.flags.add("notebook_timeout")
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout")
+                continue
+            what = f"cell {cell.index}"
+            budget = min(remaining, self.limits.cell_seconds)
+            try:
+                reply = self._request({"kind": "exec", "index": cell.index, "source": cell.source,
+                                       "seed": self.seed}, what, budget)
+            except WorkerTimeout as exc:
+                self.bad_cells.add(cell.index)
+                self.notebook_cpu_seconds += self.last_cpu_seconds
+                status = "overloaded" if exc.kind == "overload" else "timeout"
+                self.flags.add("grader_overloaded" if exc.kind == "overload" else "cell_timeout")
+                if record:
+                    self.cell_runs[cell.index] = CellRun(
+                        cell.index, status=status, seconds=exc.seconds,
+                        error={"type": "Timeout", "kind": exc.kind, "message": str(exc), "traceback": []})
+                self._restart(what, upto=cell.index)
+                continue
+            except (WorkerCrashed, ProtocolError) as exc:
+                self.bad_cells.add(cell.index)
+                self.flags.add("cell_crash")
+                if record:
+                    self.cell_runs[cell.index] = CellRun(cell.index, status="crashed",
+                                                         error={"type": "WorkerCrashed",
+                                                                "message": str(exc), "traceback": []})
+                self._restart(what, upto=cell.index)
+                continue
+            self.notebook_cpu_seconds += self.last_cpu_seconds
+            if record:
+                run = reply.get("cell", {})
+                outputs = run.get("outputs", [])
+                error = run.get("error")
+                self.cell_runs[cell.index] = CellRun(
+                    cell.index, outputs if isinstance(outputs, list) else [],
+                    error if isinstance(error, dict) else None,
+                    round(self.last_cpu_seconds, 3), "error" if error else "ok")
+
+    # -- calls --------------------------------------------------------------------------
+    def names(self, only: str | None = None) -> dict[str, dict]:
+        """The notebook's public globals: name -> kind, type and signature; ``only``: just that
+        one (a check's "is it defined" layer asks once per example, for one name)."""
+        request = {"kind": "names"} if only is None else {"kind": "names", "only": str(only)}
+        return self._simple(request, "names")
+
+    def get(self, name: str, timeout: float | None = None) -> Any:
+        """A global value of the notebook (RESULTS, BEST_CONFIG), as data or a handle."""
+        return self._simple({"kind": "get", "name": name}, name, timeout)
+
+    def call(self, name: str, *args, _timeout: float | None = None, _seed: int | None = None,
+             **kwargs) -> CallResult:
+        """Call the notebook's global ``name`` under the grader's seed (``_seed``)."""
+        return self._call({"global": name}, name, args, kwargs, _timeout, _seed)
+
+    def method(self, handle: Handle, method: str | None, *args, _timeout: float | None = None,
+               _seed: int | None = None, **kwargs) -> CallResult:
+        """Call a method of a worker object (or the object itself when method is None)."""
+        what = f"{handle.type}.{method}" if method else handle.type
+        target = {"handle": handle.id, "gen": handle.generation}
+        if method:
+            target["method"] = method
+        return self._call(target, what, args, kwargs, _timeout, _seed)
+
+    def op(self, name: str, *args, timeout: float | None = None, seed: int | None = None,
+           what: str | None = None) -> Any:
+        """A grader helper from labkit.worker.ops, run next to the student's objects.
+
+        ``what`` names the student code the helper drives, for messages (default: the op).
+        """
+        request = {"kind": "op", "name": name, "args": encode(list(args)),
+                   "seed": self.seed if seed is None else seed}
+        return self._simple(request, what or f"op {name}", timeout)
+
+    def _simple(self, request: dict, what: str, timeout: float | None = None) -> Any:
+        self._check_handles(request)
+        self._ensure_alive(what)
+        reply = self._request(request, what, timeout or self.limits.call_seconds)
+        if reply.get("missing"):
+            raise Missing(str(reply["missing"]))
+        if not reply.get("ok"):
+            raise StudentError(what, reply.get("error") or {})
+        return decode(reply.get("value"))
+
+    def _call(self, target: dict, what: str, args, kwargs, timeout, seed) -> CallResult:
+        if what in self.hung:
+            raise WorkerTimeout(what, self.hung[what], earlier=True)
+        request = {"kind": "call", "target": target, "args": encode(list(args)),
+                   "kwargs": encode(dict(kwargs)),
+                   "seed": self.seed if seed is None else seed}
+        self._check_handles(request)
+        self._ensure_alive(what)
+        timeout = timeout or self.limits.call_seconds
+        started = time.perf_counter()
+        try:
+            reply = self._request(request, what, timeout)
+        except WorkerTimeout as exc:
+            if exc.kind == "overload":
+                self.flags.add("grader_overloaded")   # the host's fault: no fast-fail next time
+            else:
+                self.hung[what] = exc.seconds
+                self.flags.add("call_timeout")
+            raise
+        wall = time.perf_counter() - started
+        if reply.get("missing"):
+            raise Missing(str(reply["missing"]))
+        if not reply.get("ok"):
+            raise StudentError(what, reply.get("error") or {})
+        return CallResult(decode(reply.get("value")), str(reply.get("stdout", ""))[:100_000],
+                          str(reply.get("stderr", ""))[:100_000], self.last_cpu_seconds, wall)
+
+    def _check_handles(self, request: dict) -> None:
+        """Handles from a dead worker point at nothing; fail the check, not the worker."""
+        def walk(node):
+            if isinstance(node, dict):
+                if "$handle" in node and node.get("gen") != self.generation:
+                    raise WorkerCrashed("handle", "object was lost when the worker restarted")
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+        walk(request)
+        target = request.get("target", {})
+        if "handle" in target and target.get("gen") != self.generation:
+            raise WorkerCrashed("handle", "object was lost when the worker restarted")
+
+    # -- transport ----------------------------------------------------------------------------
+    def _budget(self, what: str, cpu_seconds: float) -> Wait:
+        """A request's budget: the stated CPU seconds, scaled to this host's speed."""
+        return Wait(what, cpu_seconds * self.machine.budget_scale, cpu_seconds, self.limits, self.worker.meter)
+
+    def _request(self, request: dict, what: str, cpu_seconds: float) -> dict:
+        """Send ``request``; its reply, within ``cpu_seconds`` of the worker's CPU time."""
+        wait = self._budget(what, cpu_seconds)
+        self.worker.send(request, what)
+        try:
+            reply = self.worker.read_reply(wait)
+        finally:   # a timed-out request is charged too
+            self.last_cpu_seconds = wait.finish() if self.worker.meter is not None else wait.spent
+            self.worker_cpu_seconds += self.last_cpu_seconds
+        if self.plan.kind != "bwrap":
+            self.worker.sweep_strays()
+        rss = reply.get("maxrss_kib")
+        if isinstance(rss, int):
+            self.peak_rss_kib = max(self.peak_rss_kib, rss)
+        tamper = reply.get("tamper")
+        if isinstance(tamper, list) and tamper:
+            self.tamper.update(str(t)[:100] for t in tamper[:50])
+            self.flags.add("tamper")
+        return reply

@@ -1,0 +1,1 @@
+"""What TAs read: the report, item analysis, similarity."""

@@ -1,0 +1,1 @@
+"""Grading many notebooks: parallel batches, the verdict cache, usable CPUs."""

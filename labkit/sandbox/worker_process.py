@@ -1,0 +1,306 @@
+"""One confined worker process: launched, spoken to, metered, killed.
+
+``WorkerProcess`` starts a worker either cold (bwrap, or rlimits only: labkit/sandbox/launch.py)
+or forked from the run's zygote (labkit/sandbox/zygote.py), exchanges codec frames with it, and
+charges every request to a budget in CPU seconds of the worker's process tree (read here
+from the kernel, labkit/sandbox/cputime.py). Wall time only backs the budget up: see ``Wait``.
+It knows nothing of notebooks or checks; labkit/grading/client.py drives it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from labkit.protocol import codec
+from labkit.sandbox import launch as sandbox
+from labkit.sandbox import zygote
+from labkit.protocol.codec import ProtocolError
+from labkit.sandbox.cputime import ProcessTree
+from labkit.core.settings import Limits, Settings
+
+_POLL_SECONDS = 0.25   # how often a waiting request reads the worker's CPU time
+_log = logging.getLogger("labkit.grading.client")
+
+
+class WorkerFailure(Exception):
+    """A call did not produce an answer from the student's code."""
+
+
+class WorkerTimeout(WorkerFailure):
+    """A budget ran out. ``kind``: "cpu" (computed past its CPU budget), "idle" (waited
+    ``seconds`` of wall time without computing) or "overload" (the host gave the worker
+    too little CPU to decide: not the student's doing, graded again)."""
+
+    def __init__(self, what: str, seconds: float, earlier: bool = False, kind: str = "cpu"):
+        self.what, self.seconds, self.earlier, self.kind = what, seconds, earlier, kind
+        super().__init__(f"{what}: {kind} budget of {seconds:.0f} s exhausted")
+
+
+class WorkerCrashed(WorkerFailure):
+    def __init__(self, what: str, detail: str = ""):
+        self.what, self.detail = what, detail
+        super().__init__(f"{what}: worker died {detail}".strip())
+
+
+class Wait:
+    """One request's budget, checked while its reply is awaited."""
+
+    def __init__(self, what: str, cpu_budget: float, stated: float, limits: Limits,
+                 meter: ProcessTree | None):
+        self.what, self.cpu_budget, self.stated, self.meter = what, cpu_budget, stated, meter
+        self.idle = limits.idle_seconds
+        self.wall = limits.overload_multiple * cpu_budget + limits.idle_seconds
+        self.started = self.progress_at = time.monotonic()
+        self.cpu0 = self.last = meter.sample().cpu_seconds if meter else 0.0
+
+    @property
+    def spent(self) -> float:
+        """CPU seconds the worker spent on this request, as of the latest reading."""
+        return self.last - self.cpu0
+
+    def finish(self) -> float:
+        """A last reading once the reply is in; the CPU seconds spent."""
+        if self.meter is not None:
+            self.last = self.meter.sample().cpu_seconds
+        return self.spent
+
+    def expired(self) -> WorkerTimeout | None:
+        """The budget that ran out, if one did."""
+        now = time.monotonic()
+        if self.meter is not None:
+            sample = self.meter.sample()
+            if sample.cpu_seconds - self.cpu0 > self.cpu_budget:
+                self.last = sample.cpu_seconds
+                return WorkerTimeout(self.what, self.stated, kind="cpu")
+            if sample.cpu_seconds > self.last or sample.runnable:
+                self.progress_at = now
+            elif now - self.progress_at > self.idle:
+                return WorkerTimeout(self.what, self.idle, kind="idle")
+            self.last = sample.cpu_seconds
+        if now - self.started > self.wall:
+            return WorkerTimeout(self.what, self.wall, kind="overload")
+        return None
+
+
+class WorkerProcess:
+    """A worker of one submission: started (cold or from the zygote), framed, killed."""
+
+    def __init__(self, *, settings: Settings, limits: Limits, plan: sandbox.SandboxPlan,
+                 scratch_root: Path | None = None):
+        self.settings, self.limits, self.plan = settings, limits, plan
+        self.proc: subprocess.Popen | zygote.ZygoteChild | None = None
+        self.meter: ProcessTree | None = None
+        self.launch: sandbox.Launch | None = None
+        self.flags: set[str] = set()
+        self._buffer = b""
+        self._scratch_root = scratch_root
+        self._scratch: Path | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def spawn(self, generation: int) -> None:
+        """A fresh worker (the previous one killed), ready for requests."""
+        self.kill()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix="labkit-worker-", dir=self._scratch_root))
+        os.chmod(self._scratch, 0o777)
+        if self.plan.kind == "bwrap" and self.settings.zygote:
+            address = os.environ.get("LABKIT_ZYGOTE_ADDRESS") or zygote.shared_address(self.limits)
+            if address:
+                try:
+                    return self._spawn_from_zygote(address, generation)
+                except zygote.ZygoteUnavailable as exc:
+                    _log.warning("labkit: zygote could not start a worker (%s); starting one directly", exc)
+        self._spawn_cold(generation)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        self.kill()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _require_process_limit(self, bounded: bool) -> None:
+        if bounded:
+            return
+        if self.settings.sandbox == "required":
+            raise sandbox.SandboxUnavailable("running as root without a pids cgroup: no process limit")
+        self.flags.add("no_process_limit")
+
+    def _spawn_cold(self, generation: int) -> None:
+        self.launch = sandbox.launch(self.plan, scratch=self._scratch, limits=self.limits, generation=generation)
+        self._require_process_limit(self.launch.process_limit)
+        # Start-up errors (before the worker silences fds 1-2) land in a log for the grader.
+        log_path = self._scratch.parent / f"{self._scratch.name}.log"
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log, env=self.launch.env, cwd=self.launch.cwd,
+                preexec_fn=self.launch.preexec_fn, close_fds=True)
+        self.meter = ProcessTree(self.proc.pid, self.launch.cleanup_paths[0] if self.launch.cleanup_paths else None)
+        self._buffer = b""
+        try:
+            ready = self.read_reply(self.start_wait())
+        except WorkerCrashed as exc:
+            tail = log_path.read_bytes()[-1500:]
+            raise WorkerCrashed("worker start", f"{exc.detail}: {tail.decode(errors='replace')}") from None
+        if not ready.get("ready"):
+            raise WorkerCrashed("worker start", "no ready message")
+
+    def _spawn_from_zygote(self, address: str, generation: int) -> None:
+        """A worker forked from the zygote: no interpreter or torch start-up (labkit/sandbox/zygote.py)."""
+        cgroup = sandbox.make_pids_cgroup(self.limits.processes)
+        env = sandbox.worker_env(self.limits, generation, zygote.HOME)
+        bounded = cgroup is not None or os.geteuid() != 0
+        self.launch = sandbox.Launch([], env, "", None, [cgroup] if cgroup else [], bounded)
+        self._require_process_limit(bounded)
+        nproc = None if cgroup is not None or os.geteuid() == 0 else self.limits.processes
+        try:
+            self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc)
+        except zygote.ZygoteUnavailable:
+            if cgroup is not None:
+                sandbox.remove_cgroup(cgroup)
+            self.launch = None
+            raise
+        self.meter = ProcessTree(self.proc.pid, cgroup)
+        self._buffer = b""
+        try:
+            ready = self.read_reply(self.start_wait())
+        except (WorkerCrashed, ProtocolError) as exc:
+            # It died confining itself (a kernel without a needed feature): start cold instead.
+            self.kill()
+            tail = zygote.log_tail(address).strip()
+            raise zygote.ZygoteUnavailable(f"worker did not start: {exc}" + (f"; zygote log: {tail}" if tail else "")) \
+                from None
+        if not ready.get("ready"):
+            raise WorkerCrashed("worker start", "no ready message")
+
+    def kill(self) -> None:
+        """The worker and its whole process group, gone; its cgroup removed."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout, getattr(self.proc, "conn", None)):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+            self.proc = None
+            self.meter = None
+        if self.launch is not None:
+            for path in self.launch.cleanup_paths:
+                sandbox.remove_cgroup(path)
+            self.launch = None
+
+    # -- requests -----------------------------------------------------------------------
+    def start_wait(self) -> Wait:
+        """Starting a worker runs the kit's imports, no student code: its own generous budget."""
+        return Wait("worker start", self.limits.start_seconds, self.limits.start_seconds,
+                    dataclasses.replace(self.limits, idle_seconds=self.limits.start_seconds), self.meter)
+
+    def send(self, request: dict, what: str) -> None:
+        try:
+            self.proc.stdin.write(codec.frame(request))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, AttributeError):
+            self.kill()
+            raise WorkerCrashed(what, "before the request was sent") from None
+
+    def read_reply(self, wait: Wait) -> dict:
+        """The next frame, within ``wait``'s budget; the worker is killed on any violation."""
+        try:
+            length = codec.body_length(self._read_exactly(codec.HEADER_BYTES, wait), self.limits.message_bytes)
+            return codec.parse_body(self._read_exactly(length, wait))
+        except ProtocolError as exc:
+            self.kill()
+            raise ProtocolError(f"{wait.what}: {exc}") from None
+
+    def _read_exactly(self, size: int, wait: Wait) -> bytes:
+        fd = self.proc.stdout.fileno()
+        while len(self._buffer) < size:
+            ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
+            if not ready:
+                timeout = wait.expired()
+                if timeout is not None:
+                    self.kill()
+                    raise timeout
+                continue
+            chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
+            if not chunk:
+                code = _exit_status(self.proc)
+                self.kill()
+                raise WorkerCrashed(wait.what, _describe_exit(code))
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def sweep_strays(self) -> None:
+        """Without a pid namespace, strays that left the worker's session are found by cgroup.
+
+        Killed strays stay listed as zombies until reaped, so only live ones are counted;
+        passes repeat (for up to a second) until none is left, since a bomb re-forks.
+        """
+        cgroups = self.launch.cleanup_paths if self.launch else []
+        if not cgroups or self.proc is None:
+            return
+        deadline = time.perf_counter() + 1.0
+        while time.perf_counter() < deadline:
+            try:
+                members = [int(p) for p in (cgroups[0] / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            strays = [pid for pid in members if pid != self.proc.pid and _running(pid)]
+            if not strays:
+                return
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.001)
+
+
+def _exit_status(proc) -> int | None:
+    """The exit status of a worker whose channel just closed (it may take a moment to die)."""
+    try:
+        return proc.wait(1.0)
+    except subprocess.TimeoutExpired:
+        return proc.poll()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "(closed its channel)"
+    if code < 0:
+        try:
+            return f"(signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"(signal {-code})"
+    return f"(exit code {code})"
