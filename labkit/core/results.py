@@ -27,6 +27,20 @@ class CheckResult:
         return float(self.override.get("graded_credit", self.credit))
 
 
+# A check the grader itself failed (labkit/grading/client.py, GraderError): never charged to
+# the student. It is left out of its part's weighted credit; a part whose every check was left
+# out keeps its points. The grading is flagged grader_error: not cached, graded again.
+GRADER_ERROR = "grader_error"
+
+
+def _fraction(checks: list[CheckResult], credit) -> float:
+    counted = [c for c in checks if c.status != GRADER_ERROR]
+    if not counted:
+        return 1.0 if checks else 0.0
+    total = sum(c.weight for c in counted)
+    return sum(c.weight * credit(c) for c in counted) / total if total else 0.0
+
+
 @dataclass
 class PartResult:
     """A part's checks; its score is the weighted credit scaled to the part's points."""
@@ -38,8 +52,7 @@ class PartResult:
 
     @property
     def fraction(self) -> float:
-        total = sum(c.weight for c in self.checks)
-        return sum(c.weight * c.credit for c in self.checks) / total if total else 0.0
+        return _fraction(self.checks, lambda c: c.credit)
 
     @property
     def score(self) -> float:
@@ -52,9 +65,7 @@ class PartResult:
     @property
     def graded_score(self) -> float:
         """The points the grader gave, before any TA override."""
-        total = sum(c.weight for c in self.checks)
-        frac = sum(c.weight * c.graded_credit for c in self.checks) / total if total else 0.0
-        return round(self.max_points * frac, 4)
+        return round(self.max_points * _fraction(self.checks, lambda c: c.graded_credit), 4)
 
 
 @dataclass

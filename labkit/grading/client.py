@@ -21,14 +21,30 @@ from labkit.sandbox import launch as sandbox
 from labkit.grading import speed
 from labkit.core.assignment import Assignment
 from labkit.core.assignment import current as current_assignment
+from labkit.protocol import messages as msg
 from labkit.protocol.codec import Handle, ProtocolError, decode, encode
 from labkit.core.i18n import language
 from labkit.core.notebook import CodeCell, load_cells, reference_cells
 from labkit.core.settings import Limits, Settings, load_settings
 from labkit.sandbox.worker_process import Wait, WorkerCrashed, WorkerFailure, WorkerProcess, WorkerTimeout
 
-__all__ = ["Submission", "CallResult", "CellRun", "StudentError", "Missing", "WorkerFailure",
+__all__ = ["Submission", "CallResult", "CellRun", "StudentError", "Missing", "GraderError", "WorkerFailure",
            "WorkerTimeout", "WorkerCrashed", "Wait"]
+
+
+def known_ops(helper_source: str) -> frozenset[str]:
+    """The op names a worker of this assignment answers: the engine's (labkit/worker/ops.py)
+    and the assignment's worker-side helpers' ``op_<name>`` functions, read on the trusted side."""
+    import ast
+    from labkit.worker import ops as engine_ops
+    names = {n[3:] for n in dir(engine_ops) if n.startswith("op_")}
+    try:
+        tree = ast.parse(helper_source or "")
+    except SyntaxError:
+        return frozenset(names)
+    names |= {node.name[3:] for node in tree.body
+              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("op_")}
+    return frozenset(names)
 
 
 class StudentError(Exception):
@@ -41,6 +57,12 @@ class StudentError(Exception):
         tb = error.get("traceback", [])
         self.traceback = [str(line)[:2000] for line in tb[-10:]] if isinstance(tb, list) else []
         super().__init__(f"{self.type}: {self.message}")
+
+
+class GraderError(Exception):
+    """The grader itself is wrong (a check asked for an op no worker has, a malformed request):
+    found on the trusted side, so never the student's doing and never charged to them
+    (labkit/grading/pytest_plugin.py leaves the check out of its part and flags the grading)."""
 
 
 class Missing(Exception):
@@ -98,6 +120,7 @@ class Submission:
         self.tamper: set[str] = set()
         self.generation = 0
         self.restarts = 0
+        self.ops = known_ops(self.assignment.helper_source())
         self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
                                     scratch_root=scratch_root)
         self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
@@ -142,11 +165,10 @@ class Submission:
         self.generation += 1
         self.worker.spawn(self.generation)
         self.flags |= self.worker.flags
-        request = {"kind": "load", "name": self.assignment.id, "source": self.assignment.helper_source(),
-                   "language": language()}
+        request = msg.Load(self.assignment.id, self.assignment.helper_source(), language())
         reply = self._request(request, "worker start", self.limits.start_seconds)
-        if not reply.get("ok"):
-            error = reply.get("error") or {}
+        if not reply.ok:
+            error = reply.error or {}
             raise WorkerCrashed("worker start", f"the assignment's worker helpers failed: "
                                                 f"{error.get('type')}: {error.get('message')}")
 
@@ -160,8 +182,7 @@ class Submission:
             if upto is not None and cell.index >= upto:
                 break
             if cell.index not in self.bad_cells:
-                self._request({"kind": "exec", "index": cell.index, "source": cell.source,
-                               "seed": self.seed}, f"cell {cell.index}",
+                self._request(msg.Exec(cell.index, cell.source, self.seed), f"cell {cell.index}",
                               self.limits.cell_seconds)
 
     def _ensure_alive(self, what: str) -> None:
@@ -186,8 +207,7 @@ class Submission:
             what = f"cell {cell.index}"
             budget = min(remaining, self.limits.cell_seconds)
             try:
-                reply = self._request({"kind": "exec", "index": cell.index, "source": cell.source,
-                                       "seed": self.seed}, what, budget)
+                reply = self._request(msg.Exec(cell.index, cell.source, self.seed), what, budget)
             except WorkerTimeout as exc:
                 self.bad_cells.add(cell.index)
                 self.notebook_cpu_seconds += self.last_cpu_seconds
@@ -210,7 +230,7 @@ class Submission:
                 continue
             self.notebook_cpu_seconds += self.last_cpu_seconds
             if record:
-                run = reply.get("cell", {})
+                run = reply.cell or {}
                 outputs = run.get("outputs", [])
                 error = run.get("error")
                 self.cell_runs[cell.index] = CellRun(
@@ -222,26 +242,22 @@ class Submission:
     def names(self, only: str | None = None) -> dict[str, dict]:
         """The notebook's public globals: name -> kind, type and signature; ``only``: just that
         one (a check's "is it defined" layer asks once per example, for one name)."""
-        request = {"kind": "names"} if only is None else {"kind": "names", "only": str(only)}
-        return self._simple(request, "names")
+        return self._simple(msg.Names(None if only is None else str(only)), "names")
 
     def get(self, name: str, timeout: float | None = None) -> Any:
         """A global value of the notebook (RESULTS, BEST_CONFIG), as data or a handle."""
-        return self._simple({"kind": "get", "name": name}, name, timeout)
+        return self._simple(msg.Get(name), name, timeout)
 
     def call(self, name: str, *args, _timeout: float | None = None, _seed: int | None = None,
              **kwargs) -> CallResult:
         """Call the notebook's global ``name`` under the grader's seed (``_seed``)."""
-        return self._call({"global": name}, name, args, kwargs, _timeout, _seed)
+        return self._call(dict(name=name), name, args, kwargs, _timeout, _seed)
 
     def method(self, handle: Handle, method: str | None, *args, _timeout: float | None = None,
                _seed: int | None = None, **kwargs) -> CallResult:
         """Call a method of a worker object (or the object itself when method is None)."""
         what = f"{handle.type}.{method}" if method else handle.type
-        target = {"handle": handle.id, "gen": handle.generation}
-        if method:
-            target["method"] = method
-        return self._call(target, what, args, kwargs, _timeout, _seed)
+        return self._call(dict(handle=handle, method=method), what, args, kwargs, _timeout, _seed)
 
     def op(self, name: str, *args, timeout: float | None = None, seed: int | None = None,
            what: str | None = None) -> Any:
@@ -249,26 +265,37 @@ class Submission:
 
         ``what`` names the student code the helper drives, for messages (default: the op).
         """
-        request = {"kind": "op", "name": name, "args": encode(list(args)),
-                   "seed": self.seed if seed is None else seed}
+        if name not in self.ops:
+            raise GraderError(f"the grader asked for op {name!r}, which neither the engine nor the "
+                              f"assignment defines (known: {', '.join(sorted(self.ops))})")
+        request = msg.Op(name, encode(list(args)), self.seed if seed is None else seed)
         return self._simple(request, what or f"op {name}", timeout)
 
-    def _simple(self, request: dict, what: str, timeout: float | None = None) -> Any:
+    def _simple(self, request: msg.Request, what: str, timeout: float | None = None) -> Any:
         self._check_handles(request)
         self._ensure_alive(what)
         reply = self._request(request, what, timeout or self.limits.call_seconds)
-        if reply.get("missing"):
-            raise Missing(str(reply["missing"]))
-        if not reply.get("ok"):
-            raise StudentError(what, reply.get("error") or {})
-        return decode(reply.get("value"))
+        return decode(self._value(reply, what))
+
+    def _value(self, reply: msg.Reply, what: str) -> Any:
+        """The reply's encoded value, or the exception that says why there is none."""
+        if reply.missing:
+            raise Missing(reply.missing)
+        if reply.internal:
+            # Written by the process that runs student code: evidence of a worker failure,
+            # not proof of a grader bug, so it is a crash of that process, not a spared check.
+            error = reply.error or {}
+            raise WorkerCrashed(what, f"(the worker reported an internal failure: {error.get('type')}: "
+                                      f"{str(error.get('message'))[:200]})")
+        if not reply.ok:
+            raise StudentError(what, reply.error or {})
+        return reply.value
 
     def _call(self, target: dict, what: str, args, kwargs, timeout, seed) -> CallResult:
         if what in self.hung:
             raise WorkerTimeout(what, self.hung[what], earlier=True)
-        request = {"kind": "call", "target": target, "args": encode(list(args)),
-                   "kwargs": encode(dict(kwargs)),
-                   "seed": self.seed if seed is None else seed}
+        request = msg.Call(args=encode(list(args)), kwargs=encode(dict(kwargs)),
+                           seed=self.seed if seed is None else seed, **target)
         self._check_handles(request)
         self._ensure_alive(what)
         timeout = timeout or self.limits.call_seconds
@@ -283,27 +310,12 @@ class Submission:
                 self.flags.add("call_timeout")
             raise
         wall = time.perf_counter() - started
-        if reply.get("missing"):
-            raise Missing(str(reply["missing"]))
-        if not reply.get("ok"):
-            raise StudentError(what, reply.get("error") or {})
-        return CallResult(decode(reply.get("value")), str(reply.get("stdout", ""))[:100_000],
-                          str(reply.get("stderr", ""))[:100_000], self.last_cpu_seconds, wall)
+        value = self._value(reply, what)
+        return CallResult(decode(value), reply.stdout, reply.stderr, self.last_cpu_seconds, wall)
 
-    def _check_handles(self, request: dict) -> None:
+    def _check_handles(self, request: msg.Request) -> None:
         """Handles from a dead worker point at nothing; fail the check, not the worker."""
-        def walk(node):
-            if isinstance(node, dict):
-                if "$handle" in node and node.get("gen") != self.generation:
-                    raise WorkerCrashed("handle", "object was lost when the worker restarted")
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-        walk(request)
-        target = request.get("target", {})
-        if "handle" in target and target.get("gen") != self.generation:
+        if any(h.generation != self.generation for h in request.handles()):
             raise WorkerCrashed("handle", "object was lost when the worker restarted")
 
     # -- transport ----------------------------------------------------------------------------
@@ -311,22 +323,20 @@ class Submission:
         """A request's budget: the stated CPU seconds, scaled to this host's speed."""
         return Wait(what, cpu_seconds * self.machine.budget_scale, cpu_seconds, self.limits, self.worker.meter)
 
-    def _request(self, request: dict, what: str, cpu_seconds: float) -> dict:
+    def _request(self, request: msg.Request, what: str, cpu_seconds: float) -> msg.Reply:
         """Send ``request``; its reply, within ``cpu_seconds`` of the worker's CPU time."""
         wait = self._budget(what, cpu_seconds)
-        self.worker.send(request, what)
+        self.worker.send(request.to_wire(), what)
         try:
-            reply = self.worker.read_reply(wait)
+            reply = msg.Reply.from_wire(self.worker.read_reply(wait))
         finally:   # a timed-out request is charged too
             self.last_cpu_seconds = wait.finish() if self.worker.meter is not None else wait.spent
             self.worker_cpu_seconds += self.last_cpu_seconds
         if self.plan.kind != "bwrap":
             self.worker.sweep_strays()
-        rss = reply.get("maxrss_kib")
-        if isinstance(rss, int):
-            self.peak_rss_kib = max(self.peak_rss_kib, rss)
-        tamper = reply.get("tamper")
-        if isinstance(tamper, list) and tamper:
-            self.tamper.update(str(t)[:100] for t in tamper[:50])
+        if reply.maxrss_kib is not None:
+            self.peak_rss_kib = max(self.peak_rss_kib, reply.maxrss_kib)
+        if reply.tamper:
+            self.tamper.update(reply.tamper)
             self.flags.add("tamper")
         return reply

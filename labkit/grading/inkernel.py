@@ -24,8 +24,9 @@ from typing import Any
 
 from labkit.core import assignment as assignments
 from labkit.core.assignment import Assignment
-from labkit.grading.client import CellRun, Submission
+from labkit.grading.client import CellRun, Submission, known_ops
 from labkit.protocol.codec import read_message, write_message
+from labkit.protocol.messages import Reply, Request
 from labkit.core.i18n import language
 from labkit.core.notebook import CodeCell
 from labkit.core.settings import THREADS, load_settings
@@ -53,6 +54,7 @@ class KernelSubmission(Submission):
         self.notebook = None
         self.reference = False
         self.plan = SimpleNamespace(kind="kernel")
+        self.ops = known_ops(assignment.helper_source())
         # What the worker would know: the cells run so far and how each ended. An interrupted
         # cell (nbgrader's timeout) is skipped like a timed-out cell on the kit's path.
         self.cells = cells
@@ -82,21 +84,21 @@ class KernelSubmission(Submission):
         if self._worker is None:
             self.start()
 
-    def _request(self, request: dict, what: str, timeout: float) -> dict:
-        request = _round_trip(request)
+    def _request(self, request: Request, what: str, timeout: float) -> Reply:
+        wire = _round_trip(request.to_wire())
         started = time.process_time()
         try:
-            reply = self._worker.handle(request)
+            reply = self._worker.handle(wire)
         except Exception as exc:  # the worker's main loop turns these into replies too
             from labkit.worker.server import _describe_error
-            reply = {"ok": False, "error": _describe_error(exc), "internal": True}
+            reply = Reply(ok=False, error=_describe_error(exc), internal=True).to_wire()
         finally:
             self.last_cpu_seconds = time.process_time() - started
         if (reply.get("error") or {}).get("type") == "KeyboardInterrupt":
             # The worker treats an interrupt as the student's exception; here it is nbgrader
             # stopping the cell at its timeout, and grading must stop with it.
             raise KeyboardInterrupt(what)
-        return _round_trip(reply)
+        return Reply.from_wire(_round_trip(reply))
 
 
 # A course of plain nbgrader at its default settings (Execute in a kernel, 30 s per cell):

@@ -26,10 +26,10 @@ import pytest
 
 from labkit.core import assignment as assignments
 from labkit.grading.checks import CheckFailed, tr
-from labkit.grading.client import Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
+from labkit.grading.client import GraderError, Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.protocol.codec import ProtocolError
 from labkit.core.notebook import InvalidNotebook
-from labkit.core.results import CheckResult, SubmissionResult, empty_parts
+from labkit.core.results import GRADER_ERROR, CheckResult, SubmissionResult, empty_parts
 
 _CREDIT = pytest.StashKey[tuple]()
 _RESULTS = pytest.StashKey[dict]()
@@ -226,6 +226,11 @@ def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[str
     """(status, student-facing message) for an exception raised by a check."""
     if isinstance(exc, CheckFailed):
         return "failed", str(exc)
+    if isinstance(exc, GraderError):
+        return GRADER_ERROR, tr("Błąd sprawdzarki, nie Twój: ten test pominięto i nie obniża oceny; "
+                                "prowadzący zobaczy go w raporcie.",
+                                "A grader error, not yours: this check was left out and does not lower "
+                                "the grade; your instructor sees it in the report.")
     if isinstance(exc, Missing):
         message = tr("Nie zdefiniowano `{name}` (nazwy z kontraktu nie mogą się zmieniać).",
                      "`{name}` is not defined (contract names must not change).", name=exc.name)
@@ -288,7 +293,7 @@ def _unwrap(exc: BaseException) -> BaseException:
     seen = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (CheckFailed, Missing, StudentError, WorkerTimeout, WorkerCrashed,
+        if isinstance(exc, (CheckFailed, GraderError, Missing, StudentError, WorkerTimeout, WorkerCrashed,
                             ProtocolError, InvalidNotebook)):
             return exc
         inner = getattr(exc, "exceptions", None)
@@ -378,6 +383,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                           "worker_start_seconds": round(getattr(sub, "start_seconds", 0.0), 3),
                           "worker_restarts": sub.restarts,
                           "worker_peak_mib": round(sub.peak_rss_kib / 1024, 1)}
+    if any(c.status == GRADER_ERROR for part in parts.values() for c in part.checks):
+        result.flags.append("grader_error")   # transient: not cached, graded again once fixed
     for part in parts.values():
         if not part.checks:
             part.checks.append(CheckResult(part.part, "checks_collected", 1.0, 0.0, "error",

@@ -189,6 +189,24 @@ def decode(data: Any, resolve_handle=None) -> Any:
     raise ProtocolError("unknown tag")
 
 
+def handles_in(data: Any) -> list[Handle]:
+    """The handles inside an encoded value (what a request refers to in the worker)."""
+    found: list[Handle] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$handle" in node:
+                found.append(Handle(int(node["$handle"]), str(node.get("type", "?")), int(node.get("gen", 0))))
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(data)
+    return found
+
+
 HEADER_BYTES = _HEADER.size
 
 

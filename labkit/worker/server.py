@@ -25,7 +25,8 @@ import traceback
 import types
 from typing import Any
 
-from labkit.protocol.codec import Handle, decode, encode, read_message, write_message
+from labkit.protocol import messages as msg
+from labkit.protocol.codec import Handle, ProtocolError, decode, encode, read_message, write_message
 
 CELL_FILENAME = "<komórka {index}>"
 
@@ -267,21 +268,19 @@ class Worker:
         return {"index": index, "outputs": outputs, "error": error,
                 "seconds": time.perf_counter() - started}
 
-    def call(self, request: dict) -> dict:
-        target = request["target"]
-        args = _materialize(decode(request.get("args", []), self.resolve))
-        kwargs = _materialize(decode(request.get("kwargs", {"$map": []}), self.resolve))
-        if "global" in target:
-            name = target["global"]
-            if name not in self.namespace:
-                return {"ok": False, "missing": name}
-            func = self.namespace[name]
+    def call(self, request: msg.Call) -> dict:
+        args = _materialize(decode(request.args, self.resolve))
+        kwargs = _materialize(decode(request.kwargs, self.resolve))
+        if request.name is not None:
+            if request.name not in self.namespace:
+                return {"ok": False, "missing": request.name}
+            func = self.namespace[request.name]
         else:
-            func = self.resolve(Handle(int(target["handle"]), "", int(target.get("gen", 0))))
-            if target.get("method"):
-                func = getattr(func, target["method"])
+            func = self.resolve(request.handle)
+            if request.method:
+                func = getattr(func, request.method)
         started = time.process_time()
-        value, error, out, err = self._run(lambda: func(*args, **kwargs), request.get("seed"))
+        value, error, out, err = self._run(lambda: func(*args, **kwargs), request.seed)
         reply = {"ok": error is None, "stdout": out, "stderr": err,
                  "cpu_seconds": time.process_time() - started}
         if error is not None:
@@ -308,49 +307,63 @@ class Worker:
             out[name] = {"kind": kind, "type": type(value).__name__, "signature": signature[:500]}
         return out
 
-    def op(self, name: str, args: list) -> Any:
-        """A grader helper that must run where the student's objects live: the assignment's
-        own ``op_<name>`` if it has one, else the engine's (labkit/worker/ops.py)."""
+    def op_function(self, name: str):
+        """The grader helper ``op_<name>``: the assignment's own if it has one, else the
+        engine's (labkit/worker/ops.py); None when neither has it."""
         from labkit.worker import ops as worker_ops
-        func = getattr(self.helpers, f"op_{name}", None) or getattr(worker_ops, f"op_{name}", None)
+        return getattr(self.helpers, f"op_{name}", None) or getattr(worker_ops, f"op_{name}", None)
+
+    def op(self, name: str, args: list) -> Any:
+        """Run the grader helper ``op_<name>`` on already-decoded ``args`` (no seeding, no capture)."""
+        from labkit.worker import ops as worker_ops
+        func = self.op_function(name)
         if func is None:
             raise ValueError(f"unknown op {name}")
-        context = worker_ops.OpContext(self.namespace, cell_filename, _strip_magics)
-        return func(context, *args)
+        return func(worker_ops.OpContext(self.namespace, cell_filename, _strip_magics), *args)
 
-    def handle(self, request: dict) -> dict:
-        kind = request.get("kind")
-        if kind == "exec":
-            return {"ok": True, "cell": self.exec_cell(int(request["index"]), str(request["source"]),
-                                                      int(request.get("seed", 0)))}
-        if kind == "call":
-            return self.call(request)
-        if kind == "getattr":
-            obj = self.resolve(Handle(int(request["handle"]), "", int(request.get("gen", 0))))
-            return {"ok": True, "value": encode(getattr(obj, request["name"]), self.make_handle)}
-        if kind == "get":
-            name = request["name"]
-            if name not in self.namespace:
-                return {"ok": False, "missing": name}
-            return {"ok": True, "value": encode(self.namespace[name], self.make_handle)}
-        if kind == "names":
-            only = request.get("only")
-            return {"ok": True, "value": encode(self.names(str(only) if only is not None else None))}
-        if kind == "op":
-            args = _materialize(decode(request.get("args", []), self.resolve))
-            value, error, out, err = self._run(lambda: self.op(request["name"], args), request.get("seed"))
-            if error is not None:
-                return {"ok": False, "error": error, "stdout": out}
-            return {"ok": True, "value": encode(value, self.make_handle), "stdout": out}
-        if kind == "load":
-            self.load(str(request["name"]), str(request.get("source", "")), str(request.get("language", "pl")))
-            return {"ok": True, "value": sorted(self.baseline)}
-        if kind == "tamper":
-            return {"ok": True, "value": self.tampered()}
-        if kind == "ping":
-            return {"ok": True, "value": os.getpid()}
-        return {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown request {kind!r}",
-                                       "traceback": []}}
+    def _op(self, request: msg.Op) -> dict:
+        if self.op_function(request.name) is None:   # the grader's mistake, before any student code runs
+            return {"ok": False, "internal": True, "error": {"type": "UnknownOp", "traceback": [],
+                                                            "message": f"unknown op {request.name!r}"}}
+        args = _materialize(decode(request.args, self.resolve))
+        value, error, out, _ = self._run(lambda: self.op(request.name, args), request.seed)
+        if error is not None:
+            return {"ok": False, "error": error, "stdout": out}
+        return {"ok": True, "value": encode(value, self.make_handle), "stdout": out}
+
+    def handle(self, wire: dict) -> dict:
+        """One framed request: parsed into its typed message and answered by its handler."""
+        try:
+            request = msg.parse_request(wire)
+        except ProtocolError as exc:
+            return {"ok": False, "internal": True, "error": {"type": "ProtocolError", "message": str(exc),
+                                                            "traceback": []}}
+        return self._handlers[type(request)](self, request)
+
+    def _exec(self, request: msg.Exec) -> dict:
+        return {"ok": True, "cell": self.exec_cell(request.index, request.source, request.seed)}
+
+    def _getattr(self, request: msg.GetAttr) -> dict:
+        return {"ok": True, "value": encode(getattr(self.resolve(request.handle), request.name), self.make_handle)}
+
+    def _get(self, request: msg.Get) -> dict:
+        if request.name not in self.namespace:
+            return {"ok": False, "missing": request.name}
+        return {"ok": True, "value": encode(self.namespace[request.name], self.make_handle)}
+
+    def _names(self, request: msg.Names) -> dict:
+        return {"ok": True, "value": encode(self.names(request.only))}
+
+    def _load(self, request: msg.Load) -> dict:
+        self.load(request.name, request.source, request.language)
+        return {"ok": True, "value": sorted(self.baseline)}
+
+    _handlers = {
+        msg.Exec: _exec, msg.Call: lambda self, r: self.call(r), msg.GetAttr: _getattr, msg.Get: _get,
+        msg.Names: _names, msg.Op: _op, msg.Load: _load,
+        msg.Tamper: lambda self, r: {"ok": True, "value": self.tampered()},
+        msg.Ping: lambda self, r: {"ok": True, "value": os.getpid()},
+    }
 
 
 # Up to about 5 s of 1 ms pauses: a killed stray's exit ends long before that.
