@@ -48,6 +48,8 @@ HIDDEN_FILES = {
     "grader_tests": LAB06.checks / "test_data.py",
     "reference": LAB06.reference / "data.py",
     "source": LAB06.notebook,
+    # The trusted side of the engine: the sandbox sees only labkit's worker, protocol and core.
+    "trusted engine": REPO_ROOT / "labkit" / "grading" / "client.py",
 }
 FALLBACK_CANNOT = "the rlimit fallback runs student code as the grader's user, outside any namespace"
 
@@ -278,7 +280,8 @@ def test_no_network(probe):
 def test_cannot_read_hidden_tests_reference_or_source(probe):
     _, sub, _ = probe
     read = probes(sub, 2)["read"]
-    assert read == {"grader_tests": None, "reference": None, "source": None, "import reference": None}
+    assert read == {"grader_tests": None, "reference": None, "source": None, "trusted engine": None,
+                    "import reference": None}
 
 
 @pytest.mark.parametrize("probe", fallback_cannot("writes land anywhere the grader's user may write"),

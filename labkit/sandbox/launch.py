@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import shutil
 import sys
 import uuid
@@ -22,6 +21,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.core.settings import REPO_ROOT, Limits
+from labkit.worker.rlimits import set_rlimits
+
+# What of labkit/ a sandbox sees: the worker and what it may import (import-linter's contract
+# "the worker imports only the protocol and the core" keeps this list sufficient).
+UNTRUSTED_SIDE = ("__init__.py", "core", "protocol", "worker")
+
+
+def _hide_trusted_side(kit: Path) -> list[str]:
+    """bwrap arguments that leave only ``UNTRUSTED_SIDE`` of the read-only kit visible: every
+    other package becomes an empty read-only tmpfs, every other file /dev/null."""
+    argv: list[str] = []
+    for path in sorted(kit.iterdir()):
+        if path.name in UNTRUSTED_SIDE or path.name == "__pycache__":
+            continue
+        if path.is_dir():
+            argv += ["--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]
+        else:
+            argv += ["--ro-bind", "/dev/null", str(path)]
+    return argv
 
 log = logging.getLogger("labkit.sandbox.launch")
 PIDS_CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
@@ -172,24 +190,6 @@ def _die_with_parent() -> None:
         pass
 
 
-RLIMIT_FIELDS = ("memory_bytes", "cpu_seconds", "file_bytes")   # what set_rlimits reads of Limits
-
-
-def set_rlimits(limits: Limits | dict, nproc: int | None) -> None:
-    """The worker's resource limits, applied to the calling process (cold launch and zygote
-    alike): address space, CPU seconds, file size, no core dumps, 256 descriptors, and the
-    process count where no pids cgroup bounds it."""
-    get = limits.get if isinstance(limits, dict) else lambda name: getattr(limits, name)
-    memory, cpu, size = (int(get(name)) for name in RLIMIT_FIELDS)
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-    if nproc is not None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (int(nproc), int(nproc)))
-
-
 def _preexec(limits: Limits, cgroup: Path | None):
     """Runs in the child between fork and exec: join the cgroup, set rlimits, new session."""
     nproc = None if cgroup is not None or os.geteuid() == 0 else limits.processes
@@ -230,7 +230,7 @@ def launch(plan_: SandboxPlan, *, scratch: Path, limits: Limits, generation: int
         for root in _readable_roots():
             argv += ["--ro-bind", str(root), str(root)]
         kit = REPO_ROOT / "labkit"
-        argv += ["--ro-bind", str(kit), str(kit)]
+        argv += ["--ro-bind", str(kit), str(kit)] + _hide_trusted_side(kit)
         for hidden in _hidden_paths():
             argv += ["--tmpfs", str(hidden)]
         argv += ["--size", str(limits.file_bytes), "--tmpfs", home, "--chdir", home,
