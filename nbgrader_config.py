@@ -30,7 +30,8 @@ c.Execute.startup_timeout = 60
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import ClearSolutions  # noqa: E402
 
-from labkit.nbgrader_ext.preprocessors import HideHiddenTests, LocalizedClearSolutions  # noqa: E402
+from labkit.nbgrader_ext.hide_hidden_tests import HideHiddenTests  # noqa: E402
+from labkit.nbgrader_ext.clear_solutions import LocalizedClearSolutions  # noqa: E402
 
 c.GenerateAssignment.preprocessors = [LocalizedClearSolutions if p is ClearSolutions else p
                                       for p in GenerateAssignment.class_traits()["preprocessors"].default()]
@@ -48,8 +49,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
 )
 
-from labkit.term.late import LatePenalties  # noqa: E402
-from labkit.nbgrader_ext.preprocessors import GradeInWorker  # noqa: E402
+from labkit.nbgrader_ext.late_penalties import LatePenalties  # noqa: E402
+from labkit.nbgrader_ext.grade_in_worker import GradeInWorker  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [
     GradeInWorker,
@@ -71,7 +72,8 @@ c.GradeInWorker.results_dir = str(_ROOT / "reports" / "results")
 # aborted student and exit code 1; missing/duplicated grade cells do not crash OverwriteCells.
 from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteKernelspec  # noqa: E402
 
-from labkit.nbgrader_ext.preprocessors import SafeOverwriteCells, TolerantNotebookExporter  # noqa: E402
+from labkit.nbgrader_ext.overwrite_cells import SafeOverwriteCells  # noqa: E402
+from labkit.nbgrader_ext.tolerant_exporter import TolerantNotebookExporter  # noqa: E402
 
 c.Autograde.exporter_class = TolerantNotebookExporter
 c.Autograde.sanitize_preprocessors = [

@@ -13,6 +13,8 @@ import pytest
 
 from labkit.term import late
 from labkit.core.assignment import load
+from labkit.nbgrader_ext.late_penalties import LatePenalties
+from labkit.nbgrader_ext.per_day_penalty import PerDayPenalty
 from labkit.term.late import LateError
 
 MINIMAL = Path(__file__).parent / "minimal_course"
@@ -46,7 +48,7 @@ def test_penalty_shares_are_configurable_and_exact():
 
 def test_plugin_rejects_a_share_outside_0_1():
     with pytest.raises(Exception, match="share of the points"):
-        late.PerDayPenalty(per_day=1.5)
+        PerDayPenalty(per_day=1.5)
 
 
 # --------------------------------------------------------------------------- deadline and extensions
@@ -196,7 +198,7 @@ def _assign_penalties(course: Path, students) -> None:
     for student in students:
         resources = {"nbgrader": {"notebook": "mini", "assignment": "mini", "student": student,
                                   "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
-        late.LatePenalties().preprocess(nbformat.v4.new_notebook(), resources)
+        LatePenalties().preprocess(nbformat.v4.new_notebook(), resources)
 
 
 def test_nbgrader_applies_deadline_extension_and_penalty(nbgrader_course):

@@ -11,11 +11,14 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from labkit.lms import csv_file as lms_csv
+from labkit.lms import canvas_export, moodle_export
 from labkit.lms import export as lms_export
 from labkit.lms import roster
 from labkit.core.assignment import load
 from labkit.term.handin import load_manifest, write_manifest
-from labkit.lms.collect import CONTENTS, Extraction, LmsExtractor, extraction_log, plan_handins, safe_extract
+from labkit.lms.collect import LmsExtractor
+from labkit.lms.extract import CONTENTS, Extraction, extraction_log, safe_extract
+from labkit.lms.plan import plan_handins
 from labkit.lms.naming import (canvas_feedback_name, canvas_slug, detect, moodle_folder, parse_canvas,
                                parse_moodle)
 from lms_class import (GRADES_UPLOADED, ON_TIME, WARSAW, canvas_download, canvas_gradebook, canvas_id,
@@ -508,7 +511,7 @@ def test_worksheet_rows_moodle_locks_the_gradebook_lacks_or_graded_by_hand_stay_
     grades = [grade(lms_id="1"), grade(lms_id="2", student_id="s2"),
               grade("not_graded", lms_id="3", student_id="s3"), grade("missing", lms_id="4", student_id="s4")]
     monkeypatch.setattr(lms_export, "class_grades", lambda **kw: grades)
-    result = lms_export.export_moodle(course=_course(tmp_path), assignment_id="mini", worksheet=sheet)
+    result = moodle_export.export_moodle(course=_course(tmp_path), assignment_id="mini", worksheet=sheet)
     rows = lms_csv.load(tmp_path / "reports" / "mini_moodle_worksheet.csv").records()
     assert [r["Grade"] for r in rows] == ["7.50", "4.00", "", "6.00"]   # a grade given by hand stays
     assert rows[1]["Feedback comments"] == "old"
@@ -534,7 +537,7 @@ def test_regraded_worksheet_passes_moodles_upload_check(tmp_path, mini, monkeypa
         assert all(as_downloaded)            # English is read, in the server's zone (here the teacher's too)
     grades = [grade(lms_id=moodle_id(s), student_id=s.key, name=s.full_name) for s in people]
     monkeypatch.setattr(lms_export, "class_grades", lambda **kw: grades)
-    lms_export.export_moodle(course=_course(tmp_path), assignment_id="mini", worksheet=sheet)
+    moodle_export.export_moodle(course=_course(tmp_path), assignment_id="mini", worksheet=sheet)
     out = tmp_path / "reports" / "mini_moodle_worksheet.csv"
     later = {pid: t + 120 for pid, t in times.items()}
     for server in ("Europe/Warsaw", "UTC", "America/New_York"):   # the instant, whatever the server's zone
@@ -552,7 +555,7 @@ def test_polish_worksheet_written_back_changes_only_grade_comment_and_grade_time
     sheet = moodle_worksheet(people, tmp_path / "Oceny.csv", lang="pl")
     monkeypatch.setattr(lms_export, "class_grades",
                         lambda **kw: [grade(lms_id=moodle_id(s), student_id=s.key) for s in people])
-    result = lms_export.export_moodle(course=_course(tmp_path), assignment_id="mini", worksheet=sheet)
+    result = moodle_export.export_moodle(course=_course(tmp_path), assignment_id="mini", worksheet=sheet)
     assert result.language == "pl" and not any("NO COMMENTS" in w for w in result.warnings)
     before, after = lms_csv.load(sheet), lms_csv.load(tmp_path / "reports" / "mini_moodle_worksheet.csv")
     changed = {before.column("Ocena"), before.column("Komentarz zwrotny"),
@@ -572,7 +575,7 @@ def test_canvas_import_keeps_the_exports_separator_and_numbers_and_leaves_out_th
               if s.in_lms("canvas") and s.on_roster and not s.test_student]
     grades.append(grade("left_out", lms_id="5099", student_id="canvas-5099", name="Student, Test"))
     monkeypatch.setattr(lms_export, "class_grades", lambda **kw: grades)
-    result = lms_export.export_canvas(course=_course(tmp_path), assignment_id="mini", gradebook_csv=book,
+    result = canvas_export.export_canvas(course=_course(tmp_path), assignment_id="mini", gradebook_csv=book,
                                       column="4242")
     raw = (tmp_path / "reports" / "mini_canvas_grades.csv").read_bytes()
     table = lms_csv.loads(raw)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 from nbgrader.utils import determine_grade
-
-from labkit.nbgrader_ext.preprocessors import report_text, sanitize_outputs, verdict_outputs
+from labkit.nbgrader_ext.verdict_cells import report_text, sanitize_outputs, verdict_outputs
 from labkit.core.results import CheckResult, PartResult
 
 

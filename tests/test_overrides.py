@@ -16,7 +16,7 @@ import nbgrader_cli
 from labkit.term import overrides
 from labkit.core.assignment import load
 from labkit.cli.main import main as cli
-from labkit.nbgrader_ext.preprocessors import report_text, verdict_outputs
+from labkit.nbgrader_ext.verdict_cells import report_text, verdict_outputs
 from labkit.core.results import SubmissionResult
 from labkit.core.settings import REPO_ROOT
 

@@ -207,7 +207,7 @@ def test_feedback_is_in_the_assignments_language(course):
     root, _ = course
     pl = (root / "feedback" / "celina_half_circle" / "lab06" / "lab06.html").read_text(encoding="utf-8")
     en = (root / "feedback" / "celina_half_circle" / "lab06_en" / "lab06_en.html").read_text(encoding="utf-8")
-    # The verdicts nbgrader shows under each tests cell (labkit/nbgrader_ext/preprocessors.py, report_text).
+    # The verdicts nbgrader shows under each tests cell (labkit/nbgrader_ext/verdict_cells.py, report_text).
     assert "Część `data`:" in pl and "Part `data`:" in en and "Część `" not in en
 
 

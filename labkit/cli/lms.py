@@ -91,14 +91,15 @@ def _roster(args, course: Path, columns: dict[str, str]) -> int:
 
 
 def _export(args, course: Path, columns: dict[str, str]) -> int:
+    from labkit.lms import canvas_export, moodle_export
     from labkit.lms import export as lms_export
     try:
         if args.moodle_worksheet:
-            result = lms_export.export_moodle(course=course, assignment_id=args.assignment,
+            result = moodle_export.export_moodle(course=course, assignment_id=args.assignment,
                                               worksheet=args.moodle_worksheet, max_grade=args.max_grade,
                                               columns=columns, timezone=args.timezone or "Europe/Warsaw")
         else:
-            result = lms_export.export_canvas(course=course, assignment_id=args.assignment,
+            result = canvas_export.export_canvas(course=course, assignment_id=args.assignment,
                                               gradebook_csv=args.canvas_gradebook, column=args.canvas_column,
                                               points=args.points, columns=columns)
     except lms_export.ExportError as exc:

@@ -150,7 +150,7 @@ def collect(course: Path, assignment: Assignment, gradebook=None,
     """Every student with a result JSON or a gradebook submission, with scores and flags."""
     results = load_results(course / "reports" / "results" / assignment.id)
     book = _gradebook_scores(course, assignment, gradebook)
-    from labkit.term.late import lateness   # nbgrader's plugin classes: imported only when a report is built
+    from labkit.term.late import lateness
     lates = _gradebook_scores(course, assignment, gradebook, lambda gb: lateness(gb, assignment.id))
     keys = scores.score_keys(assignment)
     used: set[str] = set()

@@ -15,9 +15,10 @@ feedback all show. This module only says where the numbers come from:
 * the penalty: ``PerDayPenalty``, by default 10% of the notebook's points per started day,
   at most 50% (``c.PerDayPenalty.per_day``, ``c.PerDayPenalty.cap``).
 
-``LatePenalties`` takes ``AssignLatePenalties``' place in ``Autograde.autograde_preprocessors``:
-it writes the deadline and the student's extension into the gradebook (so formgrader and the
-exports see the same ones), then lets nbgrader do the rest.
+nbgrader's side is in labkit/nbgrader_ext/: ``PerDayPenalty`` (per_day_penalty.py) and
+``LatePenalties`` (late_penalties.py), which takes ``AssignLatePenalties``' place in
+``Autograde.autograde_preprocessors``: it writes the deadline and the student's extension into
+the gradebook (so formgrader and the exports see the same ones), then lets nbgrader do the rest.
 """
 from __future__ import annotations
 
@@ -27,12 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from nbgrader.plugins import BasePlugin, LateSubmissionPlugin
-from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
-from traitlets import Enum, Float, Type, validate
 
-from labkit.core.assignment import DESCRIPTION, AssignmentError, _chain, _read, available
+from labkit.core.assignment import AssignmentError, _chain, _read
 from labkit.core.course_files import toml_entries
 
 DAY = 86400.0
@@ -182,88 +180,6 @@ def seconds_late(timestamp: _dt.datetime, due: _dt.datetime | None, extension: E
 
 
 # --------------------------------------------------------------------------- nbgrader
-
-
-class PerDayPenalty(LateSubmissionPlugin):
-    """nbgrader's late-submission plugin with one more method, ``per_day`` (the default):
-    ``per_day`` of the notebook's points for every started day late, at most ``cap`` of them.
-    nbgrader then caps the penalty at the notebook's score, so a grade never goes below 0."""
-
-    penalty_method = Enum(("none", "zero", "per_day"), default_value="per_day",
-                          help="'per_day': per_day x started days, capped; 'none' and 'zero' as in "
-                               "nbgrader's LateSubmissionPlugin.").tag(config=True)
-    per_day = Float(0.10, help="Share of the points lost per started day late.").tag(config=True)
-    cap = Float(0.50, help="Largest share of the points lost, however late.").tag(config=True)
-
-    @validate("per_day", "cap")
-    def _share(self, proposal):
-        if not 0.0 <= proposal["value"] <= 1.0:
-            raise ValueError(f"{proposal['trait'].name} is a share of the points, 0..1; got {proposal['value']}")
-        return proposal["value"]
-
-    def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float | None:
-        if self.penalty_method != "per_day":
-            return super().late_submission_penalty(student_id, score, total_seconds_late)
-        penalty = penalty_points(total_seconds_late, self._max_score(student_id, score), self.per_day, self.cap)
-        self.log.info("%s: %d started day(s) late, penalty %s", student_id, started_days(total_seconds_late), penalty)
-        return penalty
-
-    def _max_score(self, student_id: str, score: float) -> float:
-        """The notebook's points, from the gradebook AssignLatePenalties has open (its plugin
-        API passes only the score)."""
-        parent = self.parent
-        try:
-            notebook = parent.gradebook.find_submission_notebook(parent.notebook_id, parent.assignment_id, student_id)
-            return float(notebook.max_score)
-        except Exception:   # called outside AssignLatePenalties: the score is all there is
-            self.log.warning("%s: notebook points unknown; the penalty is a share of the score", student_id)
-            return float(score)
-
-
-class LatePenalties(AssignLatePenalties):
-    """``AssignLatePenalties`` after writing into the gradebook the assignment's deadline
-    (``[term] due``) and the student's extension (``extensions.toml``), so that nbgrader's own
-    ``total_seconds_late`` and everything built on it use them. Without ``[term] due`` the
-    gradebook's deadline (e.g. from ``nbgrader db assignment add --duedate``) stays."""
-
-    plugin_class = Type(PerDayPenalty, klass=BasePlugin,
-                        help="The plugin that computes each notebook's penalty.").tag(config=True)
-
-    def preprocess(self, nb, resources):
-        info = resources["nbgrader"]
-        assignment_id, student_id = info["assignment"], info["student"]
-        due, extensions = self._term(assignment_id)
-        extension = extension_for(extensions, assignment_id, student_id)
-        from nbgrader.api import Gradebook
-        with Gradebook(info["db_url"]) as gb:
-            assignment = gb.find_assignment(assignment_id)
-            if due is not None and assignment.duedate != due:
-                self.log.info("labkit: deadline of %s: %s UTC (%s)", assignment_id, due, DESCRIPTION)
-                assignment.duedate = due
-            submission = gb.find_submission(assignment_id, student_id)
-            wanted = extension.delta(assignment.duedate) if extension and assignment.duedate else None
-            if submission.extension != wanted:
-                self.log.info("labkit: extension of %s/%s: %s (%s)", student_id, assignment_id, wanted,
-                              extension.reason if extension else "withdrawn")
-                submission.extension = wanted
-            gb.db.commit()
-        return super().preprocess(nb, resources)
-
-    def _term(self, assignment_id: str) -> tuple[_dt.datetime | None, list[Extension]]:
-        """The deadline and the course's extensions, read once per autograde run (one
-        preprocessor serves every notebook of the run), not once per notebook."""
-        cache = self.__dict__.setdefault("_terms", {})
-        if assignment_id not in cache:
-            root = self._course_root()
-            cache[assignment_id] = (deadline(assignment_id, root), load_extensions(root, available(root)))
-        return cache[assignment_id]
-
-    def _course_root(self) -> Path:
-        """nbgrader's CourseDirectory.root (as GradeInWorker finds it), else the current directory."""
-        converter = getattr(getattr(self, "parent", None), "parent", None)
-        coursedir = getattr(converter, "coursedir", None)
-        root = getattr(coursedir, "root", "") if coursedir is not None else ""
-        return Path(root) if root else Path.cwd()
 
 
 # --------------------------------------------------------------------------- reading it back
