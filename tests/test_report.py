@@ -656,3 +656,19 @@ def test_a_page_draws_each_distinct_figure_once():
     assert [f.uri for f in uris] == ["data:image/png;base64,0", "data:image/png;base64,1"]
     failing = [page.figure("bad", _counted_png, page, object()) for _ in range(2)]
     assert all(f.error == "" for f in failing) and len(DRAWN) == 5, "not plain data: drawn each time"
+
+
+def test_an_unreadable_gradebook_is_flagged_on_every_student_not_swallowed(tmp_path, caplog):
+    """The report still comes from the result JSONs, but without manual grades or late
+    penalties: each student carries ``gradebook_unreadable`` and the log says why."""
+    from labkit.core.results import failed_submission
+    from labkit.insight.report import collect
+    folder = tmp_path / "reports" / "results" / LAB06.id
+    folder.mkdir(parents=True)
+    (folder / "ala.json").write_text(failed_submission("ala.ipynb", "x", "invalid_notebook", LAB06).to_json(),
+                                     encoding="utf-8")
+    (tmp_path / "gradebook.db").write_bytes(b"this is not an SQLite database" * 100)
+    with caplog.at_level("ERROR"):
+        entries = collect(tmp_path, LAB06)
+    assert [e.student for e in entries] == ["ala"] and "gradebook_unreadable" in entries[0].flags
+    assert "without the gradebook" in caplog.text

@@ -44,6 +44,8 @@ _ALL = (
     Flag("invalid_notebook", Kind.CRASH, "the notebook could not be graded", failure=True),
     Flag("result_unreadable", Kind.CRASH, "the result JSON could not be read"),
     Flag("no_result", Kind.CRASH, "in the gradebook, but no result JSON"),
+    Flag("gradebook_unreadable", Kind.CRASH, "gradebook.db could not be read: scores from the result JSONs, "
+                                             "without manual grades or late penalties (see the log)"),
     Flag("sandbox_fallback", Kind.SANDBOX, "student code ran without the bwrap sandbox"),
     Flag("tamper", Kind.TAMPER, "student code modified grader-visible libraries"),
     Flag("changed", Kind.CHANGED, "scores differ from the previous report run"),

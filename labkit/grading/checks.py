@@ -205,12 +205,6 @@ def expect_close(actual: np.ndarray, expected: np.ndarray, what: str, *, atol: f
              tol=float(bound[worst]))
 
 
-def expect_equal(actual: Any, expected: Any, what: str) -> None:
-    if actual != expected:
-        fail("{what}: oczekiwano {exp}, otrzymano {got}.", "{what}: expected {exp}, got {got}.",
-             what=what, exp=describe(expected), got=describe(actual))
-
-
 def call_text(name: str, *args: Any, **kwargs: Any) -> str:
     """How a call reads in a message: make_rings(n=7, sd=0.0)."""
     def short(v: Any) -> str:

@@ -37,6 +37,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import logging
 import math
 import re
 import statistics
@@ -100,6 +101,10 @@ def load_results(results_dir: Path) -> dict[str, tuple[SubmissionResult | None, 
     return out
 
 
+class GradebookUnreadable(Exception):
+    """gradebook.db exists but cannot be read."""
+
+
 def _gradebook_scores(course: Path, assignment: Assignment, gradebook, read=None) -> dict[str, Any]:
     read = read or (lambda gb: scores.gradebook_scores(gb, assignment))
     if gradebook is not None:
@@ -111,8 +116,8 @@ def _gradebook_scores(course: Path, assignment: Assignment, gradebook, read=None
     try:
         with Gradebook(f"sqlite:///{db}") as gb:
             return read(gb)
-    except Exception:  # an unreadable gradebook: the result JSONs still make a report
-        return {}
+    except Exception as exc:
+        raise GradebookUnreadable(f"{db}: {type(exc).__name__}: {exc}") from exc
 
 
 def _anchor(student: str, used: set[str]) -> str:
@@ -149,9 +154,16 @@ def collect(course: Path, assignment: Assignment, gradebook=None,
             previous: dict[str, dict] | None = None) -> list[StudentEntry]:
     """Every student with a result JSON or a gradebook submission, with scores and flags."""
     results = load_results(course / "reports" / "results" / assignment.id)
-    book = _gradebook_scores(course, assignment, gradebook)
     from labkit.term.late import lateness
-    lates = _gradebook_scores(course, assignment, gradebook, lambda gb: lateness(gb, assignment.id))
+    try:
+        book = _gradebook_scores(course, assignment, gradebook)
+        lates = _gradebook_scores(course, assignment, gradebook, lambda gb: lateness(gb, assignment.id))
+        unreadable = False
+    except GradebookUnreadable as exc:
+        # The result JSONs still make a report, but without manual grades and late penalties:
+        # every student is flagged, and the log says why.
+        logging.getLogger(__name__).error("the report is built without the gradebook: %s", exc)
+        book, lates, unreadable = {}, {}, True
     keys = scores.score_keys(assignment)
     used: set[str] = set()
     entries = []
@@ -165,7 +177,7 @@ def collect(course: Path, assignment: Assignment, gradebook=None,
             entry.scores, entry.source = scores.result_scores(entry.result, assignment), "results"
         else:
             entry.scores, entry.source = {k: None for k in keys}, "none"
-        found = _result_flags(entry.result, entry.load_error)
+        found = _result_flags(entry.result, entry.load_error) + (["gradebook_unreadable"] if unreadable else [])
         old = (previous or {}).get(student)
         if old is not None:
             entry.changes = {k: (old.get(k), entry.scores.get(k)) for k in keys

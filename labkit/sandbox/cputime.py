@@ -100,9 +100,3 @@ class ProcessTree:
             runnable |= stat[1] == "R"
         self._last = max(self._last, total)
         return Sample(self._last, runnable, alive)
-
-
-def own_cpu_seconds() -> float:
-    """CPU time of this process and its reaped children (the in-kernel mode's meter)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system

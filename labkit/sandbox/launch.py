@@ -56,7 +56,7 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxPlan:
-    """Which confinement a worker gets on this host, and why."""
+    """Which confinement a worker gets on this host (``plan()`` logs why when it is not bwrap)."""
 
     kind: str                      # "bwrap" or "rlimit"
 

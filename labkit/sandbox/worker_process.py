@@ -27,7 +27,7 @@ from labkit.sandbox.cputime import ProcessTree
 from labkit.core.settings import Limits, Settings
 
 _POLL_SECONDS = 0.25   # how often a waiting request reads the worker's CPU time
-_log = logging.getLogger("labkit.grading.client")
+_log = logging.getLogger(__name__)
 
 
 class WorkerFailure(Exception):

@@ -26,10 +26,6 @@ class OpContext:
     strip_magics: Callable[[str], str]       # IPython magics made inert, line numbers kept
 
 
-def op_tensor(ctx: OpContext, array, dtype: str = "float32"):
-    return torch.tensor(np.asarray(array), dtype=getattr(torch, dtype))
-
-
 def op_get_params(ctx: OpContext, model):
     return [p.detach().clone() for p in model.parameters()]
 
@@ -90,7 +86,3 @@ def op_optimizer_covers(ctx: OpContext, optimizer, model) -> bool:
     """Whether the optimizer's parameters are exactly the model's, by identity."""
     mine = [id(p) for g in optimizer.param_groups for p in g["params"]]
     return sorted(mine) == sorted(id(p) for p in model.parameters())
-
-
-def op_count_params(ctx: OpContext, model) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
