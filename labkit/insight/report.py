@@ -35,17 +35,12 @@ import base64
 import datetime as _dt
 import hashlib
 import importlib.util
-import io
 import json
-import logging
-import math
-import re
 import statistics
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import jinja2
 from markupsafe import Markup
@@ -55,178 +50,16 @@ from labkit.insight import item_analysis
 from labkit.term import scores
 from labkit.core.assignment import Assignment
 from labkit.core.assignment import load as load_assignment
-from labkit.core.flags import FLAGS
 from labkit.insight.item_analysis import ItemAnalysis
 from labkit.core.results import SubmissionResult
 
-if TYPE_CHECKING:
-    from labkit.term.late import Lateness
-
+from labkit.insight.class_data import CHANGE_TOLERANCE, FLAG_ORDER, StudentEntry, collect, load_results  # noqa: F401  (the report's API)
+from labkit.insight.figures import (Figure, _fraction, figure, histogram_png, item_fail_rates_png,  # noqa: F401
+                                    part_averages_png, plain, plt, png)
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE = "report.html.j2"
 ASSIGNMENT_PREFIX = "assignment"   # the assignment's own page template: "assignment/<name>"
-DPI = 64
-CHANGE_TOLERANCE = 5e-5            # scores are rounded to 4 decimals by the grader
-FLAG_ORDER = list(FLAGS)
 
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass
-class StudentEntry:
-    """What the report knows about one student."""
-
-    student: str
-    anchor: str
-    result: SubmissionResult | None = None
-    load_error: str = ""
-    scores: dict[str, float | None] = field(default_factory=dict)
-    source: str = "results"                                   # "gradebook", "results" or "none"
-    flags: list[str] = field(default_factory=list)
-    changes: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    late: Lateness | None = None                              # from the gradebook (labkit/term/late.py)
-
-
-def load_results(results_dir: Path) -> dict[str, tuple[SubmissionResult | None, str]]:
-    """student -> (result, error message); an unreadable JSON keeps the student with its error."""
-    out: dict[str, tuple[SubmissionResult | None, str]] = {}
-    if not results_dir.is_dir():
-        return out
-    for path in sorted(results_dir.glob("*.json")):
-        try:
-            out[path.stem] = (SubmissionResult.load(path), "")
-        except Exception as exc:  # a truncated or foreign file must not sink the whole report
-            out[path.stem] = (None, f"{type(exc).__name__}: {exc}")
-    return out
-
-
-class GradebookUnreadable(Exception):
-    """gradebook.db exists but cannot be read."""
-
-
-def _gradebook_scores(course: Path, assignment: Assignment, gradebook, read=None) -> dict[str, Any]:
-    read = read or (lambda gb: scores.gradebook_scores(gb, assignment))
-    if gradebook is not None:
-        return read(gradebook)
-    db = course / "gradebook.db"
-    if not db.is_file():
-        return {}
-    from nbgrader.api import Gradebook
-    try:
-        with Gradebook(f"sqlite:///{db}") as gb:
-            return read(gb)
-    except Exception as exc:
-        raise GradebookUnreadable(f"{db}: {type(exc).__name__}: {exc}") from exc
-
-
-def _anchor(student: str, used: set[str]) -> str:
-    base = "student-" + (re.sub(r"[^A-Za-z0-9_-]", "_", student)[:60] or "x")
-    anchor, i = base, 1
-    while anchor in used:
-        i += 1
-        anchor = f"{base}-{i}"
-    used.add(anchor)
-    return anchor
-
-
-def _differs(old, new) -> bool:
-    if old is None or new is None:
-        return (old is None) != (new is None)
-    try:
-        return abs(float(old) - float(new)) > CHANGE_TOLERANCE
-    except (TypeError, ValueError):
-        return True
-
-
-def _result_flags(result: SubmissionResult | None, error: str) -> list[str]:
-    if result is None:
-        return ["result_unreadable" if error else "no_result"]
-    found = [str(f) for f in result.flags]
-    if result.tamper and "tamper" not in found:
-        found.append("tamper")
-    if result.invalid and "invalid_notebook" not in found:
-        found.append("invalid_notebook")
-    return found
-
-
-def collect(course: Path, assignment: Assignment, gradebook=None,
-            previous: dict[str, dict] | None = None) -> list[StudentEntry]:
-    """Every student with a result JSON or a gradebook submission, with scores and flags."""
-    results = load_results(course / "reports" / "results" / assignment.id)
-    from labkit.term.late import lateness
-    try:
-        book = _gradebook_scores(course, assignment, gradebook)
-        lates = _gradebook_scores(course, assignment, gradebook, lambda gb: lateness(gb, assignment.id))
-        unreadable = False
-    except GradebookUnreadable as exc:
-        # The result JSONs still make a report, but without manual grades and late penalties:
-        # every student is flagged, and the log says why.
-        logging.getLogger(__name__).error("the report is built without the gradebook: %s", exc)
-        book, lates, unreadable = {}, {}, True
-    keys = scores.score_keys(assignment)
-    used: set[str] = set()
-    entries = []
-    for student in sorted(set(results) | set(book)):
-        entry = StudentEntry(student=student, anchor=_anchor(student, used))
-        entry.result, entry.load_error = results.get(student, (None, ""))
-        entry.late = lates.get(student)
-        if student in book:
-            entry.scores, entry.source = dict(book[student]), "gradebook"
-        elif entry.result is not None:
-            entry.scores, entry.source = scores.result_scores(entry.result, assignment), "results"
-        else:
-            entry.scores, entry.source = {k: None for k in keys}, "none"
-        found = _result_flags(entry.result, entry.load_error) + (["gradebook_unreadable"] if unreadable else [])
-        old = (previous or {}).get(student)
-        if old is not None:
-            entry.changes = {k: (old.get(k), entry.scores.get(k)) for k in keys
-                             if _differs(old.get(k), entry.scores.get(k))}
-            if entry.changes:
-                found.append("changed")
-        known = [f for f in FLAG_ORDER if f in found]
-        entry.flags = known + sorted(set(found) - set(known))
-        entries.append(entry)
-    return entries
-
-
-# --------------------------------------------------------------------------- images
-
-
-def plt():
-    """matplotlib.pyplot on the Agg backend (the report runs without a display)."""
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as pyplot
-    return pyplot
-
-
-def png(fig) -> str:
-    """``fig`` as a small PNG data URI; the figure is closed."""
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    finally:
-        plt().close(fig)
-    data = buf.getvalue()
-    try:  # a 128-colour palette keeps these plots legible at a third of the size
-        from PIL import Image
-        small = io.BytesIO()
-        with Image.open(io.BytesIO(data)) as im:
-            im.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
-                small, format="PNG", optimize=True)
-        data = min(data, small.getvalue(), key=len)
-    except Exception:
-        pass
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def plain(text, limit: int = 24) -> str:
-    """A student-derived string made safe for matplotlib text (no mathtext, bounded)."""
-    text = str(text).replace("\n", " ")
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -237,67 +70,6 @@ def fmt(value, digits: int = 2) -> str:
         return f"{float(value):.{digits}f}"
     except (TypeError, ValueError):
         return str(value)
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A drawn figure (``uri``) or why it could not be drawn (``error``); the templates'
-    ``m.figure`` macro shows either."""
-
-    label: str
-    css: str = ""
-    uri: str = ""
-    error: str = ""
-
-
-def figure(label: str, make: Callable[..., str], *args: Any, css: str = "") -> Figure:
-    """``make(*args)`` (a PNG data URI) as a Figure; a failure (e.g. malformed student
-    artifacts) becomes the figure's error, never the report's."""
-    try:
-        return Figure(label, css, uri=make(*args))
-    except Exception as exc:
-        return Figure(label, css, error=f"{type(exc).__name__}: {str(exc)[:200]}")
-
-
-def histogram_png(totals: list[float], top: float) -> str:
-    fig, ax = plt().subplots(figsize=(6.4, 2.8))
-    bins = list(range(int(math.ceil(top)) + 2))
-    ax.hist([min(max(t, 0.0), top) for t in totals], bins=bins, color="#4c72b0", edgecolor="white")
-    ax.set_xlim(0, top + 1)
-    ax.set_xlabel(f"total points (max {top:g})")
-    ax.set_ylabel("students")
-    ax.set_title("Score distribution")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    return png(fig)
-
-
-def part_averages_png(averages: dict[str, float | None], maxima: dict[str, float]) -> str:
-    keys = list(averages)[::-1]   # barh draws bottom-up; the first part goes on top
-    fig, ax = plt().subplots(figsize=(6.4, 2.8))
-    bars = ax.barh(keys, [100 * _fraction(averages[k], maxima[k]) for k in keys], color="#55a868")
-    for bar, k in zip(bars, keys):
-        label = "n/a" if averages[k] is None else f"{averages[k]:.2f} / {maxima[k]:g}"
-        ax.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=8)
-    ax.set_xlim(0, 125)
-    ax.set_xlabel("average, % of the part's points")
-    ax.set_title("Per-part averages")
-    return png(fig)
-
-
-def item_fail_rates_png(analysis: ItemAnalysis) -> str:
-    """Each check's fail rate with its 95% interval; flagged checks in red."""
-    checks = analysis.checks[::-1]   # barh draws bottom-up; the notebook's first check goes on top
-    fig, ax = plt().subplots(figsize=(7.2, max(2.4, 0.22 * len(checks) + 0.8)))
-    rates = [100 * c.fail_rate for c in checks]
-    low = [100 * (c.fail_rate - c.interval[0]) for c in checks]
-    high = [100 * (c.interval[1] - c.fail_rate) for c in checks]
-    colours = ["#c44e52" if c.flags else "#4c72b0" for c in checks]
-    ax.barh(range(len(checks)), rates, xerr=[low, high], color=colours, ecolor="#555", capsize=2)
-    ax.set_yticks(range(len(checks)), [plain(c.label, 60) for c in checks], fontsize=7)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("students failing the check, % (bars: 95% Wilson interval; red: flagged)")
-    ax.set_title(f"Which checks the class fails ({analysis.students} submissions)")
-    return png(fig)
 
 
 def class_items(entries: list[StudentEntry], assignment: Assignment) -> ItemAnalysis:
@@ -330,10 +102,6 @@ def class_similarity(course: Path, assignment: Assignment):
         return similarity.compare_class(notebooks, release=release, reference=assignment.notebook), ""
     except Exception as exc:   # the report's other sections must survive it
         return None, f"similarity could not be computed: {type(exc).__name__}: {str(exc)[:300]}"
-
-
-def _fraction(value: float | None, top: float) -> float:
-    return (value or 0.0) / top if top else 0.0
 
 
 class Helpers:
