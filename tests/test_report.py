@@ -545,6 +545,11 @@ def test_an_assignment_can_extend_the_report_and_its_failures_do_not_sink_it(tmp
     (folder / "sections.py").write_text("def student_context(result, helpers):\n    raise KeyError('x')\n")
     text = build_report(course=course, assignment="mini").read_text(encoding="utf-8")
     assert "report sections failed here: KeyError" in text and Dom(text).find("section", id="student-zoe")
+    # a misspelt hook is named on the page, never silently skipped
+    (folder / "sections.py").write_text("def studnet_context(result, helpers):\n    return {}\n"
+                                        "def overview_context(entries, helpers):\n    return {}\n")
+    text = build_report(course=course, assignment="mini").read_text(encoding="utf-8")
+    assert "unknown report hook(s) studnet_context" in text
     # a broken template falls back to the engine's page, with a notice
     (folder / "page.html.j2").write_text('{% extends "report.html.j2" %}{% block student_extra %}{{ 1 / 0 }}'
                                           '{% endblock %}', encoding="utf-8")

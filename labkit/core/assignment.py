@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-from labkit.core.settings import LANGUAGES
+from labkit.core.settings import LANGUAGES, Limits, SettingsError, limits_for
 
 DESCRIPTION = "assignment.toml"
 TESTS_SUFFIX = "_tests"
@@ -36,6 +36,10 @@ ROOT_ENV = "LABKIT_COURSE_ROOT"    # its course root
 _PATH_KEYS = {"checks": True, "reference": True, "worker_helpers": False, "report_template": False,
               "report_sections": False, "demo": False}
 _KNOWN_KEYS = {"base", "language", "seed", "hypothesis_examples", "reference_cells", *_PATH_KEYS}
+# The tables a description may have: [assignment], [params.*] (the checks' own numbers, any
+# names), [limits] (its CPU budgets, labkit/core/settings.py ASSIGNMENT_LIMITS), [term] (the
+# deadline, labkit/term/late.py).
+_KNOWN_TABLES = {"assignment", "params", "limits", "term"}
 
 
 class AssignmentError(ValueError):
@@ -117,6 +121,11 @@ class Assignment:
     demo: Path | None = None
     params: Params = field(default_factory=lambda: Params({}))
     bases: tuple[Path, ...] = ()    # description files, own first
+    limits: Params = field(default_factory=lambda: Params({}))   # [limits]: its own CPU budgets
+
+    def limit_settings(self) -> Limits:
+        """The engine's limits with this assignment's budgets, and the host's LABKIT_LIMIT_* on top."""
+        return limits_for(self.limits, f"{self.id}: [limits]")
 
     # -- points --------------------------------------------------------------------
     @property
@@ -176,6 +185,30 @@ class Assignment:
         """sys.path entries for the trusted grader: the checks' folder (its helper modules)
         and the course root (the reference as ``reference.<id>``)."""
         return [str(self.checks), str(self.root)]
+
+    def install_reference(self) -> None:
+        """Make the reference importable as ``reference.<id>`` (how the checks import it),
+        wherever its ``reference`` key puts it; the usual ``reference/<id>/`` of the course
+        root needs nothing (the root is on the grader's path)."""
+        import importlib.util
+        import sys
+        import types
+        if self.reference is None or self.reference == self.root / "reference" / self.id:
+            return
+        name = f"reference.{self.id}"
+        if name in sys.modules:
+            return
+        parent = sys.modules.get("reference")
+        if parent is None:
+            parent = types.ModuleType("reference")
+            parent.__path__ = []
+            sys.modules["reference"] = parent
+        spec = importlib.util.spec_from_file_location(name, self.reference / "__init__.py",
+                                                      submodule_search_locations=[str(self.reference)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        setattr(parent, self.id, module)
 
     def env(self) -> dict[str, str]:
         """What a grader child needs to find this assignment again."""
@@ -278,8 +311,14 @@ def _build(assignment_id: str, root: Path) -> Assignment:
     params: dict[str, Any] = {}
     # Lowest base first, so that each description overrides what it inherits; a path
     # resolves against the folder of the description that set it.
+    limits: dict[str, Any] = {}
     for path in reversed(chain):
         data = _read(path)
+        tables = set(data) - _KNOWN_TABLES
+        if tables:
+            raise AssignmentError(f"{path}: unknown table(s) {sorted(tables)}; a description has "
+                                  f"{', '.join(f'[{t}]' for t in sorted(_KNOWN_TABLES))}")
+        limits.update(data.get("limits", {}))
         own = data.get("assignment", {})
         unknown = set(own) - _KNOWN_KEYS
         if unknown:
@@ -297,6 +336,14 @@ def _build(assignment_id: str, root: Path) -> Assignment:
     for key in _PATH_KEYS:
         if key in settings and not Path(settings[key]).exists():
             raise AssignmentError(f"{assignment_id}: {key} = {settings[key]} does not exist")
+    reference = settings.get("reference")
+    if reference is not None and not (Path(reference) / "__init__.py").is_file():
+        raise AssignmentError(f"{assignment_id}: reference = {reference} is not a package (no __init__.py); "
+                              f"the checks import it as reference.{assignment_id}")
+    try:
+        limits_for(limits, f"{chain[0]}: [limits]")
+    except SettingsError as exc:
+        raise AssignmentError(str(exc)) from None
     return Assignment(
         id=assignment_id, root=root, folder=chain[0].parent, notebook=notebook, language=language,
         seed=int(settings.get("seed", 0)), hypothesis_examples=int(settings.get("hypothesis_examples", 25)),
@@ -304,7 +351,7 @@ def _build(assignment_id: str, root: Path) -> Assignment:
         reference_cells=tuple(settings.get("reference_cells", ())),
         worker_helpers=settings.get("worker_helpers"), report_template=settings.get("report_template"),
         report_sections=settings.get("report_sections"), demo=settings.get("demo"),
-        params=Params(params), bases=tuple(chain))
+        params=Params(params), bases=tuple(chain), limits=Params(limits))
 
 
 def parts_from_notebook(notebook: Path) -> tuple[tuple[Part, ...], tuple[ManualItem, ...]]:

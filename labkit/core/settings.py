@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 LANGUAGES: tuple[str, ...] = ("pl", "en")
@@ -84,7 +85,28 @@ def _choice(variable: str, default: str, allowed: tuple[str, ...]) -> str:
 _MAY_BE_ZERO = frozenset({"images_per_cell"})
 
 
-def _limits_from_env() -> Limits:
+# The budgets an assignment may set for itself ([limits] in its assignment.toml): what its
+# notebook states to students. The rest of Limits is the host's (memory, processes, sizes).
+ASSIGNMENT_LIMITS: tuple[str, ...] = ("notebook_seconds", "cell_seconds", "call_seconds", "train_call_seconds",
+                                      "idle_seconds")
+
+
+def limits_for(assignment_limits: Mapping[str, Any], where: str = "[limits]") -> Limits:
+    """The engine's defaults, then the assignment's own budgets, then ``LABKIT_LIMIT_*`` (the
+    host's explicit override wins). An unknown key or a value that is not a positive number is
+    a ``SettingsError`` naming it."""
+    import dataclasses
+    changes: dict[str, float] = {}
+    for name, value in assignment_limits.items():
+        if name not in ASSIGNMENT_LIMITS:
+            raise SettingsError(f"{where}: unknown key {name!r}; an assignment may set {', '.join(ASSIGNMENT_LIMITS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise SettingsError(f"{where}: {name} = {value!r}: expected a positive number of CPU seconds")
+        changes[name] = float(value)
+    return _limits_from_env(dataclasses.replace(Limits(), **changes))
+
+
+def _limits_from_env(base: Limits | None = None) -> Limits:
     """Limits with ``LABKIT_LIMIT_<FIELD>`` overrides (e.g. LABKIT_LIMIT_CELL_SECONDS=20)."""
     import dataclasses
     fields = {f.name: f for f in dataclasses.fields(Limits)}
@@ -107,7 +129,7 @@ def _limits_from_env() -> Limits:
             allowed = "zero or a positive" if name in _MAY_BE_ZERO else "a positive"
             raise SettingsError(f"{variable}={raw!r}: expected {allowed}, finite number")
         changes[name] = int(value) if integer else value
-    return dataclasses.replace(Limits(), **changes)
+    return dataclasses.replace(base or Limits(), **changes)
 
 
 def load_settings() -> Settings:

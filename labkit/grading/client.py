@@ -105,7 +105,7 @@ class Submission:
         self.assignment = assignment or current_assignment()
         self.seed = self.assignment.seed
         self.settings = settings or load_settings()
-        self.limits = limits or self.settings.limits
+        self.limits = limits or self.assignment.limit_settings()
         self.notebook = notebook
         self.reference = reference
         self.plan = sandbox.plan(self.settings.sandbox)

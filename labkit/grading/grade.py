@@ -95,7 +95,7 @@ def grade_notebook(notebook: Path | str, *, assignment: Assignment,
             return failed_submission(label, str(exc), "invalid_notebook", assignment)
     # A backstop for a grader that hangs itself, never for student code (its budgets are CPU
     # time in the worker): as generous as the worst overload the budgets tolerate.
-    limits = settings.limits
+    limits = assignment.limit_settings()
     timeout = timeout or (limits.overload_multiple * (limits.notebook_seconds * 2 + 600)
                           * speed.current().budget_scale)
     with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:

@@ -50,7 +50,7 @@ class KernelSubmission(Submission):
         self.assignment = assignment
         self.seed = assignment.seed
         self.settings = load_settings()
-        self.limits = self.settings.limits
+        self.limits = assignment.limit_settings()
         self.notebook = None
         self.reference = False
         self.plan = SimpleNamespace(kind="kernel")

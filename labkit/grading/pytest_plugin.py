@@ -62,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return   # not a grading session (the kit's own tests load this plug-in too)
     assignment = assignments.load(config.getoption("--assignment"), config.getoption("--course-root"))
     assignments.activate(assignment)
+    assignment.install_reference()   # before the checks are collected: they import reference.<id>
     from hypothesis import settings
     register_grading_profile(assignment.hypothesis_examples)
     settings.load_profile("grading")

@@ -257,7 +257,24 @@ def load_sections(assignment: Assignment) -> ModuleType | None:
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    _check_hooks(module, path)
     return module
+
+
+# The hooks an assignment's report_sections file may define (docs/new-assignment.md):
+# student_context(result, helpers) -> dict, for that student's section of the page;
+# overview_context(entries, helpers) -> dict, for the class overview.
+REPORT_HOOKS = ("student_context", "overview_context")
+
+
+def _check_hooks(module: ModuleType, path: Path) -> None:
+    """A report_sections file defines at least one hook, and nothing that looks like a misspelt one."""
+    public = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+              and getattr(v, "__module__", None) == module.__name__]
+    odd = [n for n in public if n not in REPORT_HOOKS and (n.endswith("_context") or n.startswith(("student", "overview")))]
+    if odd or not any(hasattr(module, h) for h in REPORT_HOOKS):
+        raise ValueError(f"{path}: {'unknown report hook(s) ' + ', '.join(odd) if odd else 'no report hook'}; "
+                         f"the hooks are {', '.join(REPORT_HOOKS)} (helpers of your own: name them with a leading _)")
 
 
 def environment(assignment: Assignment) -> jinja2.Environment:
