@@ -25,6 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
+from labkit.core.cells import nbgrader_meta
 from labkit.core.settings import LANGUAGES, Limits, SettingsError, limits_for
 
 DESCRIPTION = "assignment.toml"
@@ -363,7 +364,7 @@ def parts_from_notebook(notebook: Path) -> tuple[tuple[Part, ...], tuple[ManualI
     parts: list[Part] = []
     manual: list[ManualItem] = []
     for cell in nb.get("cells", []):
-        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        meta = nbgrader_meta(cell)
         if not meta.get("grade"):
             continue
         grade_id = str(meta.get("grade_id", ""))

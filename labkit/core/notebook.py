@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.core.cells import cell_source, grade_id, is_autograder_tests
 from labkit.core.i18n import tr
 
 
@@ -19,17 +20,6 @@ class CodeCell:
     index: int
     source: str
     grade_id: str | None
-
-
-def nbgrader_meta(cell: dict) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
-
-
-def is_autograder_tests(cell: dict) -> bool:
-    """Autograder test cells are replaced by verdicts; they are never executed as student code."""
-    meta = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[CodeCell]]:
@@ -56,10 +46,7 @@ def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[Co
     for index, cell in enumerate(nb["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_autograder_tests(cell):
             continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(str(s) for s in source)
-        cells.append(CodeCell(index, str(source), nbgrader_meta(cell).get("grade_id")))
+        cells.append(CodeCell(index, cell_source(cell), grade_id(cell)))
     return nb, cells
 
 

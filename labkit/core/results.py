@@ -8,6 +8,11 @@ from pathlib import Path
 from labkit.core.assignment import Assignment
 
 
+def status_of(credit: float) -> str:
+    """A check's status from the credit it earned: the one rule the grader and TA overrides share."""
+    return "passed" if credit >= 1.0 else ("partial" if credit > 0 else "failed")
+
+
 @dataclass
 class CheckResult:
     """One hidden check: its weight inside the part and the credit (0..1) it earned."""

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from labkit.protocol.codec import Handle, TensorData
-from labkit.core.i18n import language, tr
+from labkit.core.i18n import tr
 
 
 class CheckFailed(AssertionError):
@@ -29,13 +29,11 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"np.ndarray dtype={value.dtype} shape={value.shape}"
     if isinstance(value, Handle):
-        return f"obiekt {value.type}" if language() == "pl" else f"an object {value.type}"
+        return tr("obiekt {t}", "an object {t}", t=value.type)
     if isinstance(value, (list, tuple)):
-        return f"{type(value).__name__} o długości {len(value)}" if language() == "pl" \
-            else f"{type(value).__name__} of length {len(value)}"
+        return tr("{t} o długości {n}", "{t} of length {n}", t=type(value).__name__, n=len(value))
     if isinstance(value, dict):
-        return f"dict z kluczami {sorted(map(str, value))}" if language() == "pl" \
-            else f"dict with keys {sorted(map(str, value))}"
+        return tr("dict z kluczami {k}", "dict with keys {k}", k=sorted(map(str, value)))
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

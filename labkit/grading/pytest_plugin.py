@@ -29,7 +29,7 @@ from labkit.grading.checks import CheckFailed, tr
 from labkit.grading.client import GraderError, Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.protocol.codec import ProtocolError
 from labkit.core.notebook import InvalidNotebook
-from labkit.core.results import GRADER_ERROR, CheckResult, SubmissionResult, empty_parts
+from labkit.core.results import GRADER_ERROR, CheckResult, SubmissionResult, empty_parts, status_of
 
 _CREDIT = pytest.StashKey[tuple]()
 _RESULTS = pytest.StashKey[dict]()
@@ -331,7 +331,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     elif report.when == "call":
         if report.passed:
             fraction, message = item.stash.get(_CREDIT, (1.0, ""))
-            status = "passed" if fraction >= 1.0 else ("partial" if fraction > 0 else "failed")
+            status = status_of(fraction)
             results[item.nodeid] = CheckResult(part, name, weight, fraction, status, message, call.duration)
         elif report.failed:
             status, message = _message_for(_unwrap(call.excinfo.value), sub)

@@ -40,7 +40,7 @@ import numpy as np
 from copydetect.detector import CodeFingerprint, compare_files
 from copydetect.utils import filter_code
 
-from labkit.core.notebook import nbgrader_meta
+from labkit.core.cells import cell_source, nbgrader_meta
 
 # --------------------------------------------------------------------------- parameters
 # Every value comes from the calibration in docs/calibration.md ("Similarity"): the class of
@@ -177,10 +177,7 @@ def _own_cells(nb: dict) -> list[tuple[str, str]]:
             label = str(meta.get("grade_id") or "solution cell")
         else:
             label = ADDED_CELL              # a cell the student inserted
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(str(s) for s in source)
-        cells.append((label, str(source)))
+        cells.append((label, cell_source(cell)))
     return cells
 
 

@@ -9,8 +9,8 @@ from labkit.core.assignment import Assignment, load
 from labkit.lms import csv_file as lms_csv
 from labkit.lms import export as common
 from labkit.lms.export import NOTHING, ExportError, ExportResult, StudentGrade, comment, rescale, write_parts
-from labkit.lms.export import parse_number as _float
-from labkit.lms.export import with_feedback as _with_feedback
+from labkit.lms.export import parse_number
+from labkit.lms.export import with_feedback
 from labkit.lms.headers import CANVAS_GRADEBOOK, resolve
 from labkit.lms.naming import CANVAS, canvas_slug, safe_component
 from labkit.lms.roster import canvas_name, is_test_student
@@ -59,7 +59,7 @@ def _read_canvas(gradebook_csv: Path, column: str | None, points: float | None, 
         # Canvas writes "    Points Possible" in the first column (its importer looks for the words).
         if "points possible" in table.get(row, 0).casefold() and col_index is not None:
             text = table.get(row, col_index)
-            possible, comma = _float(text), "," in text
+            possible, comma = parse_number(text), "," in text
     lms_max = points if points is not None else possible
     if lms_max is None:
         raise ExportError(f"no 'Points Possible' for {header!r} in the export: give --points")
@@ -163,7 +163,7 @@ def _canvas_feedback(grades: list[StudentGrade], assignment: Assignment, reports
     zip_path = reports / f"{assignment.id}_canvas_feedback.zip"
     suffix = f"{assignment.id}_feedback.html"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for g in _with_feedback(grades, result):
+        for g in with_feedback(grades, result):
             slug = canvas_slug(g.name) or "student"
             target = folder / safe_component(f"{slug}_{g.lms_id}_{suffix}")
             target.write_bytes(g.feedback.read_bytes())

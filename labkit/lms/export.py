@@ -32,6 +32,7 @@ from pathlib import Path
 
 from labkit.term import scores
 from labkit.core.assignment import Assignment
+from labkit.core.i18n import language_for, number, tr
 from labkit.term.handin import load_manifest
 
 PENALTY, FINAL, LMS_GRADE = "late_penalty", "final", "lms_grade"
@@ -129,49 +130,34 @@ def rescale(points: float, *, kit_max: float, lms_max: float) -> float:
     return round(points / kit_max * lms_max, 2) if kit_max else 0.0
 
 
-def _lang(assignment: Assignment) -> str:
-    from labkit.core.settings import load_settings
-    return load_settings().language or assignment.language
-
-
-def _num(value: float, lang: str) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") if lang == "pl" else text
-
-
-_NOTHING_WHY = {
-    "en": {"missing": "no notebook was handed in", "no_notebook": "no notebook (.ipynb) among the files handed in",
-           "draft": "only a draft was saved, never submitted for grading"},
-    "pl": {"missing": "nie oddano notebooka", "no_notebook": "wśród oddanych plików nie ma notebooka (.ipynb)",
-           "draft": "zapisano tylko wersję roboczą, nieprzesłaną do oceny"},
+_NOTHING_WHY = {   # (Polish, English) of why a student with nothing graded gets 0
+    "missing": ("nie oddano notebooka", "no notebook was handed in"),
+    "no_notebook": ("wśród oddanych plików nie ma notebooka (.ipynb)", "no notebook (.ipynb) among the files handed in"),
+    "draft": ("zapisano tylko wersję roboczą, nieprzesłaną do oceny", "only a draft was saved, never submitted for grading"),
 }
 
 
 def comment(g: StudentGrade, *, assignment: Assignment, lms_max: float) -> str:
     """The student's short comment: per-part points, late penalty, result, LMS grade, in the
     assignment's language. Only names of parts and numbers: nothing of the hidden checks."""
-    lang = _lang(assignment)
-    n = lambda v: _num(v, lang)   # noqa: E731
+    lang = language_for(assignment)
+    n = lambda v: number(v, lang)   # noqa: E731
     top = assignment.max_points
     if g.status in NOTHING:
-        if lang == "en":
-            return f"{assignment.id}: {_NOTHING_WHY['en'][g.status]}: 0/{n(top)} points, grade 0/{n(lms_max)}."
-        return f"{assignment.id}: {_NOTHING_WHY['pl'][g.status]}: 0/{n(top)} pkt, ocena 0/{n(lms_max)}."
+        return tr("{id}: {why}: 0/{top} pkt, ocena 0/{max}.", "{id}: {why}: 0/{top} points, grade 0/{max}.",
+                  lang=lang, id=assignment.id, why=tr(*_NOTHING_WHY[g.status], lang=lang), top=n(top), max=n(lms_max))
     keys = [*assignment.part_ids, *((scores.MANUAL,) if assignment.manual else ())]
     maxima = scores.max_points(assignment)
     parts = ", ".join(f"{k} {n(g.parts.get(k) or 0.0)}/{n(maxima[k])}" for k in keys)
-    grade = n(rescale(g.final, kit_max=top, lms_max=lms_max))
     late = f" ({n(g.hours_late)} h)" if g.penalty and g.hours_late else ""
-    if lang == "en":
-        text = (f"{assignment.id}: {parts}. Total {n(g.raw)}/{n(top)} points; late penalty −{n(g.penalty)}{late}; "
-                f"result {n(g.final)}/{n(top)}, grade {grade}/{n(lms_max)}.")
-        if "renamed" in g.flags or "several_notebooks" in g.flags:
-            text += f" Graded file: “{g.graded_file}”."
-        return text
-    text = (f"{assignment.id}: {parts}. Razem {n(g.raw)}/{n(top)} pkt; kara za spóźnienie −{n(g.penalty)} pkt{late}; "
-            f"wynik {n(g.final)}/{n(top)} pkt, ocena {grade}/{n(lms_max)}.")
+    text = tr("{id}: {parts}. Razem {raw}/{top} pkt; kara za spóźnienie −{penalty} pkt{late}; "
+              "wynik {final}/{top} pkt, ocena {grade}/{max}.",
+              "{id}: {parts}. Total {raw}/{top} points; late penalty −{penalty}{late}; "
+              "result {final}/{top}, grade {grade}/{max}.",
+              lang=lang, id=assignment.id, parts=parts, raw=n(g.raw), top=n(top), penalty=n(g.penalty), late=late,
+              final=n(g.final), grade=n(rescale(g.final, kit_max=top, lms_max=lms_max)), max=n(lms_max))
     if "renamed" in g.flags or "several_notebooks" in g.flags:
-        text += f" Oceniony plik: „{g.graded_file}”."
+        text += tr(" Oceniony plik: „{f}”.", " Graded file: “{f}”.", lang=lang, f=g.graded_file)
     return text
 
 

@@ -8,8 +8,8 @@ from labkit.core.assignment import Assignment, load
 from labkit.lms import csv_file as lms_csv
 from labkit.lms import export as common
 from labkit.lms.export import NOTHING, ExportError, ExportResult, StudentGrade, comment, rescale, write_parts
-from labkit.lms.export import parse_number as _float
-from labkit.lms.export import with_feedback as _with_feedback
+from labkit.lms.export import parse_number
+from labkit.lms.export import with_feedback
 from labkit.lms.headers import MOODLE_NO, MOODLE_WORKSHEET, resolve
 from labkit.lms.naming import MOODLE, moodle_folder
 from labkit.lms.roster import DEFAULT_TIMEZONE, parse_lms_time, participant_id
@@ -73,7 +73,7 @@ def _moodle_max(table, cols, max_grade: float | None) -> float:
     if max_grade is not None:
         return max_grade
     col = cols["max_grade"]
-    maxima = [m for r in table.rows if (m := _float(table.get(r, col))) is not None] if col is not None else []
+    maxima = [m for r in table.rows if (m := parse_number(table.get(r, col))) is not None] if col is not None else []
     if not maxima:
         raise ExportError(f"no {cols.headers['max_grade']} in the worksheet: give --max-grade")
     return maxima[0]
@@ -90,7 +90,7 @@ def _moodle_untouched(table, row, cols, g: StudentGrade | None, assignment: Assi
         return "Moodle says the grade cannot be changed"
     if g.status == "not_graded":
         return f"handed in, but not in the gradebook (run nbgrader autograde {assignment.id})"
-    if g.status in NOTHING and _float(table.get(row, cols["grade"])) is not None:
+    if g.status in NOTHING and parse_number(table.get(row, cols["grade"])) is not None:
         # Nothing came through the download, but Moodle holds a grade (given by hand?): kept.
         return f"nothing handed in, Moodle already has the grade {table.get(row, cols['grade'])!r}"
     return ""
@@ -125,7 +125,7 @@ def _moodle_feedback_zip(grades: list[StudentGrade], assignment: Assignment, pat
     download's own folder, which Moodle's feedback-zip import maps to the participant."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for g in _with_feedback(grades, result):
+        for g in with_feedback(grades, result):
             folder = g.prefix if g.prefix and g.folders else moodle_folder(g.name, g.lms_id)
             zf.write(g.feedback, f"{folder}/{assignment.id}.html")
     return path

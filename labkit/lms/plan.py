@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
+from labkit.core.cells import grade_ids
 from labkit.lms import roster as roster_mod
 from labkit.lms.extract import CONTENTS, Extraction, extraction_log
 from labkit.lms.naming import CANVAS, LMS_NAMES, MOODLE, LmsFile, detect, parse
@@ -45,11 +46,8 @@ def release_grade_ids(release: Path | None) -> set[str]:
 
 def _grade_ids(path: Path) -> set[str]:
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        return {c["metadata"]["nbgrader"]["grade_id"] for c in nb.get("cells", [])
-                if isinstance(c, dict) and isinstance(c.get("metadata", {}).get("nbgrader"), dict)
-                and c["metadata"]["nbgrader"].get("grade_id")}
-    except Exception:   # not JSON, not a notebook: it matches nothing
+        return grade_ids(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):   # not JSON, not a notebook: it matches nothing
         return set()
 
 

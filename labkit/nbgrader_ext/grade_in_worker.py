@@ -29,7 +29,7 @@ from labkit.runner.cache import ResultCache, submission_key
 from labkit.grading.grade import grade_notebook
 from labkit.core.i18n import tr
 from labkit.runner.parallel import grade_many
-from labkit.core.notebook import is_autograder_tests, nbgrader_meta
+from labkit.core.cells import is_autograder_tests, nbgrader_meta
 from labkit.core.results import SubmissionResult, failed_submission
 
 from labkit.nbgrader_ext.verdict_cells import cell_failure_output, sanitize_outputs, verdict_outputs

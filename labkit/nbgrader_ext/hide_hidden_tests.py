@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import ClearHiddenTests
 
-from labkit.core.notebook import is_autograder_tests
+from labkit.core.cells import is_autograder_tests
 
 
 

@@ -1,15 +1,10 @@
 """nbgrader's OverwriteCells, safe when a student deleted or duplicated a graded cell."""
 from __future__ import annotations
 
-
 from nbgrader.preprocessors import OverwriteCells
 
+from labkit.core.cells import grade_id
 
-
-
-def _grade_id(cell) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader") or {}
-    return meta.get("grade_id")
 
 class SafeOverwriteCells(OverwriteCells):
     """OverwriteCells whose add_missing_cells survives real notebooks.
@@ -35,7 +30,7 @@ class SafeOverwriteCells(OverwriteCells):
         order = [cell.name for cell in source_cells]
         solution_ids = {cell.name for cell in source_nb.solution_cells}
         for grade_cell in source_nb.grade_cells:
-            present = {_grade_id(cell): i for i, cell in enumerate(nb.cells) if _grade_id(cell)}
+            present = {grade_id(cell): i for i, cell in enumerate(nb.cells) if grade_id(cell)}
             if grade_cell.name in present:
                 continue
             self.log.warning("Missing grade cell %s encountered, adding to notebook", grade_cell.name)
@@ -50,7 +45,7 @@ class SafeOverwriteCells(OverwriteCells):
         source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
         source_cells = source_nb.source_cells
         order = [cell.name for cell in source_cells]
-        present = {_grade_id(cell) for cell in nb.cells}
+        present = {grade_id(cell) for cell in nb.cells}
         for task_cell in source_nb.task_cells:
             if task_cell.name not in present:
                 cell = source_cells[order.index(task_cell.name)]

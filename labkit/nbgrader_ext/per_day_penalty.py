@@ -5,7 +5,7 @@ from __future__ import annotations
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Enum, Float, validate
 
-from labkit.term.late import penalty_points, started_days
+from labkit.term.late import CAP, PER_DAY, penalty_points, started_days
 
 
 class PerDayPenalty(LateSubmissionPlugin):
@@ -16,8 +16,8 @@ class PerDayPenalty(LateSubmissionPlugin):
     penalty_method = Enum(("none", "zero", "per_day"), default_value="per_day",
                           help="'per_day': per_day x started days, capped; 'none' and 'zero' as in "
                                "nbgrader's LateSubmissionPlugin.").tag(config=True)
-    per_day = Float(0.10, help="Share of the points lost per started day late.").tag(config=True)
-    cap = Float(0.50, help="Largest share of the points lost, however late.").tag(config=True)
+    per_day = Float(PER_DAY, help="Share of the points lost per started day late.").tag(config=True)
+    cap = Float(CAP, help="Largest share of the points lost, however late.").tag(config=True)
 
     @validate("per_day", "cap")
     def _share(self, proposal):

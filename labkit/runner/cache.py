@@ -14,7 +14,8 @@ from pathlib import Path
 
 from labkit.core import flags
 from labkit.core.assignment import Assignment
-from labkit.core.notebook import InvalidNotebook, is_autograder_tests, nbgrader_meta
+from labkit.core.cells import is_autograder_tests, nbgrader_meta
+from labkit.core.notebook import InvalidNotebook
 from labkit.core.results import SubmissionResult
 from labkit.grading.fingerprint import grader_fingerprint
 

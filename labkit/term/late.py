@@ -51,12 +51,17 @@ def started_days(seconds_late: float) -> int:
     return 0 if seconds_late <= 0 else math.ceil(seconds_late / DAY)
 
 
-def penalty_fraction(seconds_late: float, per_day: float = 0.10, cap: float = 0.50) -> float:
+# The course's default policy (nbgrader_config.py may set its own: c.PerDayPenalty.per_day / .cap).
+PER_DAY = 0.10      # share of the points lost per started day late
+CAP = 0.50          # largest share lost, however late
+
+
+def penalty_fraction(seconds_late: float, per_day: float = PER_DAY, cap: float = CAP) -> float:
     """The share of the points lost: ``per_day`` per started day, at most ``cap``."""
     return min(cap, per_day * started_days(seconds_late))
 
 
-def penalty_points(seconds_late: float, max_score: float, per_day: float = 0.10, cap: float = 0.50) -> float:
+def penalty_points(seconds_late: float, max_score: float, per_day: float = PER_DAY, cap: float = CAP) -> float:
     """The penalty in points (rounded like the grader's scores, so 3 x 10% is exactly 30%)."""
     return round(max_score * penalty_fraction(seconds_late, per_day, cap), 4)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from labkit.core.assignment import Assignment
 from labkit.core.course_files import toml_entries
-from labkit.core.results import SubmissionResult
+from labkit.core.results import SubmissionResult, status_of
 
 FILE = "overrides.toml"
 ACCEPTED, REJECTED = "accepted", "rejected"
@@ -146,7 +146,7 @@ def apply(result: SubmissionResult, decisions: list[Decision], assignment: Assig
             graded = check.override.get("graded_credit", check.credit)
             graded_status = check.override.get("graded_status", check.status)
             check.credit = d.credit
-            check.status = "passed" if d.credit >= 1.0 else ("partial" if d.credit > 0 else "failed")
+            check.status = status_of(d.credit)
             check.override = {**record, "credit": d.credit, "graded_credit": graded, "graded_status": graded_status}
             record.update(graded=graded, now=d.credit)
         elif d.changes_score:

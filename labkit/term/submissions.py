@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labkit.core.notebook import nbgrader_meta
+from labkit.core.cells import nbgrader_meta
 
 
 def source_notebook(root: Path, assignment_id: str) -> Path:
