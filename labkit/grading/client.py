@@ -93,152 +93,12 @@ class CellRun:
     status: str = "ok"           # ok | error | timeout | overloaded | crashed | skipped
 
 
-class Submission:
-    """A student's notebook (or the reference) loaded in a confined worker."""
+class WorkerCalls:
+    """What the checks ask of a notebook through its worker: its names and values, calls, ops.
 
-    def __init__(self, *, notebook: Path | None = None, reference: bool = False,
-                 assignment: Assignment | None = None,
-                 settings: Settings | None = None, limits: Limits | None = None,
-                 scratch_root: Path | None = None, machine: speed.MachineSpeed | None = None):
-        if (notebook is None) == (not reference):
-            raise ValueError("give exactly one of notebook= or reference=True")
-        self.assignment = assignment or current_assignment()
-        self.seed = self.assignment.seed
-        self.settings = settings or load_settings()
-        self.limits = limits or self.assignment.limit_settings()
-        self.notebook = notebook
-        self.reference = reference
-        self.plan = sandbox.plan(self.settings.sandbox)
-        self.machine = machine or speed.current()
-        # The reference travels the same path as a student: its sources become cells.
-        self.cells: list[CodeCell] = (reference_cells(self.assignment) if reference
-                                      else load_cells(Path(notebook))[1])
-        self.cell_runs: dict[int, CellRun] = {}
-        self.bad_cells: set[int] = set()
-        self.hung: dict[str, float] = {}
-        self.flags: set[str] = set()
-        self.tamper: set[str] = set()
-        self.generation = 0
-        self.restarts = 0
-        self.ops = known_ops(self.assignment.helper_source())
-        self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
-                                    scratch_root=scratch_root)
-        self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
-        self.notebook_cpu_seconds = 0.0
-        self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
-        self.notebook_seconds = 0.0
-        self.start_seconds = 0.0     # the first worker's start-up (interpreter, imports, sandbox)
-        self.peak_rss_kib = 0
-        if self.plan.kind != "bwrap":
-            self.flags.add("sandbox_fallback")
+    Mixed into ``Submission``, whose ``_request``, ``_ensure_alive``, ``limits``, ``seed``,
+    ``generation``, ``ops``, ``hung`` and ``flags`` these use."""
 
-    # -- lifecycle -------------------------------------------------------------------
-    def __enter__(self) -> "Submission":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def start(self) -> None:
-        """Start a worker and run the notebook once, recording each cell's outputs."""
-        started = time.perf_counter()
-        self._spawn()
-        self.start_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        self._run_cells(record=True)
-        self.notebook_seconds = time.perf_counter() - started
-        if self.notebook_seconds > 3 * self.notebook_cpu_seconds + 30:
-            # Not a verdict (budgets are CPU time): tells a TA the host was slow or busy.
-            self.flags.add("slow_host")
-
-    def close(self) -> None:
-        self.worker.close()
-
-    @property
-    def proc(self):
-        """The running worker process (a Popen, or a ZygoteChild), if any."""
-        return self.worker.proc
-
-    def _spawn(self) -> None:
-        """A fresh worker with the assignment's helpers loaded, before any student code."""
-        self.generation += 1
-        self.worker.spawn(self.generation)
-        self.flags |= self.worker.flags
-        request = msg.Load(self.assignment.id, self.assignment.helper_source(), language())
-        reply = self._request(request, "worker start", self.limits.start_seconds)
-        if not reply.ok:
-            error = reply.error or {}
-            raise WorkerCrashed("worker start", f"the assignment's worker helpers failed: "
-                                                f"{error.get('type')}: {error.get('message')}")
-
-    def _restart(self, reason: str, upto: int | None = None) -> None:
-        """A fresh worker with the notebook replayed (cells before ``upto``), minus broken cells."""
-        self.restarts += 1
-        if self.restarts > self.limits.worker_restarts:
-            raise WorkerCrashed(reason, "too many worker restarts")
-        self._spawn()
-        for cell in self.cells:
-            if upto is not None and cell.index >= upto:
-                break
-            if cell.index not in self.bad_cells:
-                self._request(msg.Exec(cell.index, cell.source, self.seed), f"cell {cell.index}",
-                              self.limits.cell_seconds)
-
-    def _ensure_alive(self, what: str) -> None:
-        if not self.worker.alive():
-            self._restart(what)
-
-    # -- notebook execution ----------------------------------------------------------------
-    def _run_cells(self, record: bool) -> None:
-        """Each cell within its CPU budget, and all of them within the notebook's."""
-        for cell in self.cells:
-            if cell.index in self.bad_cells:
-                if record:
-                    self.cell_runs[cell.index] = CellRun(cell.index, status="skipped")
-                continue
-            remaining = self.limits.notebook_seconds - self.notebook_cpu_seconds
-            if remaining <= 0:
-                self.bad_cells.add(cell.index)
-                self.flags.add("notebook_timeout")
-                if record:
-                    self.cell_runs[cell.index] = CellRun(cell.index, status="timeout")
-                continue
-            what = f"cell {cell.index}"
-            budget = min(remaining, self.limits.cell_seconds)
-            try:
-                reply = self._request(msg.Exec(cell.index, cell.source, self.seed), what, budget)
-            except WorkerTimeout as exc:
-                self.bad_cells.add(cell.index)
-                self.notebook_cpu_seconds += self.last_cpu_seconds
-                status = "overloaded" if exc.kind == "overload" else "timeout"
-                self.flags.add("grader_overloaded" if exc.kind == "overload" else "cell_timeout")
-                if record:
-                    self.cell_runs[cell.index] = CellRun(
-                        cell.index, status=status, seconds=exc.seconds,
-                        error={"type": "Timeout", "kind": exc.kind, "message": str(exc), "traceback": []})
-                self._restart(what, upto=cell.index)
-                continue
-            except (WorkerCrashed, ProtocolError) as exc:
-                self.bad_cells.add(cell.index)
-                self.flags.add("cell_crash")
-                if record:
-                    self.cell_runs[cell.index] = CellRun(cell.index, status="crashed",
-                                                         error={"type": "WorkerCrashed",
-                                                                "message": str(exc), "traceback": []})
-                self._restart(what, upto=cell.index)
-                continue
-            self.notebook_cpu_seconds += self.last_cpu_seconds
-            if record:
-                run = reply.cell or {}
-                outputs = run.get("outputs", [])
-                error = run.get("error")
-                self.cell_runs[cell.index] = CellRun(
-                    cell.index, outputs if isinstance(outputs, list) else [],
-                    error if isinstance(error, dict) else None,
-                    round(self.last_cpu_seconds, 3), "error" if error else "ok")
-
-    # -- calls --------------------------------------------------------------------------
     def names(self, only: str | None = None) -> dict[str, dict]:
         """The notebook's public globals: name -> kind, type and signature; ``only``: just that
         one (a check's "is it defined" layer asks once per example, for one name)."""
@@ -318,6 +178,103 @@ class Submission:
         if any(h.generation != self.generation for h in request.handles()):
             raise WorkerCrashed("handle", "object was lost when the worker restarted")
 
+
+class Submission(WorkerCalls):
+    """A student's notebook (or the reference) loaded in a confined worker."""
+
+    def __init__(self, *, notebook: Path | None = None, reference: bool = False,
+                 assignment: Assignment | None = None,
+                 settings: Settings | None = None, limits: Limits | None = None,
+                 scratch_root: Path | None = None, machine: speed.MachineSpeed | None = None):
+        if (notebook is None) == (not reference):
+            raise ValueError("give exactly one of notebook= or reference=True")
+        self.assignment = assignment or current_assignment()
+        self.seed = self.assignment.seed
+        self.settings = settings or load_settings()
+        self.limits = limits or self.assignment.limit_settings()
+        self.notebook = notebook
+        self.reference = reference
+        self.plan = sandbox.plan(self.settings.sandbox)
+        self.machine = machine or speed.current()
+        # The reference travels the same path as a student: its sources become cells.
+        self.cells: list[CodeCell] = (reference_cells(self.assignment) if reference
+                                      else load_cells(Path(notebook))[1])
+        self.cell_runs: dict[int, CellRun] = {}
+        self.bad_cells: set[int] = set()
+        self.hung: dict[str, float] = {}
+        self.flags: set[str] = set()
+        self.tamper: set[str] = set()
+        self.generation = 0
+        self.restarts = 0
+        self.ops = known_ops(self.assignment.helper_source())
+        self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
+                                    scratch_root=scratch_root)
+        self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
+        self.notebook_cpu_seconds = 0.0
+        self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
+        self.notebook_seconds = 0.0
+        self.start_seconds = 0.0     # the first worker's start-up (interpreter, imports, sandbox)
+        self.peak_rss_kib = 0
+        if self.plan.kind != "bwrap":
+            self.flags.add("sandbox_fallback")
+
+    # -- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> "Submission":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start a worker and run the notebook once, recording each cell's outputs."""
+        started = time.perf_counter()
+        self._spawn()
+        self.start_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        run_cells(self, record=True)
+        self.notebook_seconds = time.perf_counter() - started
+        if self.notebook_seconds > 3 * self.notebook_cpu_seconds + 30:
+            # Not a verdict (budgets are CPU time): tells a TA the host was slow or busy.
+            self.flags.add("slow_host")
+
+    def close(self) -> None:
+        self.worker.close()
+
+    @property
+    def proc(self):
+        """The running worker process (a Popen, or a ZygoteChild), if any."""
+        return self.worker.proc
+
+    def _spawn(self) -> None:
+        """A fresh worker with the assignment's helpers loaded, before any student code."""
+        self.generation += 1
+        self.worker.spawn(self.generation)
+        self.flags |= self.worker.flags
+        request = msg.Load(self.assignment.id, self.assignment.helper_source(), language())
+        reply = self._request(request, "worker start", self.limits.start_seconds)
+        if not reply.ok:
+            error = reply.error or {}
+            raise WorkerCrashed("worker start", f"the assignment's worker helpers failed: "
+                                                f"{error.get('type')}: {error.get('message')}")
+
+    def _restart(self, reason: str, upto: int | None = None) -> None:
+        """A fresh worker with the notebook replayed (cells before ``upto``), minus broken cells."""
+        self.restarts += 1
+        if self.restarts > self.limits.worker_restarts:
+            raise WorkerCrashed(reason, "too many worker restarts")
+        self._spawn()
+        for cell in self.cells:
+            if upto is not None and cell.index >= upto:
+                break
+            if cell.index not in self.bad_cells:
+                self._request(msg.Exec(cell.index, cell.source, self.seed), f"cell {cell.index}",
+                              self.limits.cell_seconds)
+
+    def _ensure_alive(self, what: str) -> None:
+        if not self.worker.alive():
+            self._restart(what)
+
     # -- transport ----------------------------------------------------------------------------
     def _budget(self, what: str, cpu_seconds: float) -> Wait:
         """A request's budget: the stated CPU seconds, scaled to this host's speed."""
@@ -340,3 +297,53 @@ class Submission:
             self.tamper.update(reply.tamper)
             self.flags.add("tamper")
         return reply
+
+
+def run_cells(sub: "Submission", record: bool) -> None:
+    """Each of ``sub``'s cells within its CPU budget, and all of them within the notebook's; a cell
+    that hangs or crashes the worker is skipped on every replay."""
+    for cell in sub.cells:
+        if cell.index in sub.bad_cells:
+            if record:
+                sub.cell_runs[cell.index] = CellRun(cell.index, status="skipped")
+            continue
+        remaining = sub.limits.notebook_seconds - sub.notebook_cpu_seconds
+        if remaining <= 0:
+            sub.bad_cells.add(cell.index)
+            sub.flags.add("notebook_timeout")
+            if record:
+                sub.cell_runs[cell.index] = CellRun(cell.index, status="timeout")
+            continue
+        what = f"cell {cell.index}"
+        budget = min(remaining, sub.limits.cell_seconds)
+        try:
+            reply = sub._request(msg.Exec(cell.index, cell.source, sub.seed), what, budget)
+        except WorkerTimeout as exc:
+            sub.bad_cells.add(cell.index)
+            sub.notebook_cpu_seconds += sub.last_cpu_seconds
+            status = "overloaded" if exc.kind == "overload" else "timeout"
+            sub.flags.add("grader_overloaded" if exc.kind == "overload" else "cell_timeout")
+            if record:
+                sub.cell_runs[cell.index] = CellRun(
+                    cell.index, status=status, seconds=exc.seconds,
+                    error={"type": "Timeout", "kind": exc.kind, "message": str(exc), "traceback": []})
+            sub._restart(what, upto=cell.index)
+            continue
+        except (WorkerCrashed, ProtocolError) as exc:
+            sub.bad_cells.add(cell.index)
+            sub.flags.add("cell_crash")
+            if record:
+                sub.cell_runs[cell.index] = CellRun(cell.index, status="crashed",
+                                                     error={"type": "WorkerCrashed",
+                                                            "message": str(exc), "traceback": []})
+            sub._restart(what, upto=cell.index)
+            continue
+        sub.notebook_cpu_seconds += sub.last_cpu_seconds
+        if record:
+            run = reply.cell or {}
+            outputs = run.get("outputs", [])
+            error = run.get("error")
+            sub.cell_runs[cell.index] = CellRun(
+                cell.index, outputs if isinstance(outputs, list) else [],
+                error if isinstance(error, dict) else None,
+                round(sub.last_cpu_seconds, 3), "error" if error else "ok")

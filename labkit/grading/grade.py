@@ -86,7 +86,6 @@ def grade_notebook(notebook: Path | str, *, assignment: Assignment,
     """Run every hidden check of ``assignment`` against ``notebook`` (a path, or "reference")."""
     from labkit.core.assignment import activate
     activate(assignment)   # messages written here are in the assignment's language
-    settings = load_settings()
     label = str(notebook)
     if notebook != "reference":
         try:

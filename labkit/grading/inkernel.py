@@ -165,6 +165,27 @@ def _kernel_cells() -> tuple[list[CodeCell], dict[int, str]]:
     return cells, {i: s for i, s in _STATUS.items() if i in indices}
 
 
+def _run_checks(spec, part: str):
+    """pytest over ``part``'s checks in this very process, its noise kept off the cell's output;
+    (exit code, SubmissionResult or None)."""
+    import pytest
+    from labkit.core.results import SubmissionResult
+    with tempfile.TemporaryDirectory(prefix="labkit-inkernel-") as tmp:
+        out = Path(tmp) / "result.json"
+        noise = io.StringIO()
+        # nbgrader zeroes a cell with any stderr output: keep pytest's and warnings' noise out.
+        with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for path in reversed(spec.import_paths()):
+                if path not in sys.path:
+                    sys.path.insert(0, path)
+            code = pytest.main([str(spec.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.grading.pytest_plugin",
+                                "--rootdir", str(spec.checks), "--assignment", spec.id,
+                                "--course-root", str(spec.root), "--part", part,
+                                "--submission", "kernel", "--results-json", str(out)])
+        return code, (SubmissionResult.load(out) if out.exists() else None)
+
+
 def grade_part(part: str, namespace: dict[str, Any] | None = None,
                cells: list[CodeCell] | None = None, *, assignment: str) -> float:
     """Run ``assignment``'s checks of ``part`` against ``namespace`` and publish the part's score.
@@ -191,25 +212,10 @@ def grade_part(part: str, namespace: dict[str, Any] | None = None,
     import pytest
     import torch
     from labkit.grading.checks import tr
-    from labkit.core.results import SubmissionResult
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)   # as in the kit's worker: the CPU-time budget assumes it
     try:
-        with tempfile.TemporaryDirectory(prefix="labkit-inkernel-") as tmp:
-            out = Path(tmp) / "result.json"
-            noise = io.StringIO()
-            # nbgrader zeroes a cell with any stderr output: keep pytest's and warnings' noise out.
-            with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise), \
-                    warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for path in reversed(spec.import_paths()):
-                    if path not in sys.path:
-                        sys.path.insert(0, path)
-                code = pytest.main([str(spec.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.grading.pytest_plugin",
-                                    "--rootdir", str(spec.checks), "--assignment", spec.id,
-                                    "--course-root", str(spec.root), "--part", part,
-                                    "--submission", "kernel", "--results-json", str(out)])
-            result = SubmissionResult.load(out) if out.exists() else None
+        code, result = _run_checks(spec, part)
     finally:
         ACTIVE = None
         if memo_setting is None:   # the caller's setting back (the kit's tests call this in-process)

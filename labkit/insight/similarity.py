@@ -298,6 +298,42 @@ def _components(names: list[str], edges: list[tuple[str, str]]) -> list[list[str
     return sorted(sorted(g) for g in groups.values())
 
 
+def _read_class(notebooks: Mapping[str, Path], class_boilerplate, release_hashes):
+    """Each student's code and fingerprints; a notebook that cannot be read is skipped with why."""
+    codes: dict[str, str] = {}
+    class_fps: dict[str, CodeFingerprint] = {}
+    ref_fps: dict[str, CodeFingerprint] = {}
+    skipped: dict[str, str] = {}
+    for name in sorted(notebooks):
+        try:
+            code = student_code(Path(notebooks[name]))
+            # Fingerprint once per student and boilerplate set; pairs only intersect hash sets.
+            class_fps[name], ref_fps[name] = _fingerprints(name, code, class_boilerplate, release_hashes)
+            codes[name] = code
+        except UnreadableNotebook as exc:
+            skipped[name] = str(exc)
+        except Exception as exc:  # one broken notebook must not stop the class's report
+            class_fps.pop(name, None)
+            ref_fps.pop(name, None)
+            skipped[name] = f"{type(exc).__name__}: {exc}"
+    return codes, class_fps, ref_fps, skipped
+
+
+def _against_reference(students: list[str], codes: dict[str, str], ref_fps: dict[str, CodeFingerprint],
+                       ref_fp: CodeFingerprint, reference_threshold: float):
+    """Each student's containment in the instructor's solution, and who is close to it."""
+    reference_scores: dict[str, float] = {}
+    reference_close: list[ReferenceMatch] = []
+    for name in students:
+        _, sim, _ = _containment(ref_fps[name], ref_fp)
+        reference_scores[name] = sim
+        if sim >= reference_threshold and _own_tokens(ref_fps[name]) >= MIN_OWN_TOKENS:
+            tokens, slices, _ = _slices(ref_fps[name], ref_fp)
+            reference_close.append(ReferenceMatch(name, sim, tokens, _segments(codes[name], slices)))
+    reference_close.sort(key=lambda m: (-m.score, m.student))
+    return reference_scores, reference_close
+
+
 def compare_class(notebooks: Mapping[str, Path], *, release: Path, reference: Path,
                   threshold: float = THRESHOLD,
                   reference_threshold: float = REFERENCE_THRESHOLD,
@@ -319,22 +355,7 @@ def compare_class(notebooks: Mapping[str, Path], *, release: Path, reference: Pa
     # Student vs reference: only the release is boilerplate.
     ref_fp = _fingerprint("reference", ref_code, release_hashes)
 
-    codes: dict[str, str] = {}
-    class_fps: dict[str, CodeFingerprint] = {}
-    ref_fps: dict[str, CodeFingerprint] = {}
-    skipped: dict[str, str] = {}
-    for name in sorted(notebooks):
-        try:
-            code = student_code(Path(notebooks[name]))
-            # Fingerprint once per student and boilerplate set; pairs only intersect hash sets.
-            class_fps[name], ref_fps[name] = _fingerprints(name, code, class_boilerplate, release_hashes)
-            codes[name] = code
-        except UnreadableNotebook as exc:
-            skipped[name] = str(exc)
-        except Exception as exc:  # one broken notebook must not stop the class's report
-            class_fps.pop(name, None)
-            ref_fps.pop(name, None)
-            skipped[name] = f"{type(exc).__name__}: {exc}"
+    codes, class_fps, ref_fps, skipped = _read_class(notebooks, class_boilerplate, release_hashes)
     students = sorted(codes)
 
     listed = min(display_floor, threshold)     # a flagged pair is always listed too
@@ -357,16 +378,7 @@ def compare_class(notebooks: Mapping[str, Path], *, release: Path, reference: Pa
     flagged = [p for p in pairs if p.score >= threshold and p.enough_code]
     clusters = [c for c in _components(students, [(p.a, p.b) for p in flagged]) if len(c) >= 3]
 
-    reference_scores: dict[str, float] = {}
-    reference_close: list[ReferenceMatch] = []
-    for name in students:
-        _, sim, _ = _containment(ref_fps[name], ref_fp)
-        reference_scores[name] = sim
-        if sim >= reference_threshold and _own_tokens(ref_fps[name]) >= MIN_OWN_TOKENS:
-            tokens, slices, _ = _slices(ref_fps[name], ref_fp)
-            reference_close.append(ReferenceMatch(name, sim, tokens, _segments(codes[name], slices)))
-    reference_close.sort(key=lambda m: (-m.score, m.student))
-
+    reference_scores, reference_close = _against_reference(students, codes, ref_fps, ref_fp, reference_threshold)
     return SimilarityReport(students=students, pairs=pairs, flagged=flagged, highest=best,
                             clusters=clusters, reference_close=reference_close,
                             reference_scores=reference_scores, threshold=threshold,

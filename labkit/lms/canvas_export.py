@@ -77,11 +77,33 @@ def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, colu
     course = Path(course)
     assignment = load(assignment_id, course)
     src = _read_canvas(gradebook_csv, column, points, assignment.id, columns)
-    table, cols = src.table, src.cols
+    table = src.table
     grades = {g.lms_id: g for g in common.class_grades(course=course, assignment=assignment, gradebook=gradebook)}
     result = ExportResult(lms=CANVAS, files=[], grades=[g for g in grades.values() if g.status != "left_out"],
                           left_out=[f"{g.lms_id}: {g.name or 'Test Student'}: Canvas's Test Student, left out"
                                     for g in grades.values() if g.status == "left_out"])
+    rows_out = _import_rows(src, grades, assignment, result)
+    reports = course / "reports"
+    grades_path = reports / f"{assignment.id}_canvas_grades.csv"
+    _write_csv(grades_path, rows_out, delimiter=table.delimiter, bom=table.bom)
+    result.files.append(grades_path)
+    comments = reports / f"{assignment.id}_canvas_comments.csv"
+    _write_csv(comments, [["Student", "ID", "student_id", "comment"],
+                          *([g.name, g.lms_id, g.student_id, comment(g, assignment=assignment, lms_max=src.lms_max)]
+                            for g in result.grades if g.status != "not_graded")], delimiter=table.delimiter,
+               bom=table.bom)
+    result.files.append(comments)
+    result.files.extend(_canvas_feedback(result.grades, assignment, reports, result))
+    result.files.append(write_parts(result.grades, assignment=assignment, lms_max=src.lms_max,
+                                    path=reports / f"{assignment.id}_lms_parts.csv"))
+    return result
+
+
+def _import_rows(src: _CanvasFile, grades: dict[str, StudentGrade], assignment: Assignment,
+                 result: ExportResult) -> list[list[str]]:
+    """The import CSV's rows: the export's students in its order (the Test Student left out),
+    then the students handed in but missing from the export, added by ID."""
+    table, cols = src.table, src.cols
     grade_of = lambda g: src.number(rescale(g.final, kit_max=assignment.max_points, lms_max=src.lms_max))  # noqa: E731
     rows_out: list[list[str]] = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", src.header],
                                  ["Points Possible", "", "", "", "", src.number(src.lms_max)]]
@@ -117,20 +139,7 @@ def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, colu
         # In the download but not in this export (enrolled later?): Canvas matches rows by ID.
         result.warnings.append(f"{uid} ({g.student_id}): not in the gradebook export; row added by ID")
         rows_out.append([g.name, uid, "", "", "", grade_of(g)])
-    reports = course / "reports"
-    grades_path = reports / f"{assignment.id}_canvas_grades.csv"
-    _write_csv(grades_path, rows_out, delimiter=table.delimiter, bom=table.bom)
-    result.files.append(grades_path)
-    comments = reports / f"{assignment.id}_canvas_comments.csv"
-    _write_csv(comments, [["Student", "ID", "student_id", "comment"],
-                          *([g.name, g.lms_id, g.student_id, comment(g, assignment=assignment, lms_max=src.lms_max)]
-                            for g in result.grades if g.status != "not_graded")], delimiter=table.delimiter,
-               bom=table.bom)
-    result.files.append(comments)
-    result.files.extend(_canvas_feedback(result.grades, assignment, reports, result))
-    result.files.append(write_parts(result.grades, assignment=assignment, lms_max=src.lms_max,
-                                    path=reports / f"{assignment.id}_lms_parts.csv"))
-    return result
+    return rows_out
 
 
 def _canvas_untouched(g: StudentGrade | None, kept: str, assignment: Assignment) -> str:

@@ -90,7 +90,54 @@ class Wait:
         return None
 
 
-class WorkerProcess:
+class WorkerPipe:
+    """The worker's side of the wire as the trusted side reads it: codec frames, each reply
+    within its request's budget (``Wait``). Mixed into ``WorkerProcess``, whose ``proc``,
+    ``limits`` and ``kill`` these use."""
+
+    def start_wait(self) -> Wait:
+        """Starting a worker runs the kit's imports, no student code: its own generous budget."""
+        return Wait("worker start", self.limits.start_seconds, self.limits.start_seconds,
+                    dataclasses.replace(self.limits, idle_seconds=self.limits.start_seconds), self.meter)
+
+    def send(self, request: dict, what: str) -> None:
+        try:
+            self.proc.stdin.write(codec.frame(request))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, AttributeError):
+            self.kill()
+            raise WorkerCrashed(what, "before the request was sent") from None
+
+    def read_reply(self, wait: Wait) -> dict:
+        """The next frame, within ``wait``'s budget; the worker is killed on any violation."""
+        try:
+            length = codec.body_length(self._read_exactly(codec.HEADER_BYTES, wait), self.limits.message_bytes)
+            return codec.parse_body(self._read_exactly(length, wait))
+        except ProtocolError as exc:
+            self.kill()
+            raise ProtocolError(f"{wait.what}: {exc}") from None
+
+    def _read_exactly(self, size: int, wait: Wait) -> bytes:
+        fd = self.proc.stdout.fileno()
+        while len(self._buffer) < size:
+            ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
+            if not ready:
+                timeout = wait.expired()
+                if timeout is not None:
+                    self.kill()
+                    raise timeout
+                continue
+            chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
+            if not chunk:
+                code = _exit_status(self.proc)
+                self.kill()
+                raise WorkerCrashed(wait.what, _describe_exit(code))
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+class WorkerProcess(WorkerPipe):
     """A worker of one submission: started (cold or from the zygote), framed, killed."""
 
     def __init__(self, *, settings: Settings, limits: Limits, plan: sandbox.SandboxPlan,
@@ -209,48 +256,6 @@ class WorkerProcess:
             for path in self.launch.cleanup_paths:
                 sandbox.remove_cgroup(path)
             self.launch = None
-
-    # -- requests -----------------------------------------------------------------------
-    def start_wait(self) -> Wait:
-        """Starting a worker runs the kit's imports, no student code: its own generous budget."""
-        return Wait("worker start", self.limits.start_seconds, self.limits.start_seconds,
-                    dataclasses.replace(self.limits, idle_seconds=self.limits.start_seconds), self.meter)
-
-    def send(self, request: dict, what: str) -> None:
-        try:
-            self.proc.stdin.write(codec.frame(request))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, AttributeError):
-            self.kill()
-            raise WorkerCrashed(what, "before the request was sent") from None
-
-    def read_reply(self, wait: Wait) -> dict:
-        """The next frame, within ``wait``'s budget; the worker is killed on any violation."""
-        try:
-            length = codec.body_length(self._read_exactly(codec.HEADER_BYTES, wait), self.limits.message_bytes)
-            return codec.parse_body(self._read_exactly(length, wait))
-        except ProtocolError as exc:
-            self.kill()
-            raise ProtocolError(f"{wait.what}: {exc}") from None
-
-    def _read_exactly(self, size: int, wait: Wait) -> bytes:
-        fd = self.proc.stdout.fileno()
-        while len(self._buffer) < size:
-            ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
-            if not ready:
-                timeout = wait.expired()
-                if timeout is not None:
-                    self.kill()
-                    raise timeout
-                continue
-            chunk = os.read(fd, max(size - len(self._buffer), 1 << 16))
-            if not chunk:
-                code = _exit_status(self.proc)
-                self.kill()
-                raise WorkerCrashed(wait.what, _describe_exit(code))
-            self._buffer += chunk
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
 
     def sweep_strays(self) -> None:
         """Without a pid namespace, strays that left the worker's session are found by cgroup.

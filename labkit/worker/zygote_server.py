@@ -53,16 +53,7 @@ def _check(result: int, what: str) -> None:
 def serve(listen_fd: int) -> None:
     """The zygote's loop: accept control connections, fork one confined worker per request."""
     _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
-    import importlib
-    from labkit.core.settings import HEAVY_IMPORTS, THREADS
-    for name in HEAVY_IMPORTS:   # imported once here, not per worker
-        importlib.import_module(name)
-    import torch
-    torch.set_num_threads(THREADS)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401  (font cache loaded once, here)
-    import labkit.worker.heap_freeze  # noqa: F401  (last: the workers' collections skip the preloaded heap)
+    _preload()
     listener = socket.socket(fileno=listen_fd)
     children: dict[int, socket.socket] = {}   # worker pid -> its control connection
     owners: dict[socket.socket, int] = {}     # connection -> worker pid (0: none yet, -1: gone)
@@ -98,32 +89,53 @@ def serve(listen_fd: int) -> None:
             if owners[sock] != 0 or not events & select.POLLIN:   # a hang-up, not a request
                 _hang_up(sock, owners, children)
                 continue
-            try:
-                message, fds, _, _ = socket.recv_fds(sock, 65536, 2)
-            except OSError:
-                message, fds = b"", []
-            if not message or len(fds) != 2:
-                for fd_ in fds:
-                    os.close(fd_)
-                _hang_up(sock, owners, children)
-                continue
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    _become_worker(json.loads(message), fds, sock, listener, list(owners))
-                except Exception:
-                    # The trusted side sees only the exit code; the reason goes to the zygote's
-                    # log (its stderr), which the fallback warning quotes.
-                    import traceback
-                    traceback.print_exc()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(70)
-            for fd_ in fds:
-                os.close(fd_)
-            owners[sock] = pid
-            children[pid] = sock
+            _answer(sock, listener, owners, children)
         _reap(children, owners)
+
+
+def _preload() -> None:
+    """The imports every worker needs, paid once here (core.settings.HEAVY_IMPORTS and the
+    worker's own); heap_freeze last, so the workers' collections skip the preloaded heap."""
+    import importlib
+    from labkit.core.settings import HEAVY_IMPORTS, THREADS
+    for name in HEAVY_IMPORTS:
+        importlib.import_module(name)
+    import torch
+    torch.set_num_threads(THREADS)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401  (font cache loaded once, here)
+    import labkit.worker.heap_freeze  # noqa: F401
+
+
+def _answer(sock: socket.socket, listener: socket.socket, owners: dict[socket.socket, int],
+            children: dict[int, socket.socket]) -> None:
+    """One control request: its two pipe ends, then a forked, confined worker."""
+    try:
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 2)
+    except OSError:
+        message, fds = b"", []
+    if not message or len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        _hang_up(sock, owners, children)
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become_worker(json.loads(message), fds, sock, listener, list(owners))
+        except Exception:
+            # The trusted side sees only the exit code; the reason goes to the zygote's
+            # log (its stderr), which the fallback warning quotes.
+            import traceback
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(70)
+    for fd in fds:
+        os.close(fd)
+    owners[sock] = pid
+    children[pid] = sock
 
 
 def _hang_up(sock: socket.socket, owners: dict[socket.socket, int], children: dict[int, socket.socket]) -> None:
