@@ -21,9 +21,12 @@ c.CourseDirectory.root = str(_ROOT)
 # nbgrader 0.9 has no CourseDirectory.db_assignments: `generate_assignment` enters each
 # assignment in the gradebook, and LatePenalties (below) writes its deadline there.
 
-# Stock kernel execution (nbgrader validate, or autograde without the kit): sized for the lab,
-# whose experiments sweep takes about 15 s on one thread.
-c.Execute.timeout = 120
+# Stock kernel execution (nbgrader validate, or autograde without the kit) has wall time only:
+# each cell gets the largest cell budget the course's assignments state ([limits] cell_seconds,
+# 90 s by default), with a third more for a busy host.
+from labkit.core.assignment import largest_cell_budget  # noqa: E402
+
+c.Execute.timeout = int(-(-largest_cell_budget(_ROOT) * 4 // 3))
 c.Execute.startup_timeout = 60
 
 # Solution stubs in each assignment's language ("TUTAJ WPISZ SWÓJ KOD" / "YOUR CODE HERE").

@@ -166,7 +166,7 @@ def test_unreadable_notebooks_are_skipped(klass, tmp_path):
     rep = compare_class(books, release=klass.release, reference=klass.reference)
     assert set(rep.skipped) == set(broken)
     assert "JSON" in rep.skipped["not_json"] and "nbformat 4" in rep.skipped["nbformat3"]
-    assert "cannot read" in rep.skipped["missing"]
+    assert "cannot be read" in rep.skipped["missing"]
     assert rep.students == sorted(group)
     assert _pair_set(rep.flagged) == {tuple(sorted(group))}
 

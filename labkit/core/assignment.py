@@ -248,6 +248,18 @@ def available(root: Path | str | None = None) -> list[str]:
     return sorted(p.parent.name for p in base.glob(f"*/{DESCRIPTION}")) if base.is_dir() else []
 
 
+def largest_cell_budget(root: Path | str | None = None) -> float:
+    """The largest per-cell CPU budget of the course's assignments ([limits] cell_seconds, else
+    the engine's): what a kernel-run mode must allow a cell (nbgrader_config.py, Execute.timeout)."""
+    budgets = [Limits().cell_seconds]
+    for assignment_id in available(root):
+        try:
+            budgets.append(load(assignment_id, root).limit_settings().cell_seconds)
+        except (AssignmentError, SettingsError):
+            continue   # a broken description fails where it is graded, with its own message
+    return max(budgets)
+
+
 def load(assignment_id: str | None = None, root: Path | str | None = None) -> Assignment:
     """The assignment ``assignment_id`` (default: ``LABKIT_ASSIGNMENT``) of the course at ``root``."""
     root = course_root(root)

@@ -22,26 +22,38 @@ class CodeCell:
     grade_id: str | None
 
 
-def load_cells(path: Path, max_bytes: int = 32 * 1024**2) -> tuple[dict, list[CodeCell]]:
-    """Parse and check a notebook; return it and the code cells to execute, in order."""
+MAX_BYTES = 32 * 1024**2
+
+
+def read_notebook(path: Path, max_bytes: int = MAX_BYTES, lang: str | None = None) -> dict:
+    """A submitted notebook's JSON, checked: readable, bounded, JSON, nbformat 4 with a cells
+    list. ``InvalidNotebook`` says why not, in ``lang`` (default: the assignment's language)."""
+    path = Path(path)
     try:
         size = path.stat().st_size
+        data = path.read_bytes() if size <= max_bytes else b""
     except OSError as exc:
         raise InvalidNotebook(tr("nie można odczytać pliku: {e}", "the file cannot be read: {e}",
-                                 e=exc.strerror)) from None
+                                 lang=lang, e=exc.strerror)) from None
     if size > max_bytes:
-        raise InvalidNotebook(tr("plik ma {size} bajtów, limit to {limit}",
-                                 "the file has {size} bytes, the limit is {limit}", size=size, limit=max_bytes))
+        raise InvalidNotebook(tr("plik ma {size} bajtów, limit to {limit}", "the file has {size} bytes, the limit "
+                                 "is {limit}", lang=lang, size=size, limit=max_bytes))
     try:
-        nb = json.loads(path.read_bytes().decode("utf-8"))
+        nb = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidNotebook(tr("plik nie jest poprawnym JSON-em notatnika ({e})",
-                                 "the file is not valid notebook JSON ({e})", e=exc)) from None
+                                 "the file is not valid notebook JSON ({e})", lang=lang, e=exc)) from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise InvalidNotebook(tr("brak listy komórek 'cells'", "there is no 'cells' list"))
+        raise InvalidNotebook(tr("brak listy komórek 'cells'", "there is no 'cells' list", lang=lang))
     if nb.get("nbformat") != 4:
         raise InvalidNotebook(tr("oczekiwano nbformat 4, otrzymano {got!r}", "expected nbformat 4, got {got!r}",
-                                 got=nb.get("nbformat")))
+                                 lang=lang, got=nb.get("nbformat")))
+    return nb
+
+
+def load_cells(path: Path, max_bytes: int = MAX_BYTES) -> tuple[dict, list[CodeCell]]:
+    """Parse and check a notebook (``read_notebook``); return it and the code cells to execute, in order."""
+    nb = read_notebook(path, max_bytes)
     cells = []
     for index, cell in enumerate(nb["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_autograder_tests(cell):

@@ -188,17 +188,33 @@ class Submission(WorkerCalls):
                  scratch_root: Path | None = None, machine: speed.MachineSpeed | None = None):
         if (notebook is None) == (not reference):
             raise ValueError("give exactly one of notebook= or reference=True")
-        self.assignment = assignment or current_assignment()
-        self.seed = self.assignment.seed
-        self.settings = settings or load_settings()
-        self.limits = limits or self.assignment.limit_settings()
+        assignment = assignment or current_assignment()
+        settings = settings or load_settings()
+        # The reference travels the same path as a student: its sources become cells.
+        cells = reference_cells(assignment) if reference else load_cells(Path(notebook))[1]
+        self._init_state(assignment, settings=settings, limits=limits or assignment.limit_settings(),
+                         plan=sandbox.plan(settings.sandbox), cells=cells, machine=machine or speed.current())
         self.notebook = notebook
         self.reference = reference
-        self.plan = sandbox.plan(self.settings.sandbox)
-        self.machine = machine or speed.current()
-        # The reference travels the same path as a student: its sources become cells.
-        self.cells: list[CodeCell] = (reference_cells(self.assignment) if reference
-                                      else load_cells(Path(notebook))[1])
+        self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
+                                    scratch_root=scratch_root)
+        if self.plan.kind != "bwrap":
+            self.flags.add("sandbox_fallback")
+
+    def _init_state(self, assignment: Assignment, *, settings: Settings, limits: Limits, plan, cells: list[CodeCell],
+                    machine: speed.MachineSpeed) -> None:
+        """What every submission knows, whatever runs its code (a worker here, the kernel in
+        labkit/grading/inkernel.py)."""
+        self.assignment = assignment
+        self.seed = assignment.seed
+        self.settings = settings
+        self.limits = limits
+        self.plan = plan
+        self.machine = machine
+        self.cells = cells
+        self.notebook: Path | None = None
+        self.reference = False
+        self.ops = known_ops(assignment.helper_source())
         self.cell_runs: dict[int, CellRun] = {}
         self.bad_cells: set[int] = set()
         self.hung: dict[str, float] = {}
@@ -206,17 +222,12 @@ class Submission(WorkerCalls):
         self.tamper: set[str] = set()
         self.generation = 0
         self.restarts = 0
-        self.ops = known_ops(self.assignment.helper_source())
-        self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
-                                    scratch_root=scratch_root)
-        self.last_cpu_seconds = 0.0  # CPU time of the latest request's student code
+        self.last_cpu_seconds = 0.0      # CPU time of the latest request's student code
         self.notebook_cpu_seconds = 0.0
         self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
         self.notebook_seconds = 0.0
-        self.start_seconds = 0.0     # the first worker's start-up (interpreter, imports, sandbox)
+        self.start_seconds = 0.0         # the first worker's start-up (interpreter, imports, sandbox)
         self.peak_rss_kib = 0
-        if self.plan.kind != "bwrap":
-            self.flags.add("sandbox_fallback")
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> "Submission":

@@ -24,7 +24,7 @@ from typing import Any
 
 from labkit.core import assignment as assignments
 from labkit.core.assignment import Assignment
-from labkit.grading.client import CellRun, Submission, known_ops
+from labkit.grading.client import CellRun, Submission
 from labkit.protocol.codec import read_message, write_message
 from labkit.protocol.messages import Reply, Request
 from labkit.core.i18n import language
@@ -43,34 +43,24 @@ class KernelSubmission(Submission):
     values they would get over the worker's pipe.
     """
 
-    proc = None   # no worker process: the kernel is the worker
-
     def __init__(self, namespace: dict[str, Any], cells: list[CodeCell], status: dict[int, str],
                  assignment: Assignment):
-        self.assignment = assignment
-        self.seed = assignment.seed
-        self.settings = load_settings()
-        self.limits = assignment.limit_settings()
-        self.notebook = None
-        self.reference = False
-        self.plan = SimpleNamespace(kind="kernel")
-        self.ops = known_ops(assignment.helper_source())
+        # No budgets here: nbgrader's cell timeout is the only limit (MachineSpeed() scales nothing).
+        self._init_state(assignment, settings=load_settings(), limits=assignment.limit_settings(),
+                         plan=SimpleNamespace(kind="kernel"), cells=cells, machine=MachineSpeed())
         # What the worker would know: the cells run so far and how each ended. An interrupted
         # cell (nbgrader's timeout) is skipped like a timed-out cell on the kit's path.
-        self.cells = cells
         self.cell_runs = {i: CellRun(i, status=s) for i, s in status.items()}
         self.bad_cells = {i for i, s in status.items() if s == "timeout"}
-        self.hung = {}
         self.flags = {"in_kernel"}
-        self.tamper = set()
         self.generation = 1
-        self.restarts = 0
-        self.notebook_seconds = self.start_seconds = self.notebook_cpu_seconds = 0.0
-        self.last_cpu_seconds = self.worker_cpu_seconds = 0.0
-        self.machine = MachineSpeed()   # no budgets here: nbgrader's cell timeout is the only limit
-        self.peak_rss_kib = 0
         self._namespace = namespace
         self._worker = None
+
+    @property
+    def proc(self):
+        """No worker process: the kernel is the worker."""
+        return None
 
     def start(self) -> None:
         from labkit.worker.server import Worker

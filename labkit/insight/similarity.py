@@ -31,7 +31,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -41,6 +40,7 @@ from copydetect.detector import CodeFingerprint, compare_files
 from copydetect.utils import filter_code
 
 from labkit.core.cells import cell_source, nbgrader_meta
+from labkit.core.notebook import InvalidNotebook, read_notebook
 
 # --------------------------------------------------------------------------- parameters
 # Every value comes from the calibration in docs/calibration.md ("Similarity"): the class of
@@ -143,23 +143,11 @@ class UnreadableNotebook(Exception):
 
 
 def _load(path: Path) -> dict:
+    """The notebook as grading reads it (labkit/core/notebook.py), its problem in English for TAs."""
     try:
-        size = Path(path).stat().st_size
-    except OSError as exc:
-        raise UnreadableNotebook(f"cannot read the file: {exc.strerror}") from None
-    if size > _MAX_BYTES:
-        raise UnreadableNotebook(f"the file has {size} bytes, the limit is {_MAX_BYTES}")
-    try:
-        nb = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise UnreadableNotebook(f"cannot read the file: {exc.strerror}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UnreadableNotebook(f"not valid notebook JSON ({exc})") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise UnreadableNotebook("there is no 'cells' list")
-    if nb.get("nbformat") != 4:
-        raise UnreadableNotebook(f"expected nbformat 4, got {nb.get('nbformat')!r}")
-    return nb
+        return read_notebook(Path(path), _MAX_BYTES, lang="en")
+    except InvalidNotebook as exc:
+        raise UnreadableNotebook(str(exc)) from None
 
 
 def _own_cells(nb: dict) -> list[tuple[str, str]]:

@@ -49,6 +49,7 @@ Files whose names follow neither LMS's naming are listed as ``unmatched``: no st
 """
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -143,7 +144,9 @@ class LmsCollector(FileNameCollectorPlugin, LmsSettings):
         app = self.parent
         coursedir = app.coursedir
         course, assignment_id = Path(coursedir.root), coursedir.assignment_id
-        extracted = Path(app._format_collect_path(app.extracted_directory))
+        # zip_collect's own layout (collect_directory_structure), from its public settings.
+        extracted = Path(os.path.join(coursedir.root, app.collect_directory_structure).format(
+            downloaded=app.downloaded_directory, assignment_id=assignment_id, collect_step=app.extracted_directory))
         roster_file = Path(self.roster) if self.roster else roster_mod.roster_path(course, assignment_id)
         roster = roster_mod.read(roster_file) if roster_file.is_file() else None
         if roster is None:

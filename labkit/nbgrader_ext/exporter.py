@@ -20,6 +20,7 @@ from pathlib import Path
 from nbgrader.plugins import CsvExportPlugin
 from traitlets import Bool, Unicode
 
+from labkit.nbgrader_ext.course_context import course_root
 from labkit.term import late
 from labkit.term import scores
 from labkit.core.assignment import AssignmentError, load
@@ -36,9 +37,7 @@ class ReportExporter(CsvExportPlugin):
     def _course(self) -> Path:
         if self.course_root:
             return Path(self.course_root)
-        coursedir = getattr(self.parent, "coursedir", None)
-        root = getattr(coursedir, "root", "") if coursedir is not None else ""
-        return Path(root) if root else Path.cwd()
+        return course_root(self)
 
     def _assignments(self, gradebook) -> list[str]:
         wanted = [str(a) for a in self.assignment]

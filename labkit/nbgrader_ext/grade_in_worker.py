@@ -32,6 +32,7 @@ from labkit.runner.parallel import grade_many
 from labkit.core.cells import is_autograder_tests, nbgrader_meta
 from labkit.core.results import SubmissionResult, failed_submission
 
+from labkit.nbgrader_ext.course_context import converter_of, course_root, coursedir_of
 from labkit.nbgrader_ext.verdict_cells import cell_failure_output, sanitize_outputs, verdict_outputs
 
 
@@ -76,7 +77,7 @@ class GradeInWorker(NbGraderPreprocessor):
                     result = grade_notebook(path, assignment=assignment)
                     cache.put(key, result)
         # TA decisions go on top of every verdict, cached or fresh: a regrade never undoes them.
-        decisions = overrides.for_submission(overrides.load(self._course_root()), assignment.id,
+        decisions = overrides.for_submission(overrides.load(course_root(self)), assignment.id,
                                              str(info.get("student", "")))
         result = overrides.apply(result, decisions, assignment)
         self._keep(result, info.get("assignment", "assignment"), info.get("student", "student"))
@@ -99,23 +100,15 @@ class GradeInWorker(NbGraderPreprocessor):
         resources.setdefault("labkit", {})["result"] = result
         return nb, resources
 
-    def _course_root(self) -> Path:
-        """nbgrader's CourseDirectory.root, where the assignments are described."""
-        converter = getattr(getattr(self, "parent", None), "parent", None)
-        coursedir = getattr(converter, "coursedir", None)
-        root = getattr(coursedir, "root", "") if coursedir is not None else ""
-        return Path(root) if root else Path.cwd()
-
     def _assignment(self, assignment_id: str | None) -> Assignment:
-        return assignments.load(str(assignment_id or ""), self._course_root())
+        return assignments.load(str(assignment_id or ""), course_root(self))
 
     def _drop_linked_files(self, info: dict) -> list[str]:
         """nbgrader copies every extra file of submitted/<student>/<assignment>/ into autograded/
         (and generate_feedback copies them on into feedback/), following symlinks with the
         grader's privileges: a link to grader_tests/test_data.py hands the hidden tests back
         to the student. Remove whatever was copied through a symlink."""
-        converter = getattr(getattr(self, "parent", None), "parent", None)
-        coursedir = getattr(converter, "coursedir", None)
+        coursedir = coursedir_of(self)
         if coursedir is None or not info.get("student"):
             return []
         source = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
@@ -140,7 +133,7 @@ class GradeInWorker(NbGraderPreprocessor):
         locked cell) misses the cache and is graded on the spot, so results never differ
         from the serial path.
         """
-        converter = getattr(getattr(self, "parent", None), "parent", None)
+        converter = converter_of(self)
         folders = getattr(converter, "assignments", None)   # submitted/<student>/<id>/ -> notebooks
         if not folders or id(converter) in _PREFETCHED:
             return

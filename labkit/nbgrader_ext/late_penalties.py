@@ -3,13 +3,13 @@ the gradebook (labkit/term/late.py reads them from the course's files)."""
 from __future__ import annotations
 
 import datetime as _dt
-from pathlib import Path
 
 from nbgrader.plugins import BasePlugin
 from nbgrader.preprocessors import AssignLatePenalties
 from traitlets import Type
 
 from labkit.core.assignment import DESCRIPTION, available
+from labkit.nbgrader_ext.course_context import course_root
 from labkit.nbgrader_ext.per_day_penalty import PerDayPenalty
 from labkit.term.late import Extension, deadline, extension_for, load_extensions
 
@@ -48,13 +48,6 @@ class LatePenalties(AssignLatePenalties):
         preprocessor serves every notebook of the run), not once per notebook."""
         cache = self.__dict__.setdefault("_terms", {})
         if assignment_id not in cache:
-            root = self._course_root()
+            root = course_root(self)
             cache[assignment_id] = (deadline(assignment_id, root), load_extensions(root, available(root)))
         return cache[assignment_id]
-
-    def _course_root(self) -> Path:
-        """nbgrader's CourseDirectory.root (as GradeInWorker finds it), else the current directory."""
-        converter = getattr(getattr(self, "parent", None), "parent", None)
-        coursedir = getattr(converter, "coursedir", None)
-        root = getattr(coursedir, "root", "") if coursedir is not None else ""
-        return Path(root) if root else Path.cwd()

@@ -39,6 +39,8 @@ class PerDayPenalty(LateSubmissionPlugin):
         try:
             notebook = parent.gradebook.find_submission_notebook(parent.notebook_id, parent.assignment_id, student_id)
             return float(notebook.max_score)
-        except Exception:   # called outside AssignLatePenalties: the score is all there is
-            self.log.warning("%s: notebook points unknown; the penalty is a share of the score", student_id)
+        except Exception as exc:   # called outside AssignLatePenalties: the score is all there is
+            # Not quiet: a share of the score is a smaller penalty than the policy states.
+            self.log.error("%s: the notebook's points are unknown (%s: %s); the late penalty is a share of "
+                           "the SCORE, not of the points, this time", student_id, type(exc).__name__, exc)
             return float(score)
