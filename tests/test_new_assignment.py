@@ -60,9 +60,11 @@ def nbgrader(course: Path, env: dict, *args: str) -> subprocess.CompletedProcess
 def course(tmp_path_factory) -> dict:
     """Steps 1-6 of docs/new-assignment.md for the minimal assignment, run once."""
     root = tmp_path_factory.mktemp("course")
-    # Step 1-3: the notebook with its nbgrader metadata, the description, the checks.
+    # 1. Write the notebook: source/mini/mini.ipynb, with its nbgrader metadata.
     shutil.copytree(MINIMAL / "source", root / "source")
+    # 2. Describe it: grader_tests/mini/assignment.toml; 3. Write the checks: grader_tests/mini/test_mean.py.
     shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
+    # 4. and 5. are optional (worker-side helpers; report blocks and a demo class): none here.
     # The course's configuration, unchanged: the same file grades lab06, lab06_en and this.
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     hook = root.parent / "audit"
@@ -73,7 +75,7 @@ def course(tmp_path_factory) -> dict:
            "LABKIT_TEST_LAB06_PATHS": os.pathsep.join(LAB06_PATHS),
            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     env.pop("LABKIT_ASSIGNMENT", None)
-    # Step 4: release it.
+    # 6. Release, grade, return.
     nbgrader(root, env, "generate_assignment", "mini", "--force")
     assignment = load("mini", root)
     release = release_notebook(root, "mini")
@@ -81,7 +83,6 @@ def course(tmp_path_factory) -> dict:
                                          ("carol", {}, False)):
         build_submission(root / "submitted" / student / "mini" / "mini.ipynb", replacement, filled=filled,
                          release=release, source=assignment.notebook)
-    # Step 5: grade, give feedback, export.
     autograde = nbgrader(root, env, "autograde", "mini", "--force")
     nbgrader(root, env, "generate_feedback", "mini", "--force")
     nbgrader(root, env, "export", "--exporter=labkit.nbgrader_ext.exporter.ReportExporter")
@@ -96,6 +97,7 @@ def _scores(root: Path) -> dict[str, dict]:
 def test_parts_and_points_come_from_the_notebook(course):
     assignment = course["assignment"]
     assert assignment.points == {"mean": 2.0} and assignment.language == "en" and assignment.manual == ()
+    assert (assignment.worker_helpers, assignment.report_sections, assignment.demo) == (None, None, None)  # 4, 5
 
 
 def test_release_has_english_stubs_and_no_hidden_section(course):
