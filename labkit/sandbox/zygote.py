@@ -4,27 +4,9 @@ Starting a worker costs about 2.4 s of CPU (interpreter, torch, scikit-learn, ma
 more than a third of a typical notebook. The zygote is one bwrap sandbox, confined exactly
 like a worker, that imports all of that once and then forks a worker per request.
 
-Each forked worker is confined further before any student code runs:
-
-- new user, mount, pid, network, ipc and uts namespaces, so concurrent workers cannot
-  see, signal or talk to each other or to the zygote (pids outside a namespace cannot be
-  named; each worker has its own empty network, so no shared loopback or abstract sockets);
-- its own sized tmpfs on ``/tmp`` and on the scratch home, so no file outlives it;
-- no capabilities, non-dumpable (not ptrace-able or readable through /proc by its peers),
-  its own rlimits, and SIGKILL when its parent dies;
-- on a root host, the trusted side moves it into its own pids cgroup before it starts.
-
-Here: starting the zygote sandbox and asking it for workers. What runs inside it (the fork
-loop and each worker's last confinements) is labkit/worker/zygote_server.py.
-
-The zygote never reads anything a worker can write; a worker never holds a descriptor of
-the zygote (the listening socket and the control connection are closed before it runs).
-
-Control protocol (AF_UNIX SOCK_SEQPACKET, one record per message):
-client -> zygote   JSON request, with the worker's two pipe ends as SCM_RIGHTS;
-worker -> client   ``started`` (the kernel attaches its pid, in the client's namespace);
-client -> worker   ``go`` once it sits in its cgroup;
-zygote -> client   ``{"exit": code}`` when the worker is gone. Closing the connection kills it.
+Here: starting the zygote sandbox, asking it for workers over its control socket, and moving
+each worker into its pids cgroup before it may start. What runs inside the sandbox (the fork
+loop, each worker's further confinement, the control protocol) is labkit/worker/zygote_server.py.
 """
 from __future__ import annotations
 
