@@ -50,13 +50,12 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from scipy import optimize, special, stats  # noqa: E402
-from torch import nn  # noqa: E402
 
 from labkit.core.assignment import activate, load  # noqa: E402
 from labkit.grading.checks import allowance, float_eps, number_eps, plain  # noqa: E402
 from labkit.core.settings import THREADS  # noqa: E402
+from labkit.grading.inkernel import KernelSubmission  # noqa: E402
 from labkit.worker.server import Worker, _seed_everything  # noqa: E402  (what the worker does before every call)
 
 torch.set_num_threads(THREADS)
@@ -69,19 +68,24 @@ sys.path[:0] = [p for p in LAB06.import_paths() if p not in sys.path]
 
 import reference.lab06 as reference  # noqa: E402
 
+# Every correct style we know, as source text (tests/answer_styles/): the corpus grades them too.
+sys.path.insert(0, str(REPO / "tests"))
+import answer_styles  # noqa: E402
+
 # The checks' own helpers and formulas: calibration measures exactly what the checks compute.
-from grader import grader_weights, passthrough_tolerance  # noqa: E402
-from test_data import class_stats, expected_stats, zero_sd_radii  # noqa: E402
-from test_experiments import (  # noqa: E402
-    accuracy_of, accuracy_tolerance, best_as_python, dtype_tolerance, heldout, reference_pipeline, same_accuracy,
+from grader_tests.lab06.grader import grader_weights, passthrough_tolerance  # noqa: E402
+from grader_tests.lab06.test_data import class_stats, expected_stats, radius_tolerance, zero_sd_radii  # noqa: E402
+from grader_tests.lab06.test_experiments import (  # noqa: E402
+    accuracy_tolerance, best_as_python, dtype_tolerance, reference_pipeline, same_accuracy, student_pipeline,
 )
-from test_loader import epoch_order, shuffled, tagged_data  # noqa: E402
-from test_loss import HIDDEN as LOSS_HIDDEN  # noqa: E402
-from test_loss import data as loss_data  # noqa: E402
-from test_loss import grader_bce, grader_evaluation, grader_net, grader_probabilities  # noqa: E402
-from test_model import inputs as model_inputs  # noqa: E402
-from test_model import reference_outputs  # noqa: E402
-from test_training import BATCH, SIZES, initial_weights, network_losses, run_reference, training_data  # noqa: E402
+from grader_tests.lab06.test_loader import epoch_order, shuffled, tagged_data  # noqa: E402
+from grader_tests.lab06.test_loss import data as loss_data  # noqa: E402
+from grader_tests.lab06.test_loss import grader_bce, grader_evaluation, grader_model, grader_probabilities  # noqa: E402
+from grader_tests.lab06.test_model import inputs as model_inputs  # noqa: E402
+from grader_tests.lab06.test_model import reference_outputs  # noqa: E402
+from grader_tests.lab06.test_training import (  # noqa: E402
+    SIZES, initial_weights, loss_before_and_after, run_reference, run_student, training_data,
+)
 
 PARAMS = LAB06.params
 TOL = PARAMS.tol
@@ -100,6 +104,23 @@ _WORKER.load(LAB06.id, LAB06.helper_source())
 def op(name: str, *args):
     """What ``submission.op(name, *args)`` runs in the worker, here."""
     return _WORKER.op(name, list(args))
+
+
+def submission(*cells: str, **names) -> KernelSubmission:
+    """A notebook of the lab's imports cell, ``cells`` and ``names``, served in this process the
+    way the grader's worker serves one (labkit/grading/inkernel.py): the checks' own helpers
+    call it as they call a student's notebook, with the same seeding and the same codec."""
+    namespace = answer_styles.notebook_namespace(*cells)
+    namespace.update(names)
+    sub = KernelSubmission(namespace, [], {}, LAB06)
+    sub.start()
+    return sub
+
+
+def styles_of(module, name: str) -> dict[str, object]:
+    """name -> what each correct style of ``module`` defines as ``name``, the reference first."""
+    return {"reference": getattr(reference, name),
+            **{style: answer_styles.define(source, name) for style, source in module.STYLES.items()}}
 
 
 def log(message: str) -> None:
@@ -264,102 +285,14 @@ def fmt_p(row: Row, gauss: bool = False) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Part data: alternative correct make_rings styles
+# Part data: every correct make_rings style
 # ---------------------------------------------------------------------------------------
 
-def rings_endpoint(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """The lab's version: np.linspace(0, 2*pi, m) with the endpoint (angle 0 twice)."""
-    rng = np.random.default_rng(seed)
-    m0, m1 = n // 2, n - n // 2
-    t0, t1 = np.linspace(0, 2 * np.pi, m0), np.linspace(0, 2 * np.pi, m1)
-    X0 = np.c_[r1 * np.cos(t0), r1 * np.sin(t0)]
-    X1 = np.c_[r2 * np.cos(t1), r2 * np.sin(t1)]
-    X = np.vstack([X0, X1]) + rng.normal(0, sd, (n, 2))
-    return X, np.r_[np.zeros(m0), np.ones(m1)]
-
-
-def rings_legacy(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """Legacy global NumPy generator: np.random.seed + np.random.normal."""
-    np.random.seed(seed)
-    m0, m1 = n // 2, n - n // 2
-    t = np.r_[np.linspace(0, 2 * np.pi, m0, endpoint=False), np.linspace(0, 2 * np.pi, m1, endpoint=False)]
-    r = np.r_[np.full(m0, r1), np.full(m1, r2)]
-    X = np.stack([r * np.cos(t) + np.random.normal(0, sd, n), r * np.sin(t) + np.random.normal(0, sd, n)], 1)
-    return X, (np.arange(n) >= m0).astype(float)
-
-
-def rings_torch(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """Noise from a torch.Generator (float64), positions in NumPy."""
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(seed)
-    m0, m1 = n // 2, n - n // 2
-    t = np.r_[np.linspace(0, 2 * np.pi, m0, endpoint=False), np.linspace(0, 2 * np.pi, m1, endpoint=False)]
-    r = np.r_[np.full(m0, r1), np.full(m1, r2)]
-    noise = torch.normal(0.0, float(sd), size=(n, 2), generator=g, dtype=torch.float64).numpy()
-    X = np.column_stack([r * np.cos(t), r * np.sin(t)]) + noise
-    return X, np.r_[np.zeros(m0), np.ones(m1)]
-
-
-def rings_uniform_angles(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """Angles drawn uniformly at random (one reading of "kąty rozłożone równomiernie")."""
-    rng = np.random.default_rng(seed)
-    m0, m1 = n // 2, n - n // 2
-    t = rng.uniform(0, 2 * np.pi, n)
-    r = np.r_[np.full(m0, r1), np.full(m1, r2)]
-    X = np.column_stack([r * np.cos(t), r * np.sin(t)]) + rng.normal(0, sd, (n, 2))
-    return X, np.r_[np.zeros(m0), np.ones(m1)]
-
-
-def rings_torch_float32(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """All in torch's default float32 (angles, radii, noise from a torch.Generator): float32 X."""
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(seed)
-    m0, m1 = n // 2, n - n // 2
-    t = torch.cat([torch.linspace(0, 2 * torch.pi, m0 + 1)[:-1], torch.linspace(0, 2 * torch.pi, m1 + 1)[:-1]])
-    r = torch.cat([torch.full((m0,), r1), torch.full((m1,), r2)])
-    X = torch.stack([r * torch.cos(t), r * torch.sin(t)], dim=1) + sd * torch.randn(n, 2, generator=g)
-    return X.numpy(), torch.cat([torch.zeros(m0), torch.ones(m1)]).numpy()
-
-
-def rings_numpy_float32(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """The reference's steps with angles, radii and noise cast to float32: float32 X."""
-    rng = np.random.default_rng(seed)
-    m0, m1 = n // 2, n - n // 2
-    t = np.r_[np.linspace(0, 2 * np.pi, m0, endpoint=False),
-              np.linspace(0, 2 * np.pi, m1, endpoint=False)].astype(np.float32)
-    r = np.r_[np.full(m0, r1), np.full(m1, r2)].astype(np.float32)
-    X = np.stack([r * np.cos(t), r * np.sin(t)], axis=1) + rng.normal(0, sd, (n, 2)).astype(np.float32)
-    return X, np.r_[np.zeros(m0), np.ones(m1)].astype(np.float32)
-
-
-def rings_float32_points(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    """Positions computed in torch float32, NumPy float64 noise added: float64 X, float32 radii."""
-    rng = np.random.default_rng(seed)
-    m0, m1 = n // 2, n - n // 2
-    t0, t1 = torch.linspace(0, 2 * torch.pi, m0 + 1)[:-1], torch.linspace(0, 2 * torch.pi, m1 + 1)[:-1]
-    points = torch.cat([r1 * torch.stack([torch.cos(t0), torch.sin(t0)], 1),
-                        r2 * torch.stack([torch.cos(t1), torch.sin(t1)], 1)]).numpy()
-    return points + rng.normal(0, sd, (n, 2)), np.r_[np.zeros(m0), np.ones(m1)]
-
-
-DATA_STYLES = {
-    "reference": reference.make_rings,
-    "linspace+endpoint": rings_endpoint,
-    "legacy np.random": rings_legacy,
-    "torch.Generator": rings_torch,
-    "torch float32": rings_torch_float32,
-    "numpy float32": rings_numpy_float32,
-    "float32 points, float64 X": rings_float32_points,
-}
+DATA_STYLES = styles_of(answer_styles.data, "make_rings")
 # Not one of the hinted styles; reported on its own rows because the contract's wording
 # ("kąty są rozłożone równomiernie") can be read as uniformly random angles.
-EXTRA_STYLES = {"uniform random angles": rings_uniform_angles}
+EXTRA_STYLES = {name: answer_styles.define(source, "make_rings")
+                for name, source in answer_styles.data.OUTSIDE_HINT.items()}
 
 # Worst corners of statistical_ring_params(): n = stat_n (fewest points per class), the
 # smallest and largest radii (r1 in [0.5, 3], r2 = r1 + gap up to 6) and both ends of sd.
@@ -423,22 +356,21 @@ def calibrate_data(counts) -> tuple[list[Row], dict]:
         r = results["reference", ci]
         details["combos"].append((combo, [float(r[:, c, s].std(ddof=1)) for c in (0, 1) for s in range(4)]))
 
-    # exact: sd = 0 gives exact radii. The tolerance follows X's dtype (radius_tolerance of the
-    # check: exact_ulps * eps * r, eps never finer than float32's), so each style is measured in
-    # units of eps * r over (n, r1, r2) drawn as the check's strategies draw them.
+    # exact: sd = 0 gives exact radii, within the check's radius_tolerance (which follows X's
+    # dtype), over (n, r1, r2) drawn as the check's strategies draw them.
     rng = np.random.default_rng(88)
     draws = [(int(rng.integers(2, 302)), *sorted_radii(rng)) for _ in range(counts["exact"])]
     for name, style in styles.items():
-        ulps, dtypes = [], set()
+        ratios, dtypes = [], set()
         for n, r1, r2 in draws:
             X, _ = style(n, r1, r2, 0.0, seed=8)
             dtypes.add(X.dtype.name)
             radius, expected = zero_sd_radii(X, n, r1, r2)
-            ulps.append(float(np.max(np.abs(radius - expected) / (float_eps(X.dtype) * expected))))
-        rows.append(Row("data", f"exact [{name}, {'/'.join(sorted(dtypes))}]", f"≤ {TOL.exact_ulps:g} eps·r",
-                        [Tail(np.array(ulps), hi=TOL.exact_ulps)], K,
-                        note="sd=0: max |radius - r| / (eps·r), eps of X's dtype but at least float32's; "
-                             "(n, r1, r2) drawn like ring_sizes/ring_radii"))
+            ratios.append(float(np.max(np.abs(radius - expected) / radius_tolerance(X.dtype, expected))))
+        rows.append(Row("data", f"exact [{name}, {'/'.join(sorted(dtypes))}]", "|Δr| / tolerance ≤ 1",
+                        [Tail(np.array(ratios), hi=1.0)], K,
+                        note=f"sd=0: max |radius - r| / max({TOL.exact:g}, {TOL.exact_ulps:g} eps·r), eps of X's "
+                             "dtype but at least float32's; (n, r1, r2) drawn like ring_sizes/ring_radii"))
     return rows, details
 
 
@@ -449,91 +381,13 @@ def sorted_radii(rng) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------------------
-# Part model: alternative correct Klasyfikator implementations
+# Part model: every correct Klasyfikator style
 # ---------------------------------------------------------------------------------------
 
-_TORCH_ACT = {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "leaky_relu": F.leaky_relu}
-
-
-class ModuleListNet(nn.Module):
-    """nn.ModuleList of Linear layers, activations from torch / F, torch.sigmoid output."""
-
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        widths = [2, *hidden, 1]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
-        self.act = _TORCH_ACT[activation]
-
-    def forward(self, x):
-        for layer in self.layers[:-1]:
-            x = self.act(layer(x))
-        return torch.sigmoid(self.layers[-1](x))
-
-
-class NamedLayersNet(nn.Module):
-    """Named attributes fc1, fc2, ... and nn.functional activations, F.sigmoid output."""
-
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        widths = [2, *hidden, 1]
-        self.depth = len(widths) - 1
-        for i, (a, b) in enumerate(zip(widths, widths[1:]), start=1):
-            setattr(self, f"fc{i}", nn.Linear(a, b))
-        self.activation = activation
-
-    def forward(self, x):
-        act = getattr(F, self.activation)
-        for i in range(1, self.depth):
-            x = act(getattr(self, f"fc{i}")(x))
-        return F.sigmoid(getattr(self, f"fc{self.depth}")(x))
-
-
-class ManualNet(nn.Module):
-    """Explicit parameters, x @ W.T + b, hand-written relu/sigmoid/leaky, 1 / (1 + exp(-z)) output."""
-
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        widths = [2, *hidden, 1]
-        self.depth = len(widths) - 1
-        for i, (a, b) in enumerate(zip(widths, widths[1:])):
-            self.register_parameter(f"w{i}", nn.Parameter(torch.randn(b, a) * 0.1))
-            self.register_parameter(f"b{i}", nn.Parameter(torch.zeros(b)))
-        self.activation = activation
-
-    def act(self, z):
-        if self.activation == "relu":
-            return torch.clamp(z, min=0)
-        if self.activation == "tanh":
-            return torch.tanh(z)
-        if self.activation == "sigmoid":
-            return 1 / (1 + torch.exp(-z))
-        return torch.where(z >= 0, z, 0.01 * z)
-
-    def forward(self, x):
-        for i in range(self.depth):
-            x = x @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")
-            x = self.act(x) if i < self.depth - 1 else 1 / (1 + torch.exp(-x))
-        return x
-
-
-class HandTanhNet(ManualNet):
-    """ManualNet with tanh written out as (e^z - e^-z) / (e^z + e^-z): correct, but it loses
-    float32 precision near z = 0 (cancellation), the sloppiest correct style we know of."""
-
-    def act(self, z):
-        if self.activation == "tanh":
-            return (torch.exp(z) - torch.exp(-z)) / (torch.exp(z) + torch.exp(-z))
-        return super().act(z)
-
-
 # name -> (class, activations it is compared on; None = all)
-MODEL_STYLES = {
-    "reference (fresh instance)": (reference.Klasyfikator, None),
-    "ModuleList + torch.*": (ModuleListNet, None),
-    "named layers + F.*": (NamedLayersNet, None),
-    "manual x@W.T+b, hand-written acts": (ManualNet, None),
-    "hand-written tanh formula": (HandTanhNet, ("tanh",)),
-}
+MODEL_STYLES = {"reference (fresh instance)": (reference.Klasyfikator, None),
+                **{name: (answer_styles.define(source, "Klasyfikator"), answer_styles.model.ONLY_ON.get(name))
+                   for name, source in answer_styles.model.STYLES.items()}}
 
 
 def calibrate_model(counts) -> list[Row]:
@@ -563,65 +417,14 @@ def calibrate_model(counts) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------
-# Part loss: dataset_loss (float32 BCELoss) vs the grader's float64 formula
+# Part loss: dataset_loss (float32 BCELoss) and evaluate's accuracy vs the grader's float64 formulas
 # ---------------------------------------------------------------------------------------
 
-def loss_flatten(model, X, y, loss_fn):
-    model.eval()
-    with torch.no_grad():
-        return float(loss_fn(model(X).flatten(), y))
-
-
-def loss_batched(model, X, y, loss_fn, batch=64):
-    """Mean over the whole set computed batch by batch, weighted by batch size."""
-    model.eval()
-    total = 0.0
-    with torch.no_grad():
-        for i in range(0, len(X), batch):
-            xb, yb = X[i:i + batch], y[i:i + batch]
-            total += float(loss_fn(model(xb), yb.reshape(-1, 1))) * len(xb)
-    return total / len(X)
-
-
-def loss_tensor(model, X, y, loss_fn):
-    """The 0-d float32 tensor itself (the contract says float; a torch scalar is one)."""
-    model.eval()
-    with torch.no_grad():
-        return loss_fn(model(X), y.reshape(-1, 1))
-
-
-def loss_numpy_float32(model, X, y, loss_fn):
-    """An np.float32 scalar."""
-    return loss_tensor(model, X, y, loss_fn).numpy()[()]
-
-
-LOSS_STYLES = {"reference": reference.dataset_loss, "flatten": loss_flatten, "batched mean": loss_batched,
-               "0-d tensor": loss_tensor, "np.float32": loss_numpy_float32}
-
-
-def accuracy_sklearn(y_pred, y_true):
-    """evaluate's contract: accuracy_score (a Python float)."""
-    from sklearn.metrics import accuracy_score
-    return float(accuracy_score(y_true, y_pred))
-
-
-def accuracy_torch_item(y_pred, y_true):
-    """The mean of float32 hits in torch, handed over as a Python float (.item())."""
-    return torch.tensor(y_pred == y_true, dtype=torch.float32).mean().item()
-
-
-def accuracy_torch_tensor(y_pred, y_true):
-    """The same mean left a 0-d float32 tensor."""
-    return torch.tensor(y_pred == y_true, dtype=torch.float32).mean()
-
-
-def accuracy_numpy_float32(y_pred, y_true):
-    """np.mean in float32."""
-    return np.mean((y_pred == y_true).astype(np.float32))
-
-
-ACCURACY_STYLES = {"sklearn float": accuracy_sklearn, "float32 mean .item()": accuracy_torch_item,
-                   "0-d float32 tensor": accuracy_torch_tensor, "np.float32": accuracy_numpy_float32}
+def style_submissions(module, name: str) -> dict[str, KernelSubmission]:
+    """style -> a notebook defining ``name`` that way (with what its cell defines alongside),
+    the reference first."""
+    return {"reference": submission(**{n: getattr(reference, n) for n in reference.__all__}),
+            **{style: submission(source) for style, source in module.STYLES.items()}}
 
 
 def number_bound(value, expected: float, atol: float) -> float:
@@ -638,28 +441,26 @@ def as_wire(value):
 
 def calibrate_loss(counts) -> list[Row]:
     rng = np.random.default_rng(77)
-    rel = {name: [] for name in LOSS_STYLES}
-    acc_ratio = {name: [] for name in ACCURACY_STYLES}
+    losses = style_submissions(answer_styles.loss, "dataset_loss")
+    evaluates = style_submissions(answer_styles.evaluation, "evaluate")
+    rel = {name: [] for name in losses}
+    acc_ratio = {name: [] for name in evaluates}
     for seed in rng.integers(0, 10_001, size=counts["loss"]):
         seed = int(seed)
-        # grader_model(): the worker's 2-8-1 net with Dropout, and the grader's local copy.
-        weights, local = grader_net(seed)
-        handle = op("mlp_dropout", [2, *LOSS_HIDDEN, 1], 0.5)
-        op("set_params", handle, weights)
-        _, _, X32, y32 = loss_data(seed)
-        expected = grader_bce(grader_probabilities(local, X32), y32)
-        for name, fn in LOSS_STYLES.items():
-            _seed_everything(LAB06.seed)
-            got = as_wire(fn(handle, torch.tensor(X32), torch.tensor(y32), nn.BCELoss()))
+        X, y, X32, y32 = loss_data(seed)
+        # As test_dataset_loss_...: grader_model()'s 2-8-1 net with Dropout, in the worker and here.
+        for name, sub in losses.items():
+            handle, local = grader_model(sub, seed)
+            expected = grader_bce(grader_probabilities(local, X32), y32)
+            got = sub.call("dataset_loss", handle, X, y, sub.op("bce_loss")).value
             # The check's bound (expect_close: rtol, widened to the dtype allowance), in units of rtol.
             bound = max(TOL.loss_rel * abs(expected), float(allowance(number_eps(got), expected)))
             rel[name].append(abs(plain(got) - expected) / bound * TOL.loss_rel)
-        # evaluate's accuracy (TOL.accuracy + the dtype allowance), same setup; the predictions
-        # are the reference's, so only the accuracy's arithmetic and dtype differ.
-        predicted = reference.predict(handle, torch.tensor(X32))
-        exact, _ = grader_evaluation(local, X32, y32)
-        for name, fn in ACCURACY_STYLES.items():
-            got = as_wire(fn(predicted, y32.astype(np.int64)))
+        # As test_evaluate_...: the accuracy within TOL.accuracy + the dtype allowance.
+        for name, sub in evaluates.items():
+            handle, local = grader_model(sub, seed)
+            exact, _ = grader_evaluation(local, X32, y32)
+            got = sub.call("evaluate", handle, X, y32.astype(np.float64)).value[0]
             acc_ratio[name].append(abs(plain(got) - exact) / number_bound(got, exact, TOL.accuracy))
     rows = [Row("loss", f"loss_rel [{name}]", f"rel ≤ {TOL.loss_rel:g}", [Tail(np.array(v), hi=TOL.loss_rel)], K,
                 note="|Δ|/|expected|, 400 points, 2-8-1 net with Dropout, scale-1 weights")
@@ -672,126 +473,15 @@ def calibrate_loss(counts) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------
-# Part training: alternative correct loops
+# Part training: every correct loop, through the check's own run_student
 # ---------------------------------------------------------------------------------------
-
-def train_flatten(model, loader, loss_fn, optimizer, n_epochs=4):
-    """loss_fn(p.flatten(), y); history as the mean of a list."""
-    model.train()
-    history = []
-    for _ in range(n_epochs):
-        losses = []
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb).flatten(), yb)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history.append(sum(losses) / len(losses))
-        print(history[-1])
-    return history
-
-
-def train_zero_grad_last(model, loader, loss_fn, optimizer, n_epochs=4):
-    """zero_grad after step (the gradients are zero before every backward anyway)."""
-    model.train()
-    history = []
-    for _ in range(n_epochs):
-        losses = []
-        for xb, yb in loader:
-            loss = loss_fn(model(xb), yb.view(-1, 1))
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            losses.append(float(loss.detach()))
-        history.append(float(np.mean(losses)))
-        print(history[-1])
-    return history
-
-
-def train_keep_grads(model, loader, loss_fn, optimizer, n_epochs=4):
-    """zero_grad(set_to_none=False), unsqueeze targets, epoch loss summed as a float32 tensor."""
-    model.train()
-    history = []
-    for _ in range(n_epochs):
-        total, batches = torch.zeros(()), 0
-        for xb, yb in loader:
-            optimizer.zero_grad(set_to_none=False)
-            loss = loss_fn(model(xb), yb.unsqueeze(1))
-            loss.backward()
-            optimizer.step()
-            total = total + loss.detach()
-            batches += 1
-        history.append((total / batches).item())
-        print(history[-1])
-    return history
-
-
-def train_model_zero_grad(model, loader, loss_fn, optimizer, n_epochs=4):
-    """model.zero_grad() instead of optimizer.zero_grad()."""
-    model.train()
-    history = []
-    for _ in range(n_epochs):
-        total, batches = 0.0, 0
-        for xb, yb in loader:
-            model.zero_grad()
-            loss = loss_fn(model(xb), yb.reshape(len(yb), 1))
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-            batches += 1
-        history.append(total / batches)
-        print(history[-1])
-    return history
-
-
-def train_tensor_history(model, loader, loss_fn, optimizer, n_epochs=4):
-    """Epoch means left 0-d float32 tensors (a torch scalar where the contract has a float)."""
-    model.train()
-    history = []
-    for _ in range(n_epochs):
-        total, batches = torch.zeros(()), 0
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb.reshape(-1, 1))
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-            batches += 1
-        history.append(total / batches)
-        print(f"{history[-1]:.4f}")
-    return history
-
-
-TRAIN_STYLES = {
-    "reference (worker copy)": reference.train,
-    "flatten loss": train_flatten,
-    "zero_grad at end": train_zero_grad_last,
-    "set_to_none=False": train_keep_grads,
-    "model.zero_grad()": train_model_zero_grad,
-    "0-d tensor history": train_tensor_history,
-}
-
-
-def student_run(train_fn, sizes, weights, X, y, n_epochs, *, dropout=None, eval_first=False):
-    """run_student() of test_training with the worker ops, in this process."""
-    model = op("mlp_dropout", sizes, dropout) if dropout else op("mlp", sizes, "tanh")
-    op("set_params", model, weights)
-    if eval_first:
-        model.eval()
-    loader = op("loader", X, y, BATCH, False)
-    optimizer = op("adam", model, 0.01)
-    _seed_everything(LAB06.seed)          # the worker seeds before calling train
-    with quiet():
-        history = train_fn(model, loader, op("bce_loss"), optimizer, n_epochs)
-    return history, [p.numpy() for p in op("get_params", model)]
-
 
 def calibrate_training(counts) -> list[Row]:
     rng = np.random.default_rng(55)
-    params = {name: [] for name in TRAIN_STYLES}
-    history = {name: [] for name in TRAIN_STYLES}
-    dropout = {name: [] for name in TRAIN_STYLES}
+    subs = style_submissions(answer_styles.training, "train")
+    params = {name: [] for name in subs}
+    history = {name: [] for name in subs}
+    dropout = {name: [] for name in subs}
     for _ in range(counts["train"]):
         seed, n_epochs = int(rng.integers(0, 1001)), int(rng.integers(1, 3))
         weights = initial_weights(SIZES, seed)
@@ -802,49 +492,41 @@ def calibrate_training(counts) -> list[Row]:
         dweights = initial_weights(dsizes, seed)
         with quiet():
             _, dref = run_reference(dsizes, dweights, X, y, 1, dropout=0.5)
-        for name, fn in TRAIN_STYLES.items():
-            hist, got = student_run(fn, SIZES, weights, X, y, n_epochs)
+        for name, sub in subs.items():
+            hist, got, _ = run_student(sub, SIZES, weights, X, y, n_epochs)
             params[name].append(max(float(np.max(np.abs(g - e))) for g, e in zip(got, ref_params)))
-            hist = [plain(as_wire(h)) for h in hist]   # as expect_number reads each entry
+            hist = [plain(h) for h in hist]   # as expect_number reads each entry
             history[name].append(float(np.max(np.abs(np.array(hist) - ref_hist) / np.abs(ref_hist))))
-            _, dgot = student_run(fn, dsizes, dweights, X, y, 1, dropout=0.5, eval_first=True)
+            _, dgot, _ = run_student(sub, dsizes, dweights, X, y, 1, dropout=0.5, eval_first=True)
             dropout[name].append(max(float(np.max(np.abs(g - e))) for g, e in zip(dgot, dref)))
     rows = []
-    for name in TRAIN_STYLES:
+    for name in subs:
         rows.append(Row("training", f"train_params [{name}]", f"≤ {TOL.train_params:g}",
                         [Tail(np.array(params[name]), hi=TOL.train_params)], K,
                         note="max |Δparam|, 257 samples, batch 32, Adam 0.01, [2,6,4,1] tanh, 1-2 epochs"))
-    for name in TRAIN_STYLES:
+    for name in subs:
         rows.append(Row("training", f"history rtol [{name}]", f"rel ≤ {TOL.train_params:g}",
                         [Tail(np.array(history[name]), hi=TOL.train_params)], 3,
                         note="mean batch loss per epoch vs reference (3 epochs checked once)"))
-    for name in TRAIN_STYLES:
+    for name in subs:
         rows.append(Row("training", f"train-mode/Dropout [{name}]", f"≤ {TOL.train_params:g}",
                         [Tail(np.array(dropout[name]), hi=TOL.train_params)], 1,
                         note="[2,8,1] + Dropout(0.5) given in eval mode, 1 epoch"))
     return rows
 
 
-def loss_drop_ratio(X, y, init_seed: int, train_seed: int) -> float:
-    """test_loss_halves_on_a_grader_2_16_16_1_network with the reference train."""
-    sizes = [2, 16, 16, 1]
-    _seed_everything(init_seed)
-    model = op("mlp", sizes, "relu")
-    before = [p.numpy() for p in op("get_params", model)]
-    loader = op("loader", X, y, BATCH, True)
-    optimizer = op("adam", model, 0.01)
-    _seed_everything(train_seed)
-    with quiet():
-        reference.train(model, loader, op("bce_loss"), optimizer, 10)
-    after = [p.numpy() for p in op("get_params", model)]
-    initial, final = network_losses(sizes, (before, after), X, y)
+def loss_drop_ratio(sub: KernelSubmission, init_seed: int, train_seed: int) -> float:
+    """final / initial loss of test_loss_halves_on_a_grader_2_16_16_1_network's run, with the
+    initial weights from ``init_seed`` and ``train_seed`` set before train (the worker's seed)."""
+    sub.seed = train_seed
+    initial, final = loss_before_and_after(sub, init_seed=init_seed)
     return final / initial
 
 
 def calibrate_loss_drop(counts) -> tuple[list[Row], dict]:
-    X, y = training_data(14, n=1000)
-    graded = loss_drop_ratio(X, y, 14, LAB06.seed)
-    ratios = np.array([loss_drop_ratio(X, y, s, 1_000_000 + s) for s in range(counts["loss_drop"])])
+    sub = submission(train=reference.train)
+    graded = loss_drop_ratio(sub, 14, LAB06.seed)
+    ratios = np.array([loss_drop_ratio(sub, s, 1_000_000 + s) for s in range(counts["loss_drop"])])
     row = Row("training", "loss_drop [reference]", f"final/initial < {TOL.loss_drop}",
               [Tail(ratios, hi=TOL.loss_drop, strict=True)], 1,
               note=f"2-16-16-1 relu, 1000 samples, 10 epochs, shuffled; torch seeds vary init and order; "
@@ -907,28 +589,6 @@ def lower_tail(accs: np.ndarray, t: float, frac: float = 0.1) -> dict:
             "p_gauss": p_gauss, "p_pot": p_pot, "u": u, "beta": beta}
 
 
-def student_pipeline_local(config: dict, seed: int) -> float:
-    """test_experiments.student_pipeline for a submission equal to the reference, in this process.
-
-    The worker re-seeds every generator with `seed` before each call (make_loader, Klasyfikator,
-    make_optimizer, train), so the initial weights match reference_pipeline but the shuffle order
-    of train does not: the grader's fallback is a second, partly independent draw.
-    """
-    X, y = reference.make_rings(config["n"], sd=config["sd"], seed=seed)
-    _seed_everything(seed)
-    loader = reference.make_loader(X, y, batch_size=config["batch_size"])
-    _seed_everything(seed)
-    model = reference.Klasyfikator(tuple(config["hidden"]), config["activation"])
-    _seed_everything(seed)
-    optimizer = reference.make_optimizer(model, lr=config["lr"])
-    _seed_everything(seed)
-    with quiet():
-        reference.train(model, loader, nn.BCELoss(), optimizer, config["n_epochs"])
-    X_test, y_test = heldout(seed)
-    _seed_everything(LAB06.seed)
-    return accuracy_of(op("forward", model, X_test).numpy(), y_test)
-
-
 def calibrate_best(counts) -> tuple[list[Row], dict]:
     """BEST_CONFIG credit: median of 3 seeds, student pipeline first, reference pipeline as fallback.
 
@@ -940,10 +600,15 @@ def calibrate_best(counts) -> tuple[list[Row], dict]:
     n_triples = counts["best_triples"]
     seeds = list(SEEDS.best_config) + [5000 + k for k in range(3 * (n_triples - 1))]
     student, ref, cpu = [], [], []
+    # The check's own pipeline (test_experiments.student_pipeline) on a notebook equal to the
+    # reference: the worker re-seeds before each call, so the initial weights match
+    # reference_pipeline's but train's shuffle order does not (the fallback is a second,
+    # partly independent draw).
+    sub = submission(**{n: getattr(reference, n) for n in reference.__all__})
     for s in seeds:
-        start = time.process_time()
-        student.append(student_pipeline_local(config, s))
-        cpu.append(time.process_time() - start)
+        accuracy, seconds = student_pipeline(sub, config, s, None)
+        student.append(accuracy)
+        cpu.append(seconds)
         with quiet():
             ref.append(reference_pipeline(config, s))
     student, ref, cpu = np.array(student), np.array(ref), np.array(cpu)
@@ -985,7 +650,7 @@ def calibrate_best(counts) -> tuple[list[Row], dict]:
                              f"{corr:.2f}); {joint_obs}/{len(med_s)} triples with both medians below {t}"))
     rows.append(Row("experiments", "BEST_CONFIG train time", f"≤ {BUDGET.max_train_seconds:g} s CPU",
                     [Tail(cpu, hi=BUDGET.max_train_seconds)], 3,
-                    note="CPU s of the whole student-like pipeline (data+train+eval) on this machine"))
+                    note="CPU s of train(...), as the check measures it, on this machine"))
     return rows, {"student": student, "ref": ref, "med_s": med_s, "med_r": med_r, "cpu": cpu,
                   "corr": corr, "tails": tails, "pooled": pooled}
 
@@ -1084,16 +749,19 @@ def calibrate_loader(counts) -> list[Row]:
     X, y = tagged_data(n)
     # P(first epoch is the identity) + P(second epoch equals the first) for uniform permutations.
     p_analytic = 2 * math.exp(-math.lgamma(n + 1))
-    bad = []
-    for s in [LAB06.seed] + list(range(counts["loader"])):
-        _seed_everything(s)
-        loader = reference.make_loader(X, y, batch_size=16, shuffle=True)
-        orders = [epoch_order([b[0].numpy() for b in epoch]) for epoch in op("iterate", loader, 2)]
-        bad.append(float(not shuffled(orders, n)))
-    return [Row("loader", "shuffle differs [reference]", "not identity, epochs differ",
-                [Tail(np.array(bad), hi=0.5)], 1, p_override=p_analytic,
-                note=f"analytic 2/96! = {p_analytic:.1e} (uniform permutations); empirical over "
-                     f"{len(bad)} torch seeds incl. the grader's base seed")]
+    rows = []
+    for name, make_loader in styles_of(answer_styles.loader, "make_loader").items():
+        bad = []
+        for s in [LAB06.seed] + list(range(counts["loader"])):
+            _seed_everything(s)
+            loader = make_loader(X, y, batch_size=16, shuffle=True)
+            orders = [epoch_order([b[0].numpy() for b in epoch]) for epoch in op("iterate", loader, 2)]
+            bad.append(float(not shuffled(orders, n)))
+        rows.append(Row("loader", f"shuffle differs [{name}]", "not identity, epochs differ",
+                        [Tail(np.array(bad), hi=0.5)], 1, p_override=p_analytic,
+                        note=f"analytic 2/96! = {p_analytic:.1e} (uniform permutations); empirical over "
+                             f"{len(bad)} torch seeds incl. the grader's base seed"))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------
@@ -1146,12 +814,18 @@ def verdicts(rows: list[Row]) -> list[str]:
     return out
 
 
-def markdown_report(rows, extras, counts, args, runtime) -> str:
-    best, lab, bayes, drop = extras["best"], extras["lab"], extras["bayes"], extras["loss_drop"]
-    failing = verdicts(rows)
+def style_names() -> dict[str, list[str]]:
+    """The answer cell's function -> the names of its calibrated styles (tests/answer_styles/)."""
+    modules = {"make_rings": answer_styles.data, "make_loader": answer_styles.loader,
+               "Klasyfikator": answer_styles.model, "dataset_loss": answer_styles.loss,
+               "predict/evaluate": answer_styles.evaluation, "train": answer_styles.training}
+    return {name: list(module.STYLES) for name, module in modules.items()}
+
+
+def report_header(counts, args, runtime) -> list[str]:
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python bench/calibrate.py" + (" --quick" if args.quick else "") + \
         (f" --seeds {args.seeds}" if args.seeds_given else "") + " --markdown docs/calibration.md"
-    lines = [
+    return [
         "# Calibration of the hidden grader's thresholds",
         "",
         "Requirement: every threshold has a false-fail probability below 1e-6 for a correct solution. "
@@ -1168,25 +842,31 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         f"Counts: {', '.join(f'{k}={v}' for k, v in counts.items())}. "
         "`--quick` is a < 1 min smoke run; `--seeds N` scales every count (N data draws per case).",
         "",
+    ]
+
+
+def report_method() -> list[str]:
+    return [
         "## Method",
         "",
         "- Each check's statistic is recomputed for correct solutions with the grader's own helpers "
         "and formulas, imported from `grader_tests/lab06/`, never copied (`class_stats`, `expected_stats`, "
         "`zero_sd_radii`, `tagged_data`, `epoch_order`, `shuffled`, `grader_weights`, `inputs`, "
-        "`reference_outputs`, `data`, `grader_net`, `grader_bce`, `grader_evaluation`, `initial_weights`, "
-        "`training_data`, `run_reference`, `network_losses`, `passthrough_tolerance`, `accuracy_tolerance`, "
-        "`dtype_tolerance`, `reference_pipeline`; the dtype allowance from `labkit.grading.checks`), the "
+        "`reference_outputs`, `data`, `grader_model`, `grader_bce`, `grader_evaluation`, `initial_weights`, "
+        "`training_data`, `run_reference`, `run_student`, `loss_before_and_after`, `radius_tolerance`, "
+        "`passthrough_tolerance`, `accuracy_tolerance`, `dtype_tolerance`, `student_pipeline`, "
+        "`reference_pipeline`; the dtype allowance from `labkit.grading.checks`), the "
         "thresholds from lab06's description (`grader_tests/lab06/assignment.toml`), the worker ops "
         "(`grader_tests/lab06/worker_side.py`, `labkit/worker/ops.py`) dispatched by a `labkit.worker.server.Worker` "
         "in this process, and the worker's `_seed_everything` before every simulated call into student code).",
-        "- Correct solutions: the reference, and where style matters alternative correct implementations "
-        "(bracketed in the check name). `make_rings`: reference (`linspace(..., endpoint=False)`, "
-        "`default_rng`), the lab's `linspace` with the endpoint, legacy `np.random.seed`/`np.random.normal`, "
-        "`torch.Generator` noise. `Klasyfikator`: a fresh reference instance, `ModuleList` + `torch.*` "
-        "activations, named layers + `F.*`, explicit parameters with `x @ W.T + b` and hand-written "
-        "activations/sigmoid, and tanh written out as (e^z − e^−z)/(e^z + e^−z) (tanh architectures only). `dataset_loss`: reference, `flatten()` targets, batch-wise weighted mean. "
-        "`train`: a worker-side copy of the reference, `loss_fn(p.flatten(), y)`, `zero_grad` after `step`, "
-        "`zero_grad(set_to_none=False)` with a float32 loss sum, `model.zero_grad()`.",
+        "- Correct solutions: the reference, and every correct style of tests/answer_styles/ (the corpus "
+        "grades the same texts), bracketed in the check name, each run as a notebook cell after the lab's "
+        "imports cell. The checks that call into student code (`dataset_loss`, `evaluate`, `train`, the "
+        "loss drop and the BEST_CONFIG pipeline) call each style through the checks' own helpers "
+        "(`grader_model`, `run_student`, `loss_before_and_after`, `student_pipeline`) on a "
+        "`labkit.grading.inkernel.KernelSubmission`: the worker's dispatch, seeding and codec, in this process. "
+        + "; ".join(f"`{cell}`: " + ", ".join(f"“{n}”" for n in names) for cell, names in style_names().items())
+        + ".",
         "- **dtype variants.** Wherever the contract admits more than one dtype or container, each is a "
         "style of its own: `make_rings` returning float32 arrays (all in torch, or NumPy cast to float32) "
         "and a float64 X whose positions were computed in float32; `dataset_loss` returning a 0-d tensor "
@@ -1196,9 +876,9 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         "`make_optimizer`'s lr and BEST_CONFIG's sd, each as float, np.float64, np.float32 and a 0-d "
         "float32 tensor. Every value goes through the wire codec first (`encode`/`decode`), so the checks "
         "see the dtype the grader would. A tolerance that follows the dtype is "
-        f"max(base, {TOL.number_ulps:g}·eps·|value|) (sd=0 radii: {TOL.exact_ulps:g}·eps·r), eps of the "
-        "returned dtype but never finer than float32's (torch computes in float32); those rows show "
-        "|Δ| in units of that tolerance (or of eps·r).",
+        f"max(base, {TOL.number_ulps:g}·eps·|value|) (sd=0 radii: max({TOL.exact:g}, {TOL.exact_ulps:g}·eps·r)), "
+        "eps of the returned dtype but never finer than float32's (torch computes in float32); those rows "
+        "show |Δ| in units of that tolerance.",
         "- Data checks are run at the worst corners of `statistical_ring_params`: n = stat_n = "
         f"{TOL.stat_n} (fewest points per class), radii 0.5/1.0 and 3.0/6.0, sd 0.05 and 0.3; each case "
         "(corner x class x statistic) gets its own mean/std and the worst case decides.",
@@ -1212,6 +892,12 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         "to it. Where the statistic has no spread (identical floating-point operations) the estimate is 0.",
         "- The loader's shuffle check has an analytic probability (uniform random permutations).",
         "",
+    ]
+
+
+def report_results(rows) -> list[str]:
+    failing = verdicts(rows)
+    lines = [
         "## Results",
         "",
         markdown_table(rows),
@@ -1229,15 +915,12 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         lines += failing
     else:
         lines += ["Every threshold reaches an estimated false-fail probability below 1e-6."]
-    lines += [
-        "",
-        "## Notes",
-        "",
-        f"- **Bayes limit** of the lab's data (r1=1, r2=2, sd=0.2, equal priors): the likelihood ratio "
-        f"depends on the radius only (Rice densities), threshold ρ* = {bayes['rho_star']:.4f}; exact "
-        f"accuracy {bayes['exact']:.5f} by numerical integration, {bayes['mc']:.5f} ± {bayes['mc_se']:.5f} "
-        f"by Monte Carlo with the 2-D likelihood ratio. On {BUDGET.heldout_points} held-out points even the "
-        f"Bayes classifier scatters by ±{bayes['heldout_sd']:.4f} (1 sd).",
+    return [*lines, ""]
+
+
+def report_best(best) -> list[str]:
+    """The BEST_CONFIG note: both pipelines, and the tail estimates behind its rows."""
+    lines = [
         f"- **BEST_CONFIG** `{reference.BEST_CONFIG}`: {len(best['student'])} seeds "
         f"({len(best['med_s'])} triples, the first is the grader's seeds {SEEDS.best_config}), each "
         "trained twice as the check does: by the student pipeline (a submission equal to the reference, "
@@ -1263,6 +946,21 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
             f"{tl['beta']:.4f}) p = {tl['p_pot']:.1e}; binomial 95 % upper bound p ≤ {tl['p_up']:.1e}; Gaussian "
             f"fit p = {tl['p_gauss']:.1e}. P(median < t): POT {median3(max(tl['p_pot'], tl['p_hat'])):.1e}, "
             f"upper bound {median3(tl['p_up']):.1e}, Gaussian {median3(tl['p_gauss']):.1e}.")
+    return lines
+
+
+def report_notes(extras) -> list[str]:
+    lab, bayes, drop = extras["lab"], extras["bayes"], extras["loss_drop"]
+    lines = [
+        "## Notes",
+        "",
+        f"- **Bayes limit** of the lab's data (r1=1, r2=2, sd=0.2, equal priors): the likelihood ratio "
+        f"depends on the radius only (Rice densities), threshold ρ* = {bayes['rho_star']:.4f}; exact "
+        f"accuracy {bayes['exact']:.5f} by numerical integration, {bayes['mc']:.5f} ± {bayes['mc_se']:.5f} "
+        f"by Monte Carlo with the 2-D likelihood ratio. On {BUDGET.heldout_points} held-out points even the "
+        f"Bayes classifier scatters by ±{bayes['heldout_sd']:.4f} (1 sd).",
+    ]
+    lines += report_best(extras["best"])
     lines += [
         f"- **The lab's 2-4-2-1 net** (`LAB_CONFIG`, `run_experiment`, seeds 0–{lab['n'] - 1}) ends "
         f"below 0.9 accuracy in {lab['stalled']} of {lab['n']} seeds ({lab['stalled'] / lab['n']:.0%}), "
@@ -1289,7 +987,12 @@ def markdown_report(rows, extras, counts, args, runtime) -> str:
         "share their noise stream: the union bound over examples is conservative.",
         "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def markdown_report(rows, extras, counts, args, runtime) -> str:
+    return "\n".join([*report_header(counts, args, runtime), *report_method(), *report_results(rows),
+                      *report_notes(extras)])
 
 
 def rows_by(rows: list[Row], check: str) -> Row:

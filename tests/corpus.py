@@ -2,7 +2,8 @@
 
 Issue: "Every correct style scores full marks; each mistake loses points in its own
 part and nowhere else". Each case is the source notebook with a few solution cells
-replaced by code written the way students write it:
+replaced by code written the way students write it (the correct styles, and the styles the
+mistakes are made from, are in tests/answer_styles/):
 
 - correct cases (``loses=None``) use another valid style and must score full marks in
   every part;
@@ -29,6 +30,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from answer_styles import data, evaluation, experiments, loader, loss, model, training, variant
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = REPO_ROOT / "source" / "lab06" / "lab06.ipynb"
 GRID_CELL = "experiments_solution_grid"
@@ -48,42 +51,9 @@ class Case:
         return {"all_full": True} if self.loses is None else {"loses": self.loses}
 
 
-def variant(source: str, old: str, new: str) -> str:
-    """source with the one occurrence of old replaced by new (a minimal, visible mistake)."""
-    if source.count(old) != 1:
-        raise ValueError(f"{old!r} occurs {source.count(old)} times")
-    return source.replace(old, new)
-
-
 # --------------------------------------------------------------------------- the grid
-CHEAP_GRID = '''\
-# Plan eksperymentów: mniejsze n i mniej epok, żeby całość liczyła się kilka sekund.
-CHANGES = {
-    "hidden_size": [{"hidden": (2, 2)}, {"hidden": (8, 8)}, {"hidden": (16, 16)}],
-    "n_layers": [{"hidden": (8,)}, {"hidden": (8, 8)}, {"hidden": (8, 8, 8)}],
-    "activation": [{"activation": "relu"}, {"activation": "tanh"}, {"activation": "leaky_relu"}],
-    "lr": [{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.1}],
-    "n_epochs": [{"n_epochs": 1}, {"n_epochs": 2}, {"n_epochs": 3}],
-    "batch_size": [{"batch_size": 16}, {"batch_size": 64}, {"batch_size": 256}],
-    "n": [{"n": 100}, {"n": 200}, {"n": 400}],
-    "sd": [{"sd": 0.1}, {"sd": 0.3}, {"sd": 0.5}],
-}
-BAZA = {**LAB_CONFIG, "n": 200, "n_epochs": 1}
-EXPERIMENT_GRID = [(czynnik, {**BAZA, **zmiana})
-                   for czynnik, zmiany in CHANGES.items() for zmiana in zmiany]
-'''
-
-# Measured with the reference pipeline over the grader's seeds (101, 202, 303) and 7 more:
-# held-out accuracy 0.991-0.993 (full credit from 0.97), 0.25 CPU s a run (lr 0.03, batches
-# of 32 for 4 epochs: 1.42 s). The check trains it three times in every grading of a cheap
-# notebook. The lab's data (n=5000, sd=0.2) is part of the budget's contract.
-CHEAP_BEST = '''\
-# Jedna szeroka warstwa tanh uczy się szybko i niezawodnie: 129 parametrów, 3 epoki.
-BEST_CONFIG = {"n": 5000, "sd": 0.2, "hidden": (32,), "activation": "tanh",
-               "lr": 0.05, "n_epochs": 3, "batch_size": 64}
-'''
-
-CHEAP_CELLS = {GRID_CELL: CHEAP_GRID, BEST_CELL: CHEAP_BEST}
+# The cheap grid and BEST_CONFIG: styles the student may choose, short to run.
+CHEAP_CELLS = {GRID_CELL: experiments.GRID_CHEAP, BEST_CELL: experiments.BEST_CHEAP}
 
 DEMO_CELL = "demo_best"
 CHEAP_DEMO_BEST = '''\
@@ -142,305 +112,20 @@ def fewer_examples(course: Path, assignment_id: str, examples: int) -> None:
     toml.write_text(text, encoding="utf-8")
 
 
-# --------------------------------------------------------------------------- data
-RINGS = '''\
-def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    rng = np.random.default_rng(seed)
-    n1 = n // 2
-    n2 = n - n1
-    t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
-    t2 = np.linspace(0, 2 * np.pi, n2, endpoint=False)
-    wew = np.column_stack([r1 * np.cos(t1), r1 * np.sin(t1)])
-    zew = np.column_stack([r2 * np.cos(t2), r2 * np.sin(t2)])
-    X = np.vstack([wew, zew]) + rng.normal(0, sd, size=(n, 2))
-    y = np.concatenate([np.zeros(n1), np.ones(n2)])
-    return X, y
-'''
+# --------------------------------------------------------------------------- mistakes
+# The styles the mistakes are made from (tests/answer_styles/), by their corpus names.
+RINGS = data.DEFAULT_RNG
+LOADER = loader.TENSOR_DTYPE
+MODEL_SEQUENTIAL = model.SEQUENTIAL
+TRAIN = training.SUM_OVER_LEN
+DATASET_LOSS = loss.ITEM
 
-RINGS_LEGACY = '''\
-def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    np.random.seed(seed)   # seed=None: ziarno z entropii systemu
-    n1 = n // 2
-    n2 = n - n1
-    t1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
-    t2 = np.linspace(0, 2 * np.pi, n2, endpoint=False)
-    wew = np.column_stack([r1 * np.cos(t1), r1 * np.sin(t1)])
-    zew = np.column_stack([r2 * np.cos(t2), r2 * np.sin(t2)])
-    X = np.vstack([wew, zew]) + np.random.normal(0, sd, (n, 2))
-    y = np.array([0.0] * n1 + [1.0] * n2)
-    return X, y
-'''
-
-RINGS_TORCH = '''\
-def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(seed)
-    n1 = n // 2
-    n2 = n - n1
-    t = np.concatenate([np.linspace(0, 2 * np.pi, n1, endpoint=False),
-                        np.linspace(0, 2 * np.pi, n2, endpoint=False)])
-    r = np.concatenate([np.full(n1, r1), np.full(n2, r2)])
-    szum = sd * torch.randn(n, 2, generator=g, dtype=torch.float64).numpy()
-    X = np.column_stack([r * np.cos(t), r * np.sin(t)]) + szum
-    y = (np.arange(n) >= n1).astype(float)
-    return X, y
-'''
-
-RINGS_TORCH_FLOAT32 = '''\
-def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(seed)
-    n1 = n // 2
-    n2 = n - n1
-    # Wszystko w PyTorchu, w jego domyślnym float32; linspace z m + 1 kątów bez ostatniego (2*pi == 0).
-    t = torch.cat([torch.linspace(0, 2 * torch.pi, n1 + 1)[:-1], torch.linspace(0, 2 * torch.pi, n2 + 1)[:-1]])
-    r = torch.cat([torch.full((n1,), r1), torch.full((n2,), r2)])
-    X = torch.stack([r * torch.cos(t), r * torch.sin(t)], dim=1)
-    X = X + sd * torch.randn(n, 2, generator=g)
-    y = torch.cat([torch.zeros(n1), torch.ones(n2)])
-    return X.numpy(), y.numpy()   # tablice float32
-'''
-
-RINGS_NUMPY_FLOAT32 = '''\
-def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    rng = np.random.default_rng(seed)
-    n1 = n // 2
-    n2 = n - n1
-    # float32 wystarczy: i tak zamienimy dane na tensory float32.
-    t = np.concatenate([np.linspace(0, 2 * np.pi, n1, endpoint=False),
-                        np.linspace(0, 2 * np.pi, n2, endpoint=False)]).astype(np.float32)
-    r = np.concatenate([np.full(n1, r1), np.full(n2, r2)]).astype(np.float32)
-    X = np.stack([r * np.cos(t), r * np.sin(t)], axis=1)
-    X += rng.normal(0, sd, size=(n, 2)).astype(np.float32)
-    y = np.concatenate([np.zeros(n1), np.ones(n2)]).astype(np.float32)
-    return X, y
-'''
-
-RINGS_FLOAT32_POINTS = '''\
-def make_rings(n=5000, r1=1.0, r2=2.0, sd=0.2, seed=None):
-    rng = np.random.default_rng(seed)
-    n1 = n // 2
-    n2 = n - n1
-    t1 = torch.linspace(0, 2 * torch.pi, n1 + 1)[:-1]   # bez kąta 2*pi (to ten sam punkt co 0)
-    t2 = torch.linspace(0, 2 * torch.pi, n2 + 1)[:-1]
-    okregi = torch.cat([r1 * torch.stack([torch.cos(t1), torch.sin(t1)], dim=1),
-                        r2 * torch.stack([torch.cos(t2), torch.sin(t2)], dim=1)])
-    X = okregi.numpy() + rng.normal(0, sd, size=(n, 2))   # punkty w float32, szum NumPy: wynik float64
-    y = np.r_[np.zeros(n1), np.ones(n2)]
-    return X, y
-'''
-
-# --------------------------------------------------------------------------- loader
-LOADER = '''\
-def make_loader(X, y, batch_size=32, shuffle=True):
-    X_t = torch.tensor(X, dtype=torch.float32)
-    y_t = torch.tensor(y, dtype=torch.float32)
-    zbior = TensorDataset(X_t, y_t)
-    return DataLoader(zbior, batch_size=batch_size, shuffle=shuffle)
-'''
-
-# --------------------------------------------------------------------------- model
-MODEL_SEQUENTIAL = '''\
-class Klasyfikator(nn.Module):
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        aktywacje = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
-        warstwy = []
-        wejscie = 2
-        for h in hidden:
-            warstwy.append(nn.Linear(wejscie, h))
-            warstwy.append(aktywacje[activation]())
-            wejscie = h
-        warstwy.append(nn.Linear(wejscie, 1))
-        warstwy.append(nn.Sigmoid())
-        self.model = nn.Sequential(*warstwy)
-
-    def forward(self, x):
-        return self.model(x)
-'''
-
-MODEL_MODULELIST = '''\
-class Klasyfikator(nn.Module):
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        rozmiary = [2, *hidden, 1]
-        self.warstwy = nn.ModuleList([nn.Linear(a, b) for a, b in zip(rozmiary[:-1], rozmiary[1:])])
-        self.f = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-                  "leaky_relu": nn.functional.leaky_relu}[activation]
-
-    def forward(self, x):
-        for warstwa in self.warstwy[:-1]:
-            x = self.f(warstwa(x))
-        return torch.sigmoid(self.warstwy[-1](x))
-'''
-
-MODEL_NAMED = '''\
-class Klasyfikator(nn.Module):
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        self.ile = len(hidden) + 1
-        wejscie = 2
-        for i, h in enumerate([*hidden, 1], start=1):
-            setattr(self, f"fc{i}", nn.Linear(wejscie, h))   # fc1, fc2, ..., fc{ile}
-            wejscie = h
-        if activation == "relu":
-            self.akt = nn.ReLU()
-        elif activation == "tanh":
-            self.akt = nn.Tanh()
-        elif activation == "sigmoid":
-            self.akt = nn.Sigmoid()
-        elif activation == "leaky_relu":
-            self.akt = nn.LeakyReLU()
-        else:
-            raise ValueError(activation)
-        self.sigmoid = nn.Sigmoid()
-
-    def forward(self, x):
-        for i in range(1, self.ile):
-            x = self.akt(getattr(self, f"fc{i}")(x))
-        return self.sigmoid(getattr(self, f"fc{self.ile}")(x))
-'''
-
-# --------------------------------------------------------------------------- loss
-PREDICT_BOOL = '''\
-def predict(model, X):
-    model.eval()
-    with torch.no_grad():
-        return (model(X) > 0.5).numpy()   # bool, kształt (N, 1)
-
-
-def evaluate(model, X, y):
-    y_pred = predict(model, X).ravel().astype(int)
-    y_true = np.asarray(y).astype(int)
-    return float(accuracy_score(y_true, y_pred)), confusion_matrix(y_true, y_pred, labels=[0, 1])
-'''
-
-PREDICT_TORCH_ACCURACY = '''\
-def predict(model, X):
-    model.eval()
-    with torch.no_grad():
-        return (model(X) > 0.5).long().flatten().numpy()
-
-
-def evaluate(model, X, y):
-    y_pred = predict(model, X)
-    y_true = np.asarray(y).astype(int)
-    # Dokładność policzona w PyTorchu (średnia trafień w float32), macierz pomyłek ze scikit-learn.
-    trafienia = torch.tensor(y_pred == y_true, dtype=torch.float32)
-    return trafienia.mean().item(), confusion_matrix(y_true, y_pred, labels=[0, 1])
-'''
-
-DATASET_LOSS = '''\
-def dataset_loss(model, X, y, loss_fn):
-    model.eval()
-    with torch.no_grad():
-        p = model(X)
-        strata = loss_fn(p, y.reshape(-1, 1))
-    return strata.item()
-'''
-
-# --------------------------------------------------------------------------- training
-TRAIN = '''\
-def train(model, loader, loss_fn, optimizer, n_epochs=4):
-    model.train()
-    straty = []
-    for epoka in range(n_epochs):
-        suma = 0.0
-        for x_batch, y_batch in loader:
-            optimizer.zero_grad()
-            proba = model(x_batch)
-            loss = loss_fn(proba, y_batch.view(-1, 1))
-            loss.backward()
-            optimizer.step()
-            suma += loss.item()
-        straty.append(suma / len(loader))
-        print(f"epoka {epoka + 1}: strata {straty[-1]:.4f}")
-    return straty
-'''
-
-TRAIN_TENSOR_HISTORY = '''\
-def train(model, loader, loss_fn, optimizer, n_epochs=4):
-    model.train()
-    straty = []
-    for epoka in range(n_epochs):
-        suma, ile = torch.zeros(()), 0
-        for x_batch, y_batch in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x_batch), y_batch.reshape(-1, 1))
-            loss.backward()
-            optimizer.step()
-            suma += loss.detach()   # sumujemy tensory; detach, żeby nie trzymać grafu obliczeń
-            ile += 1
-        straty.append(suma / ile)   # średnia epoki jako tensor 0-d (float32)
-        print(f"epoka {epoka + 1}: strata {straty[-1]:.4f}")
-    return straty
-'''
-
-TRAIN_ZERO_GRAD_AT_END = variant(
-    variant(TRAIN, "            optimizer.zero_grad()\n", ""),
-    "            optimizer.step()\n",
-    "            optimizer.step()\n            optimizer.zero_grad()\n")
-
-# --------------------------------------------------------------------------- experiments
 FABRICATED_RESULTS = '''\
 # Wyniki przepisane z poprzedniego uruchomienia (przegląd trwał za długo).
 _dokladnosci = [0.71, 0.98, 0.99, 0.97, 0.98, 0.99, 0.99, 0.99, 0.98, 0.62, 0.98, 0.99,
                 0.93, 0.98, 0.99, 0.99, 0.98, 0.91, 0.95, 0.98, 0.99, 0.99, 0.97, 0.88]
 RESULTS = [{"factor": czynnik, "config": config, "seed": 0, "test_accuracy": acc}
            for (czynnik, config), acc in zip(EXPERIMENT_GRID, _dokladnosci)]
-'''
-
-NUMPY_GRID = '''\
-# Plan eksperymentów z zakresów NumPy; mniejsze n i mniej epok, żeby przegląd trwał kilka sekund.
-import contextlib
-import io
-
-import numpy as _np
-
-BAZA = {**LAB_CONFIG, "n": 200, "n_epochs": 1}
-
-
-def _warianty(klucz, wartosci):
-    """Konfiguracje z BAZA, w których zmienia się tylko `klucz`."""
-    return [{**BAZA, klucz: w} for w in wartosci]
-
-
-def _wiersz(czynnik, config):
-    """Jeden wiersz RESULTS: run_experiment bez wypisywania strat kolejnych epok."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        wynik = run_experiment(config, seed=0)
-    return {"factor": czynnik, "config": config, "seed": 0, "test_accuracy": wynik["test_accuracy"]}
-
-
-PLAN = {
-    "hidden_size": _warianty("hidden", [(w, w) for w in _np.arange(2, 17, 7)]),        # 2, 9, 16 (np.int64)
-    "n_layers": _warianty("hidden", [(8,) * k for k in range(1, 4)]),
-    "activation": _warianty("activation", ["relu", "tanh", "leaky_relu"]),
-    "lr": _warianty("lr", _np.logspace(-3, -1, 3)),                                     # np.float64
-    "n_epochs": _warianty("n_epochs", _np.arange(1, 4)),                                # np.int64
-    "batch_size": _warianty("batch_size", [int(b) for b in 2 ** _np.arange(4, 9, 2)]),  # DataLoader chce int
-    "n": _warianty("n", _np.arange(100, 401, 150)),                                     # np.int64
-    "sd": _warianty("sd", _np.linspace(0.1, 0.5, 3)),                                   # np.float64
-}
-# Generator par (czynnik, konfiguracja): przegląd przechodzi przez niego jeden raz.
-EXPERIMENT_GRID = ((czynnik, config) for czynnik, configi in PLAN.items() for config in configi)
-'''
-
-NUMPY_RESULTS = '''\
-# RESULTS: jeden wiersz na każdą konfigurację z planu (pomocnik _wiersz jest w komórce z planem).
-RESULTS = [_wiersz(czynnik, config) for czynnik, config in EXPERIMENT_GRID]
-'''
-
-NUMPY_BEST = '''\
-# Szeroka warstwa tanh; liczby z tych samych zakresów NumPy co w przeglądzie (np.int64, np.float64).
-BEST_CONFIG = {**BAZA, "n": 5000, "hidden": tuple(_np.full(1, 32)), "activation": "tanh",
-               "lr": _np.logspace(-3, -1, 5)[3], "n_epochs": _np.arange(1, 9)[3], "batch_size": 32}
 '''
 
 UNDERTRAINED_BEST = '''\
@@ -454,25 +139,24 @@ def _cases() -> list[Case]:
     return [
         # ------------------------------------------------------------ correct styles
         Case("correct_sequential", {"model_solution": MODEL_SEQUENTIAL}),
-        Case("correct_modulelist", {"model_solution": MODEL_MODULELIST}),
-        Case("correct_named_layers", {"model_solution": MODEL_NAMED}),
-        Case("correct_numpy_legacy_random", {"data_solution": RINGS_LEGACY}),
-        Case("correct_torch_random", {"data_solution": RINGS_TORCH}),
-        Case("correct_zero_grad_at_end", {"training_solution": TRAIN_ZERO_GRAD_AT_END}),
-        Case("correct_flatten_loss", {"training_solution": variant(
-            TRAIN, "loss_fn(proba, y_batch.view(-1, 1))", "loss_fn(proba.flatten(), y_batch)")}),
-        Case("correct_int_labels_predict_bool", {"loss_solution": PREDICT_BOOL}),
+        Case("correct_modulelist", {"model_solution": model.MODULE_LIST}),
+        Case("correct_named_layers", {"model_solution": model.NAMED_LAYERS}),
+        Case("correct_numpy_legacy_random", {"data_solution": data.LEGACY}),
+        Case("correct_torch_random", {"data_solution": data.TORCH_GENERATOR}),
+        Case("correct_zero_grad_at_end", {"training_solution": training.ZERO_GRAD_AT_END}),
+        Case("correct_flatten_loss", {"training_solution": training.FLATTEN_LOSS}),
+        Case("correct_int_labels_predict_bool", {"loss_solution": evaluation.SKLEARN_BOOL}),
         # float32 and numpy/torch scalars wherever the contract has a float or a number
-        Case("correct_float32_rings_torch", {"data_solution": RINGS_TORCH_FLOAT32},
+        Case("correct_float32_rings_torch", {"data_solution": data.TORCH_FLOAT32},
              note="torch.Generator, float32 arrays: sd=0 radii are exact to float32 only"),
-        Case("correct_float32_rings_numpy", {"data_solution": RINGS_NUMPY_FLOAT32}),
-        Case("correct_float32_points_float64_rings", {"data_solution": RINGS_FLOAT32_POINTS},
+        Case("correct_float32_rings_numpy", {"data_solution": data.NUMPY_FLOAT32}),
+        Case("correct_float32_points_float64_rings", {"data_solution": data.FLOAT32_POINTS},
              note="float64 X whose positions were computed in float32"),
-        Case("correct_float32_scalars", {"loss_solution": PREDICT_TORCH_ACCURACY,
-                                         "training_solution": TRAIN_TENSOR_HISTORY},
+        Case("correct_float32_scalars", {"loss_solution": evaluation.TORCH_ACCURACY,
+                                         "training_solution": training.TENSOR_HISTORY},
              note="accuracy from a float32 mean; train returns 0-d float32 tensors"),
-        Case("correct_numpy_sweep", {GRID_CELL: NUMPY_GRID, "experiments_solution_results": NUMPY_RESULTS,
-                                     BEST_CELL: NUMPY_BEST},
+        Case("correct_numpy_sweep", {GRID_CELL: experiments.GRID_NUMPY, "experiments_solution_results": experiments.RESULTS_NUMPY,
+                                     BEST_CELL: experiments.BEST_NUMPY},
              note="np.int64/np.float64 in RESULTS and BEST_CONFIG; a helper from the grid cell; a generator grid"),
         # ------------------------------------------------------------ mistakes: training
         Case("no_zero_grad", {"training_solution": variant(TRAIN, "            optimizer.zero_grad()\n", "")},

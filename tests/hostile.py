@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from answer_styles import loader, model
 from corpus import CHEAP_CELLS, CHEAP_DEMO  # the corpus's cheap choices
 from labkit.core.assignment import load
 from labkit.term.submissions import release_notebook, solution_sources
@@ -39,38 +40,10 @@ CHEAP = {**CHEAP_CELLS, **CHEAP_DEMO}
 BREACH = "LABKIT-BREACH"
 
 # --------------------------------------------------------------------------- honest parts
-MODEL_MODULELIST = '''\
-class Klasyfikator(nn.Module):
-    """Warstwy ukryte w nn.ModuleList, aktywacja funkcyjnie."""
-
-    def __init__(self, hidden=(4, 2), activation="relu"):
-        super().__init__()
-        funkcje = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-                   "leaky_relu": nn.functional.leaky_relu}
-        if activation not in funkcje:
-            raise ValueError(f"nieznana aktywacja {activation!r}")
-        self.aktywacja = funkcje[activation]
-        rozmiary = [2, *hidden]
-        self.ukryte = nn.ModuleList(nn.Linear(a, b) for a, b in zip(rozmiary, rozmiary[1:]))
-        self.wyjscie = nn.Linear(rozmiary[-1], 1)
-
-    def forward(self, x):
-        for warstwa in self.ukryte:
-            x = self.aktywacja(warstwa(x))
-        return torch.sigmoid(self.wyjscie(x))
-'''
-
-LOADER_FROM_NUMPY = '''\
-def make_loader(X, y, batch_size=32, shuffle=True):
-    Xt = torch.from_numpy(np.asarray(X, dtype=np.float32))
-    yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
-    return DataLoader(TensorDataset(Xt, yt), batch_size=batch_size, shuffle=shuffle)
-'''
-
 # Two honest students: the filled reference, and another correct style in two parts.
 HONEST: dict[str, dict[str, str]] = {
     "honest_reference": {},
-    "honest_other_style": {"model_solution": MODEL_MODULELIST, "loader_solution": LOADER_FROM_NUMPY},
+    "honest_other_style": {"model_solution": model.OUTPUT_LAYER, "loader_solution": loader.FROM_NUMPY},
 }
 
 

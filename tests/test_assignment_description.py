@@ -82,3 +82,29 @@ def test_a_reference_that_is_no_package_is_refused_at_load(course, tmp_path):
                     encoding="utf-8")
     with pytest.raises(AssignmentError, match="not a package"):
         load("mini", course)
+
+
+def test_checks_outside_a_package_are_an_error_that_says_what_to_create(course):
+    (course / "grader_tests" / "mini" / "__init__.py").unlink()
+    with pytest.raises(AssignmentError, match=r"no __init__\.py"):
+        load("mini", course)
+
+
+def test_two_assignments_helpers_of_one_name_stay_apart(course, monkeypatch):
+    """Each assignment's checks import their helpers relative to their own package, so lab A's
+    grader.py never stands in for lab B's in a process that has loaded both."""
+    import importlib
+    import sys
+    shutil.copytree(course / "source" / "mini", course / "source" / "mini2")
+    (course / "source" / "mini2" / "mini.ipynb").rename(course / "source" / "mini2" / "mini2.ipynb")
+    shutil.copytree(course / "grader_tests" / "mini", course / "grader_tests" / "mini2")
+    for assignment_id in ("mini", "mini2"):
+        (course / "grader_tests" / assignment_id / "grader.py").write_text(f"OWNER = {assignment_id!r}\n")
+    first, second = load("mini", course), load("mini2", course)
+    assert (first.checks_package, second.checks_package) == ("grader_tests.mini", "grader_tests.mini2")
+    assert first.import_paths() == second.import_paths() == [str(course)]
+    monkeypatch.syspath_prepend(str(course))
+    for name in [m for m in sys.modules if m == "grader_tests" or m.startswith("grader_tests.")]:
+        monkeypatch.delitem(sys.modules, name)
+    owners = [importlib.import_module(f"{a.checks_package}.grader").OWNER for a in (first, second)]
+    assert owners == ["mini", "mini2"]

@@ -29,7 +29,7 @@ def restore_active_assignment():
 # The reference's RESULTS over the corpus's cheap grid (tests/corpus.py): the lab's 24-run
 # sweep cost 34 CPU s here, and more when the experiments part replayed its rows. The
 # checks ask of RESULTS what they ask of any student's grid.
-CHEAP_RESULTS = corpus.CHEAP_GRID + """
+CHEAP_RESULTS = corpus.CHEAP_CELLS[corpus.GRID_CELL] + """
 RESULTS = []
 for factor, config in EXPERIMENT_GRID:
     outcome = run_experiment(config, seed=0)

@@ -62,8 +62,11 @@ def course(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("course")
     # 1. Write the notebook: source/mini/mini.ipynb, with its nbgrader metadata.
     shutil.copytree(MINIMAL / "source", root / "source")
-    # 2. Describe it: grader_tests/mini/assignment.toml; 3. Write the checks: grader_tests/mini/test_mean.py.
+    # 2. Describe it: grader_tests/mini/assignment.toml; 3. Write the checks: grader_tests/mini/test_mean.py,
+    # in a package (grader_tests/__init__.py and grader_tests/mini/__init__.py).
     shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
+    assert {p.relative_to(root).as_posix() for p in (root / "grader_tests").rglob("__init__.py")} == \
+        {"grader_tests/__init__.py", "grader_tests/mini/__init__.py"}
     # 4. and 5. are optional (worker-side helpers; report blocks and a demo class): none here.
     # The course's configuration, unchanged: the same file grades lab06, lab06_en and this.
     shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")

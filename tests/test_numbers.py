@@ -29,8 +29,8 @@ sys.path[:0] = [p for p in LAB06.import_paths() if p not in sys.path]
 _before = assignment.active()
 assignment.activate(LAB06)
 try:
-    from test_data import radius_tolerance  # noqa: E402
-    from test_experiments import best_as_python, same_accuracy, uses_results  # noqa: E402
+    from grader_tests.lab06.test_data import radius_tolerance  # noqa: E402
+    from grader_tests.lab06.test_experiments import best_as_python, same_accuracy, uses_results  # noqa: E402
 finally:
     assignment.activate(_before)
 

@@ -478,6 +478,8 @@ def _mini_course(root: Path, description: str = '[assignment]\nlanguage = "en"\n
     (root / "source" / "mini").mkdir(parents=True)
     (root / "source" / "mini" / "mini.ipynb").write_text(json.dumps(MINI_NOTEBOOK), encoding="utf-8")
     (root / "grader_tests" / "mini").mkdir(parents=True)
+    for package in ("grader_tests", "grader_tests/mini"):
+        (root / package / "__init__.py").touch()
     (root / "grader_tests" / "mini" / "assignment.toml").write_text(description, encoding="utf-8")
     checks = [CheckResult("stats", "test_mean", 1.0, 1.0, "passed"),
               CheckResult("stats", "test_median", 1.0, 0.0, "failed", f"expected 2, got {MALICIOUS}")]

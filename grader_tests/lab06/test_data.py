@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reference.lab06 as reference
-from grader import require_callable
+from .grader import require_callable
 from labkit.grading.checks import call_text, expect_ndarray, fail, float_eps, number_pair, tr
 from labkit.core.assignment import current
 from labkit.grading.memo import reference_memo
-from strategies import ring_radii, ring_sizes, statistical_ring_params
+from .strategies import ring_radii, ring_sizes, statistical_ring_params
 
 pytestmark = pytest.mark.part("data")
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import reference.lab06 as reference
-from grader import passthrough_tolerance, require_callable
+from .grader import passthrough_tolerance, require_callable
 from labkit.grading.checks import describe, expect_number, fail, number_eps, number_pair, plain, tr
 from labkit.grading.client import Missing, StudentError, WorkerFailure
 from labkit.core.assignment import current

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from grader import require_callable
+from .grader import require_callable
 from labkit.grading.checks import TensorData, call_text, expect_tensor, fail, tr
 from labkit.protocol.codec import Handle
-from strategies import loader_shapes
+from .strategies import loader_shapes
 
 pytestmark = pytest.mark.part("loader")
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import confusion_matrix
 
 import reference.lab06 as reference
-from grader import grader_weights, require_callable
+from .grader import grader_weights, require_callable
 from labkit.grading.checks import TensorData, expect_close, expect_ndarray, expect_number, fail, number_eps, tr
 from labkit.core.assignment import current
 

@@ -7,13 +7,13 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader import grader_weights, reference_model, require_callable
+from .grader import grader_weights, reference_model, require_callable
 from labkit.grading.checks import TensorData, call_text, expect_close, expect_tensor, fail, tr
 from labkit.core.i18n import language
 from labkit.protocol.codec import Handle
 from labkit.core.assignment import current
 from reference.lab06.model import n_parameters
-from strategies import architectures
+from .strategies import architectures
 
 pytestmark = pytest.mark.part("model")
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
 import reference.lab06 as reference
-from grader import params_of, passthrough_tolerance, require_callable, set_weights, torch_mlp
+from .grader import params_of, passthrough_tolerance, require_callable, set_weights, torch_mlp
 from labkit.grading.checks import expect_close, expect_number, fail, float_eps, number_eps, number_pair, tr
 from labkit.grading.client import StudentError
 from labkit.protocol.codec import Handle
@@ -176,17 +176,24 @@ def test_train_switches_the_model_to_train_mode(submission):
                               hint=train_mode_hint()), atol=TOL.train_params)
 
 
-def test_loss_halves_on_a_grader_2_16_16_1_network(submission):
+def loss_before_and_after(submission, *, init_seed: int = 14) -> list[float]:
+    """The BCE of a grader 2-16-16-1 relu net (initial weights from ``init_seed``) before and
+    after the student's train runs 10 epochs on 1000 shuffled points; bench/calibrate.py
+    varies the seeds."""
     sizes = [2, 16, 16, 1]
     X, y = training_data(14, n=1000)
-    model = submission.op("mlp", sizes, "relu", seed=14)
+    model = submission.op("mlp", sizes, "relu", seed=init_seed)
     before = params_of(submission, model)
     loader = submission.op("loader", X, y, BATCH, True)
     optimizer = submission.op("adam", model, 0.01)
     submission.call("train", model, loader, submission.op("bce_loss"), optimizer, n_epochs=10,
                     _timeout=LIMITS.train_call_seconds)
     after = params_of(submission, model)
-    losses = network_losses(sizes, (before, after), X, y)
+    return network_losses(sizes, (before, after), X, y)
+
+
+def test_loss_halves_on_a_grader_2_16_16_1_network(submission):
+    losses = loss_before_and_after(submission)
     if not losses[1] < TOL.loss_drop * losses[0]:
         limit, got = number_pair(TOL.loss_drop * losses[0], losses[1], digits=3)
         fail("train(...) na sieci 2-16-16-1 przez 10 epok: strata powinna spaść poniżej {limit} (połowa wartości "

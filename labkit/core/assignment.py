@@ -182,10 +182,23 @@ class Assignment:
             return []
         return [(name, (self.reference / name).read_text(encoding="utf-8")) for name in self.reference_cells]
 
+    @property
+    def checks_package(self) -> str:
+        """The checks' dotted package name, as pytest imports them (one name per folder with an
+        ``__init__.py``, up from the checks' folder): ``grader_tests.lab06``. Their helper modules
+        are imported relative to it (``from .grader import ...``), so two assignments' helpers
+        never share a module name."""
+        names, folder = [], self.checks
+        while (folder / "__init__.py").is_file():
+            names.insert(0, folder.name)
+            folder = folder.parent
+        return ".".join(names)
+
     def import_paths(self) -> list[str]:
-        """sys.path entries for the trusted grader: the checks' folder (its helper modules)
-        and the course root (the reference as ``reference.<id>``)."""
-        return [str(self.checks), str(self.root)]
+        """sys.path entries for the trusted grader: the folder above the checks' package, and
+        the course root (the reference as ``reference.<id>``)."""
+        base = self.checks.parents[self.checks_package.count(".")]
+        return list(dict.fromkeys([str(base), str(self.root)]))
 
     def install_reference(self) -> None:
         """Make the reference importable as ``reference.<id>`` (how the checks import it),
@@ -349,6 +362,10 @@ def _build(assignment_id: str, root: Path) -> Assignment:
     for key in _PATH_KEYS:
         if key in settings and not Path(settings[key]).exists():
             raise AssignmentError(f"{assignment_id}: {key} = {settings[key]} does not exist")
+    if not (Path(checks) / "__init__.py").is_file():
+        raise AssignmentError(f"{assignment_id}: the checks' folder {checks} is not a package (no __init__.py); "
+                              "the checks import their helpers relative to it (from .grader import ...), so that "
+                              "two assignments' helpers never share a module name (docs/new-assignment.md, step 3)")
     reference = settings.get("reference")
     if reference is not None and not (Path(reference) / "__init__.py").is_file():
         raise AssignmentError(f"{assignment_id}: reference = {reference} is not a package (no __init__.py); "

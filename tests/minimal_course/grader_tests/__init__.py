@@ -1,0 +1,1 @@
+"""The minimal course's hidden checks, one package per assignment."""

@@ -1,0 +1,1 @@
+"""mini's hidden checks (docs/new-assignment.md, step 3)."""
