@@ -65,6 +65,7 @@ def run(args) -> int:
 
 def _roster(args, course: Path, columns: dict[str, str]) -> int:
     from labkit.lms import roster
+    from labkit.term.handin import HandinStatus
     if args.moodle_worksheet:
         built = roster.from_moodle(worksheet=args.moodle_worksheet, participants=args.moodle_participants,
                                    timezone=args.timezone or roster.DEFAULT_TIMEZONE, columns=columns)
@@ -73,12 +74,12 @@ def _roster(args, course: Path, columns: dict[str, str]) -> int:
                                    timezone=args.timezone or "UTC", columns=columns)
     path = roster.write(built, roster.roster_path(course, args.assignment))
     by_source: dict[str, int] = {}
-    students = [e for e in built.entries if e.status != "left_out"]
+    students = [e for e in built.entries if e.status != HandinStatus.LEFT_OUT]
     for e in students:
         by_source[e.source] = by_source.get(e.source, 0) + 1
     print(f"{len(students)} {built.lms} entries ({built.language or 'en'} headers) -> {path} (student ids from: "
           + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + ")")
-    drafts = [e.lms_id for e in students if e.status == "draft"]
+    drafts = [e.lms_id for e in students if e.status == HandinStatus.DRAFT]
     if drafts:
         print(f"  drafts, not submitted (not graded unless c.LmsSettings.grade_drafts = True): {', '.join(drafts)}")
     for text in built.left_out:

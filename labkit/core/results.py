@@ -3,14 +3,43 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from labkit.core.assignment import Assignment
 
 
-def status_of(credit: float) -> str:
+class CheckStatus(StrEnum):
+    """How one hidden check ended. A StrEnum: it is its own JSON string."""
+
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"                # the check's verdict: the student's answer is wrong
+    ERROR = "error"                  # the student's code raised, or the notebook cannot be graded
+    TIMEOUT = "timeout"              # the student's call used up its CPU budget
+    OVERLOADED = "overloaded"        # the host was too busy to tell (flagged, regraded)
+    CRASHED = "crashed"              # the process running the student's code died
+    GRADER_ERROR = "grader_error"    # the grader's own failure, never charged (see _fraction)
+
+
+class CellStatus(StrEnum):
+    """How one notebook cell ran in the worker."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    OVERLOADED = "overloaded"
+    CRASHED = "crashed"
+    SKIPPED = "skipped"              # not run: it hung or crashed the worker before
+
+
+# Cells whose code did not run to its end for a reason other than its own exception.
+CELLS_CUT_SHORT = frozenset({CellStatus.TIMEOUT, CellStatus.OVERLOADED, CellStatus.CRASHED, CellStatus.SKIPPED})
+
+
+def status_of(credit: float) -> CheckStatus:
     """A check's status from the credit it earned: the one rule the grader and TA overrides share."""
-    return "passed" if credit >= 1.0 else ("partial" if credit > 0 else "failed")
+    return CheckStatus.PASSED if credit >= 1.0 else (CheckStatus.PARTIAL if credit > 0 else CheckStatus.FAILED)
 
 
 @dataclass
@@ -21,7 +50,7 @@ class CheckResult:
     name: str
     weight: float
     credit: float
-    status: str
+    status: CheckStatus
     message: str = ""
     seconds: float = 0.0
     override: dict = field(default_factory=dict)   # a TA's decision (labkit/term/overrides.py); empty: none
@@ -32,14 +61,11 @@ class CheckResult:
         return float(self.override.get("graded_credit", self.credit))
 
 
-# A check the grader itself failed (labkit/grading/client.py, GraderError): never charged to
-# the student. It is left out of its part's weighted credit; a part whose every check was left
-# out keeps its points. The grading is flagged grader_error: not cached, graded again.
-GRADER_ERROR = "grader_error"
-
-
 def _fraction(checks: list[CheckResult], credit) -> float:
-    counted = [c for c in checks if c.status != GRADER_ERROR]
+    # A check the grader itself failed (labkit/grading/client.py, GraderError) is never charged to
+    # the student: it is left out of its part's weighted credit, and a part whose every check was
+    # left out keeps its points. The grading is flagged grader_error: not cached, graded again.
+    counted = [c for c in checks if c.status != CheckStatus.GRADER_ERROR]
     if not counted:
         return 1.0 if checks else 0.0
     total = sum(c.weight for c in counted)
@@ -81,7 +107,7 @@ class SubmissionResult:
     parts: dict[str, PartResult]
     assignment: str = ""
     cells: dict[str, list] = field(default_factory=dict)       # cell index -> nbformat outputs
-    cell_status: dict[str, str] = field(default_factory=dict)   # cell index -> ok/error/timeout/...
+    cell_status: dict[str, CellStatus] = field(default_factory=dict)   # cell index -> how it ran
     flags: list[str] = field(default_factory=list)
     tamper: list[str] = field(default_factory=list)
     artifacts: dict = field(default_factory=dict)               # losses, RESULTS, boundary grid...
@@ -104,9 +130,11 @@ class SubmissionResult:
     @classmethod
     def from_json(cls, text: str) -> "SubmissionResult":
         data = json.loads(text)
-        parts = {name: PartResult(p["part"], p["max_points"], [CheckResult(**c) for c in p["checks"]],
+        parts = {name: PartResult(p["part"], p["max_points"],
+                                  [CheckResult(**{**c, "status": CheckStatus(c["status"])}) for c in p["checks"]],
                                   p.get("override") or {})
                  for name, p in data.pop("parts").items()}
+        data["cell_status"] = {i: CellStatus(s) for i, s in (data.get("cell_status") or {}).items()}
         return cls(parts=parts, **data)
 
     @classmethod
@@ -123,7 +151,7 @@ def failed_submission(notebook: str, reason: str, flag: str, assignment: Assignm
     """A submission that could not be graded at all: every part scores zero, with the reason."""
     parts = empty_parts(assignment)
     for part in parts.values():
-        part.checks.append(CheckResult(part.part, "submission_gradable", 1.0, 0.0, "error", reason))
+        part.checks.append(CheckResult(part.part, "submission_gradable", 1.0, 0.0, CheckStatus.ERROR, reason))
     return SubmissionResult(notebook=notebook, parts=parts, assignment=assignment.id, flags=[flag],
                             invalid=reason)
 

@@ -25,6 +25,7 @@ from labkit.protocol import messages as msg
 from labkit.protocol.codec import Handle, ProtocolError, decode, encode
 from labkit.core.i18n import language
 from labkit.core.notebook import CodeCell, load_cells, reference_cells
+from labkit.core.results import CellStatus
 from labkit.core.settings import Limits, Settings, load_settings
 from labkit.sandbox.worker_process import Wait, WorkerCrashed, WorkerFailure, WorkerProcess, WorkerTimeout
 
@@ -90,7 +91,7 @@ class CellRun:
     outputs: list[dict] = field(default_factory=list)
     error: dict | None = None
     seconds: float = 0.0         # CPU seconds (a timeout: the budget that ran out)
-    status: str = "ok"           # ok | error | timeout | overloaded | crashed | skipped
+    status: CellStatus = CellStatus.OK
 
 
 class WorkerCalls:
@@ -316,14 +317,14 @@ def run_cells(sub: "Submission", record: bool) -> None:
     for cell in sub.cells:
         if cell.index in sub.bad_cells:
             if record:
-                sub.cell_runs[cell.index] = CellRun(cell.index, status="skipped")
+                sub.cell_runs[cell.index] = CellRun(cell.index, status=CellStatus.SKIPPED)
             continue
         remaining = sub.limits.notebook_seconds - sub.notebook_cpu_seconds
         if remaining <= 0:
             sub.bad_cells.add(cell.index)
             sub.flags.add("notebook_timeout")
             if record:
-                sub.cell_runs[cell.index] = CellRun(cell.index, status="timeout")
+                sub.cell_runs[cell.index] = CellRun(cell.index, status=CellStatus.TIMEOUT)
             continue
         what = f"cell {cell.index}"
         budget = min(remaining, sub.limits.cell_seconds)
@@ -332,7 +333,7 @@ def run_cells(sub: "Submission", record: bool) -> None:
         except WorkerTimeout as exc:
             sub.bad_cells.add(cell.index)
             sub.notebook_cpu_seconds += sub.last_cpu_seconds
-            status = "overloaded" if exc.kind == "overload" else "timeout"
+            status = CellStatus.OVERLOADED if exc.kind == "overload" else CellStatus.TIMEOUT
             sub.flags.add("grader_overloaded" if exc.kind == "overload" else "cell_timeout")
             if record:
                 sub.cell_runs[cell.index] = CellRun(
@@ -344,7 +345,7 @@ def run_cells(sub: "Submission", record: bool) -> None:
             sub.bad_cells.add(cell.index)
             sub.flags.add("cell_crash")
             if record:
-                sub.cell_runs[cell.index] = CellRun(cell.index, status="crashed",
+                sub.cell_runs[cell.index] = CellRun(cell.index, status=CellStatus.CRASHED,
                                                      error={"type": "WorkerCrashed",
                                                             "message": str(exc), "traceback": []})
             sub._restart(what, upto=cell.index)

@@ -24,6 +24,7 @@ from typing import Any
 
 from labkit.core import assignment as assignments
 from labkit.core.assignment import Assignment
+from labkit.core.results import CellStatus
 from labkit.grading.client import CellRun, Submission
 from labkit.protocol.codec import read_message, write_message
 from labkit.protocol.messages import Reply, Request
@@ -33,7 +34,7 @@ from labkit.core.settings import THREADS, load_settings
 from labkit.grading.speed import MachineSpeed
 
 ACTIVE: "KernelSubmission | None" = None
-_STATUS: dict[int, str] = {}   # IPython execution count -> ok | error | timeout, once hooked
+_STATUS: dict[int, CellStatus] = {}   # IPython execution count -> ok | error | timeout, once hooked
 
 
 class KernelSubmission(Submission):
@@ -143,7 +144,8 @@ def _kernel_cells() -> tuple[list[CodeCell], dict[int, str]]:
     if not getattr(shell, "_labkit_hooked", False):
         def record(result) -> None:
             error = result.error_in_exec or result.error_before_exec
-            status = "ok" if error is None else "timeout" if isinstance(error, KeyboardInterrupt) else "error"
+            status = (CellStatus.OK if error is None else CellStatus.TIMEOUT if isinstance(error, KeyboardInterrupt)
+                      else CellStatus.ERROR)
             if result.execution_count is not None:
                 _STATUS[result.execution_count] = status
         shell.events.register("post_run_cell", record)
@@ -169,11 +171,25 @@ def _run_checks(spec, part: str):
             for path in reversed(spec.import_paths()):
                 if path not in sys.path:
                     sys.path.insert(0, path)
+            _forget_other_courses_checks(spec)
             code = pytest.main([str(spec.checks), "-q", "-p", "no:cacheprovider", "-p", "labkit.grading.pytest_plugin",
                                 "--rootdir", str(spec.checks), "--assignment", spec.id,
                                 "--course-root", str(spec.root), "--part", part,
                                 "--submission", "kernel", "--results-json", str(out)])
         return code, (SubmissionResult.load(out) if out.exists() else None)
+
+
+def _forget_other_courses_checks(spec) -> None:
+    """Drop the checks' package (``grader_tests``, ``grader_tests.<id>``, its modules) where this
+    process imported it from another course root: pytest would find the old modules under the
+    same names and refuse them (their files are elsewhere)."""
+    top = spec.checks_package.split(".")[0]
+    root = str(spec.root.resolve()) + os.sep
+    for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+        files = [getattr(sys.modules[name], "__file__", None) or "",
+                 *getattr(sys.modules[name], "__path__", [])]
+        if not any(str(Path(f).resolve()).startswith(root) for f in files if f):
+            del sys.modules[name]
 
 
 def grade_part(part: str, namespace: dict[str, Any] | None = None,

@@ -29,7 +29,7 @@ from labkit.grading.checks import CheckFailed, tr
 from labkit.grading.client import GraderError, Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
 from labkit.protocol.codec import ProtocolError
 from labkit.core.notebook import InvalidNotebook
-from labkit.core.results import GRADER_ERROR, CheckResult, SubmissionResult, empty_parts, status_of
+from labkit.core.results import CellStatus, CheckResult, CheckStatus, SubmissionResult, empty_parts, status_of
 
 _CREDIT = pytest.StashKey[tuple]()
 _RESULTS = pytest.StashKey[dict]()
@@ -223,37 +223,37 @@ def submission(request: pytest.FixtureRequest):
     sub.close()
 
 
-def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[str, str]:
+def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[CheckStatus, str]:
     """(status, student-facing message) for an exception raised by a check."""
     if isinstance(exc, CheckFailed):
-        return "failed", str(exc)
+        return CheckStatus.FAILED, str(exc)
     if isinstance(exc, GraderError):
-        return GRADER_ERROR, tr("Błąd sprawdzarki, nie Twój: ten test pominięto i nie obniża oceny; "
+        return CheckStatus.GRADER_ERROR, tr("Błąd sprawdzarki, nie Twój: ten test pominięto i nie obniża oceny; "
                                 "prowadzący zobaczy go w raporcie.",
                                 "A grader error, not yours: this check was left out and does not lower "
                                 "the grade; your instructor sees it in the report.")
     if isinstance(exc, Missing):
         message = tr("Nie zdefiniowano `{name}` (nazwy z kontraktu nie mogą się zmieniać).",
                      "`{name}` is not defined (contract names must not change).", name=exc.name)
-        return "failed", message + _failed_cells(sub)
+        return CheckStatus.FAILED, message + _failed_cells(sub)
     if isinstance(exc, StudentError):
         tb = "\n".join(exc.traceback[-6:])
-        return "error", tr("Wywołanie `{what}` zgłosiło wyjątek {type}: {msg}\n{tb}",
+        return CheckStatus.ERROR, tr("Wywołanie `{what}` zgłosiło wyjątek {type}: {msg}\n{tb}",
                            "Calling `{what}` raised {type}: {msg}\n{tb}",
                            what=exc.what, type=exc.type, msg=exc.message, tb=tb).rstrip()
     if isinstance(exc, WorkerTimeout):
-        return ("overloaded" if exc.kind == "overload" else "timeout"), timeout_message(exc)
+        return (CheckStatus.OVERLOADED if exc.kind == "overload" else CheckStatus.TIMEOUT), timeout_message(exc)
     if isinstance(exc, WorkerCrashed):
-        return "crashed", tr("Proces z Twoim kodem zakończył się podczas `{what}` {detail}.",
+        return CheckStatus.CRASHED, tr("Proces z Twoim kodem zakończył się podczas `{what}` {detail}.",
                              "The process running your code died during `{what}` {detail}.",
                              what=exc.what, detail=exc.detail)
     if isinstance(exc, ProtocolError):
-        return "crashed", tr("Twój kod zwrócił dane, których nie da się odczytać ({msg}).",
+        return CheckStatus.CRASHED, tr("Twój kod zwrócił dane, których nie da się odczytać ({msg}).",
                              "Your code returned data that cannot be read ({msg}).", msg=str(exc)[:200])
     if isinstance(exc, InvalidNotebook):
-        return "error", tr("Notatnika nie da się ocenić: {msg}", "The notebook cannot be graded: {msg}",
+        return CheckStatus.ERROR, tr("Notatnika nie da się ocenić: {msg}", "The notebook cannot be graded: {msg}",
                            msg=str(exc))
-    return "error", tr("Wewnętrzny błąd sprawdzarki ({type}); zgłoś to prowadzącemu.",
+    return CheckStatus.ERROR, tr("Wewnętrzny błąd sprawdzarki ({type}); zgłoś to prowadzącemu.",
                        "Internal grader error ({type}); please tell your instructor.",
                        type=type(exc).__name__)
 
@@ -283,7 +283,7 @@ def _failed_cells(sub: Submission | None) -> str:
     if sub is None:
         return ""
     broken = [f"{index} ({run.error.get('type') if run.error else run.status})"
-              for index, run in sorted(sub.cell_runs.items()) if run.status != "ok"]
+              for index, run in sorted(sub.cell_runs.items()) if run.status != CellStatus.OK]
     if not broken:
         return ""
     return " " + tr("Komórki z błędem: {cells}.", "Cells that failed: {cells}.", cells=", ".join(broken[:8]))
@@ -384,11 +384,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                           "worker_start_seconds": round(getattr(sub, "start_seconds", 0.0), 3),
                           "worker_restarts": sub.restarts,
                           "worker_peak_mib": round(sub.peak_rss_kib / 1024, 1)}
-    if any(c.status == GRADER_ERROR for part in parts.values() for c in part.checks):
+    if any(c.status == CheckStatus.GRADER_ERROR for part in parts.values() for c in part.checks):
         result.flags.append("grader_error")   # transient: not cached, graded again once fixed
     for part in parts.values():
         if not part.checks:
-            part.checks.append(CheckResult(part.part, "checks_collected", 1.0, 0.0, "error",
+            part.checks.append(CheckResult(part.part, "checks_collected", 1.0, 0.0, CheckStatus.ERROR,
                                            tr("Brak wyników sprawdzarki dla tej części.",
                                               "No grader results for this part.")))
             result.flags.append("grader_error")

@@ -51,7 +51,7 @@ from labkit.term import scores
 from labkit.core.assignment import Assignment
 from labkit.core.assignment import load as load_assignment
 from labkit.insight.item_analysis import ItemAnalysis
-from labkit.core.results import SubmissionResult
+from labkit.core.results import CheckStatus, SubmissionResult
 
 from labkit.insight.class_data import CHANGE_TOLERANCE, FLAG_ORDER, StudentEntry, collect, load_results  # noqa: F401  (the report's API)
 from labkit.insight.figures import (Figure, _fraction, figure, histogram_png, item_fail_rates_png,  # noqa: F401
@@ -208,7 +208,7 @@ def _overview(entries: list[StudentEntry], assignment: Assignment) -> dict:
 def _check_groups(result: SubmissionResult) -> tuple[int, list[dict]]:
     """(number of failed checks, their groups): checks of one part failing with the very same
     message (an untouched stub) share a row."""
-    failed = [c for p in result.parts.values() for c in p.checks if c.status != "passed" or c.credit < 1.0]
+    failed = [c for p in result.parts.values() for c in p.checks if c.status != CheckStatus.PASSED or c.credit < 1.0]
     groups: dict[tuple[str, str, str], list] = {}
     for c in failed:
         groups.setdefault((c.part, c.status, c.message), []).append(c)

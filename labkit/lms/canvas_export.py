@@ -8,7 +8,7 @@ from pathlib import Path
 from labkit.core.assignment import Assignment, load
 from labkit.lms import csv_file as lms_csv
 from labkit.lms import export as common
-from labkit.lms.export import NOTHING, ExportError, ExportResult, StudentGrade, comment, rescale, write_parts
+from labkit.lms.export import NOTHING, ExportError, ExportResult, GradeStatus, StudentGrade, comment, rescale, write_parts
 from labkit.lms.export import parse_number
 from labkit.lms.export import with_feedback
 from labkit.lms.headers import CANVAS_GRADEBOOK, resolve
@@ -79,9 +79,9 @@ def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, colu
     src = _read_canvas(gradebook_csv, column, points, assignment.id, columns)
     table = src.table
     grades = {g.lms_id: g for g in common.class_grades(course=course, assignment=assignment, gradebook=gradebook)}
-    result = ExportResult(lms=CANVAS, files=[], grades=[g for g in grades.values() if g.status != "left_out"],
+    result = ExportResult(lms=CANVAS, files=[], grades=[g for g in grades.values() if g.status != GradeStatus.LEFT_OUT],
                           left_out=[f"{g.lms_id}: {g.name or 'Test Student'}: Canvas's Test Student, left out"
-                                    for g in grades.values() if g.status == "left_out"])
+                                    for g in grades.values() if g.status == GradeStatus.LEFT_OUT])
     rows_out = _import_rows(src, grades, assignment, result)
     reports = course / "reports"
     grades_path = reports / f"{assignment.id}_canvas_grades.csv"
@@ -90,7 +90,7 @@ def export_canvas(*, course: Path, assignment_id: str, gradebook_csv: Path, colu
     comments = reports / f"{assignment.id}_canvas_comments.csv"
     _write_csv(comments, [["Student", "ID", "student_id", "comment"],
                           *([g.name, g.lms_id, g.student_id, comment(g, assignment=assignment, lms_max=src.lms_max)]
-                            for g in result.grades if g.status != "not_graded")], delimiter=table.delimiter,
+                            for g in result.grades if g.status != GradeStatus.NOT_GRADED)], delimiter=table.delimiter,
                bom=table.bom)
     result.files.append(comments)
     result.files.extend(_canvas_feedback(result.grades, assignment, reports, result))
@@ -128,12 +128,12 @@ def _import_rows(src: _CanvasFile, grades: dict[str, StudentGrade], assignment: 
             continue
         rows_out.append([*base, grade_of(grades[uid])])
     for uid, g in grades.items():
-        if uid in seen or g.status == "left_out":
+        if uid in seen or g.status == GradeStatus.LEFT_OUT:
             continue
         if not uid.isdigit():
             result.untouched.append(f"{uid} ({g.student_id}): anonymous grading: Canvas imports by user id only")
             continue
-        if g.status == "not_graded":
+        if g.status == GradeStatus.NOT_GRADED:
             result.untouched.append(f"{uid} ({g.student_id}): handed in, not in the gradebook")
             continue
         # In the download but not in this export (enrolled later?): Canvas matches rows by ID.
@@ -146,7 +146,7 @@ def _canvas_untouched(g: StudentGrade | None, kept: str, assignment: Assignment)
     """Why a row keeps what Canvas has ("" when the kit writes the grade)."""
     if g is None:
         return "no hand-in in the manifest"
-    if g.status == "not_graded":
+    if g.status == GradeStatus.NOT_GRADED:
         return f"handed in, not in the gradebook (run nbgrader autograde {assignment.id})"
     if g.status in NOTHING and kept:
         # A grade given by hand, "EX" (excused) or "N/A" (not assigned): Canvas's, not the kit's.

@@ -65,6 +65,7 @@ from labkit.lms.naming import CANVAS, MOODLE
 from labkit.lms.plan import detect_lms, plan_handins
 from labkit.lms.roster import DEFAULT_TIMEZONE
 from labkit.term.handin import HandinPlan, write_manifest
+from labkit.term.handin import HandinStatus
 
 class LmsSettings(Configurable):
     """Settings shared by the kit's zip_collect plug-ins (``c.LmsSettings.<name>``).
@@ -176,7 +177,7 @@ class LmsCollector(FileNameCollectorPlugin, LmsSettings):
         from nbgrader.api import Gradebook
         with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
             for h in plan.handins:
-                if h.status == "left_out":
+                if h.status == HandinStatus.LEFT_OUT:
                     continue
                 first, last = _split_name(h.name, plan.lms)
                 gb.update_or_create_student(h.student_id, first_name=first, last_name=last)

@@ -28,12 +28,13 @@ LMS file and reported, never given a number it did not earn.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from labkit.term import scores
 from labkit.core.assignment import Assignment
 from labkit.core.i18n import language_for, number, tr
-from labkit.term.handin import load_manifest
+from labkit.term.handin import HandinStatus, load_manifest
 
 PENALTY, FINAL, LMS_GRADE = "late_penalty", "final", "lms_grade"
 NOTHING = ("missing", "no_notebook", "draft")   # statuses that score 0 without a gradebook entry
@@ -43,6 +44,19 @@ class ExportError(Exception):
     """What the LMS files or the course lack, said so that a TA can fix it."""
 
 
+class GradeStatus(StrEnum):
+    """What the LMS gets for one entry: a hand-in's status, or whether its notebook was graded."""
+
+    GRADED = "graded"
+    NOT_GRADED = "not_graded"        # collected but no grade (yet), or the collector failed on it
+    MISSING = HandinStatus.MISSING.value
+    NO_NOTEBOOK = HandinStatus.NO_NOTEBOOK.value
+    DRAFT = HandinStatus.DRAFT.value
+    ERROR = HandinStatus.ERROR.value
+    COLLECTED = HandinStatus.COLLECTED.value
+    LEFT_OUT = HandinStatus.LEFT_OUT.value
+
+
 @dataclass
 class StudentGrade:
     """One LMS entry's result, ready for its LMS."""
@@ -50,7 +64,7 @@ class StudentGrade:
     lms_id: str
     student_id: str
     name: str
-    status: str                               # "graded", "missing", "no_notebook", "draft", "not_graded", "left_out"
+    status: GradeStatus
     parts: dict[str, float | None] = field(default_factory=dict)
     raw: float = 0.0                          # points before the late penalty
     penalty: float = 0.0
@@ -97,19 +111,19 @@ def _grades(manifest: dict, course: Path, assignment: Assignment, gb) -> list[St
     book = scores.gradebook_scores(gb, assignment)
     out = []
     for h in manifest["handins"]:
-        g = StudentGrade(lms_id=h["lms_id"], student_id=h["student_id"], name=h["name"], status=h["status"],
+        g = StudentGrade(lms_id=h["lms_id"], student_id=h["student_id"], name=h["name"], status=GradeStatus(h["status"]),
                          flags=list(h["flags"]), graded_file=h.get("graded_file", ""), prefix=h.get("prefix", ""),
                          attachment_id=h.get("attachment_id", ""), folders=h.get("folders", True),
                          parts=scores.empty_row(assignment))
-        if h["status"] == "error":          # the collector failed on it: a TA's case, never a number
-            g.status = "not_graded"
-        if h["status"] == "collected":
+        if h["status"] == HandinStatus.ERROR:      # the collector failed on it: a TA's case, never a number
+            g.status = GradeStatus.NOT_GRADED
+        if h["status"] == HandinStatus.COLLECTED:
             row = book.get(h["student_id"])
             if row is None:
-                g.status = "not_graded"
+                g.status = GradeStatus.NOT_GRADED
                 g.parts = {k: None for k in scores.score_keys(assignment)}
             else:
-                g.status = "graded"
+                g.status = GradeStatus.GRADED
                 g.parts = dict(row)
                 g.raw = float(row[scores.TOTAL] or 0.0)
                 try:
@@ -167,7 +181,7 @@ def write_parts(grades: list[StudentGrade], *, assignment: Assignment, lms_max: 
     rows = []
     for g in grades:
         row = dict(g.parts)
-        if g.status == "not_graded":
+        if g.status == GradeStatus.NOT_GRADED:
             row.update({PENALTY: None, FINAL: None, LMS_GRADE: None})
         else:
             row.update({PENALTY: g.penalty, FINAL: g.final,
@@ -191,7 +205,7 @@ def with_feedback(grades: list[StudentGrade], result: ExportResult):
     for g in grades:
         if g.feedback is not None:
             yield g
-        elif g.status == "graded":
+        elif g.status == GradeStatus.GRADED:
             result.warnings.append(f"{g.student_id}: no feedback HTML (run nbgrader generate_feedback)")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from labkit.core.assignment import Assignment, load
 from labkit.lms import csv_file as lms_csv
 from labkit.lms import export as common
-from labkit.lms.export import NOTHING, ExportError, ExportResult, StudentGrade, comment, rescale, write_parts
+from labkit.lms.export import NOTHING, ExportError, ExportResult, GradeStatus, StudentGrade, comment, rescale, write_parts
 from labkit.lms.export import parse_number
 from labkit.lms.export import with_feedback
 from labkit.lms.headers import MOODLE_NO, MOODLE_WORKSHEET, resolve
@@ -83,12 +83,12 @@ def _moodle_untouched(table, row, cols, g: StudentGrade | None, assignment: Assi
     """Why this worksheet row keeps what Moodle has, or ""."""
     if g is None:
         return "not in the hand-in manifest (a roster from another worksheet?)"
-    if g.status == "left_out":
+    if g.status == GradeStatus.LEFT_OUT:
         return "not a student (left out of the roster)"
     if cols["can_change"] is not None and table.get(row, cols["can_change"]).strip().casefold() in \
             {t.casefold() for t in MOODLE_NO}:
         return "Moodle says the grade cannot be changed"
-    if g.status == "not_graded":
+    if g.status == GradeStatus.NOT_GRADED:
         return f"handed in, but not in the gradebook (run nbgrader autograde {assignment.id})"
     if g.status in NOTHING and parse_number(table.get(row, cols["grade"])) is not None:
         # Nothing came through the download, but Moodle holds a grade (given by hand?): kept.

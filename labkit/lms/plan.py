@@ -14,6 +14,7 @@ from labkit.lms.extract import CONTENTS, Extraction, extraction_log
 from labkit.lms.naming import CANVAS, LMS_NAMES, MOODLE, LmsFile, detect, parse
 from labkit.lms.roster import Roster
 from labkit.term.handin import Handin, HandinFile, HandinPlan
+from labkit.term.handin import HandinStatus
 
 KEPT = "kept"                   # submitted/<student>/<id>/kept/: handed in, not graded
 JUNK = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "Thumbs.db")
@@ -125,13 +126,13 @@ def plan_handins(*, extracted: Path, assignment_id: str, release: Path | None = 
             chosen[lms_id] = best
         handins.append(h)
     for entry in (roster.entries if roster is not None else []):
-        if entry.lms_id not in files and entry.status == "left_out":
+        if entry.lms_id not in files and entry.status == HandinStatus.LEFT_OUT:
             handins.append(Handin(lms=lms, lms_id=entry.lms_id, name=entry.name, student_id=entry.student_id,
-                                  status="left_out", flags=["not_a_student"],
+                                  status=HandinStatus.LEFT_OUT, flags=["not_a_student"],
                                   notes=[f"not a student ({entry.source}): no gradebook entry"]))
         elif entry.lms_id not in files:
             handins.append(Handin(lms=lms, lms_id=entry.lms_id, name=entry.name, student_id=entry.student_id,
-                                  status="missing", flags=["no_submission"]))
+                                  status=HandinStatus.MISSING, flags=["no_submission"]))
     problems = _attribute_problems(log, lms, handins, extracted)
     _separate_shared_ids(handins, lms)
     handins.sort(key=lambda h: (h.student_id, _lms_order(h.lms_id)))
@@ -148,7 +149,7 @@ def _new_handin(lms: str, group: list[_File], entry) -> Handin:
     first = group[0].info
     h = Handin(lms=lms, lms_id=first.lms_id, name=entry.name if entry and entry.name else first.name,
                student_id=entry.student_id if entry else f"{lms}-{roster_mod.clean_id(first.lms_id)}",
-               status="collected", prefix=first.prefix, folders=first.folders,
+               status=HandinStatus.COLLECTED, prefix=first.prefix, folders=first.folders,
                trailing_underscore=first.prefix.endswith("_") and lms == MOODLE and first.folders)
     if entry is None:
         h.flags.append("not_on_roster")
@@ -159,15 +160,15 @@ def _plan_entry(lms: str, group: list[_File], entry, extracted: Path, assignment
                 grade_drafts: bool) -> tuple[Handin, _File | None]:
     """One LMS entry: which notebook is graded, what is kept, the time, the flags."""
     h = _new_handin(lms, group, entry)
-    if entry is not None and entry.status == "left_out":
-        h.status, h.flags = "left_out", ["not_a_student"]
+    if entry is not None and entry.status == HandinStatus.LEFT_OUT:
+        h.status, h.flags = HandinStatus.LEFT_OUT, ["not_a_student"]
         h.notes.append(f"not a student ({entry.source}): nothing collected, no gradebook entry")
         h.files = [HandinFile(f.filename, "left", why="not a student") for f in group]
         return h, None
-    if entry is not None and entry.status == "draft":
+    if entry is not None and entry.status == HandinStatus.DRAFT:
         h.flags.append("draft")
         if not grade_drafts:
-            h.status = "draft"
+            h.status = HandinStatus.DRAFT
             h.notes.append("a draft, not submitted for grading: not collected (c.LmsSettings.grade_drafts = True "
                            "grades drafts)")
             h.files = [HandinFile(f.filename, "left", why="draft") for f in group]
@@ -189,7 +190,7 @@ def _plan_entry(lms: str, group: list[_File], entry, extracted: Path, assignment
         if best.from_zip:
             h.flags.append("from_zip")
     else:
-        h.status = "no_notebook"
+        h.status = HandinStatus.NO_NOTEBOOK
         h.flags.append("no_notebook")
     others = [f for f in group if f is not best]
     h.kept = [f.filename for f in others]
@@ -205,7 +206,7 @@ def _plan_entry(lms: str, group: list[_File], entry, extracted: Path, assignment
 
 def _failed_entry(lms: str, group: list[_File], entry, exc: Exception) -> Handin:
     h = _new_handin(lms, group, entry)
-    h.status = "error"
+    h.status = HandinStatus.ERROR
     h.flags.append("collect_error")
     h.notes.append(f"the collector failed on this entry ({type(exc).__name__}: {exc}); its files are in "
                    "downloaded/<id>/extracted/: grade it by hand or report the bug")
@@ -253,7 +254,7 @@ def _tell_nbgrader(plan: HandinPlan, files: dict[str, list[_File]], chosen: dict
     by_id = {h.lms_id: h for h in plan.handins}
     for lms_id, group in files.items():
         h = by_id[lms_id]
-        if h.status in ("draft", "error", "left_out"):
+        if h.status in (HandinStatus.DRAFT, HandinStatus.ERROR, HandinStatus.LEFT_OUT):
             continue
         used: set[str] = set()
         records = []
@@ -314,7 +315,7 @@ def _separate_shared_ids(handins: list[Handin], lms: str) -> None:
     for sid, group in groups.items():
         if len(group) < 2:
             continue
-        ordered = sorted(group, key=lambda h: (h.status != "collected", _lms_order(h.lms_id)))
+        ordered = sorted(group, key=lambda h: (h.status != HandinStatus.COLLECTED, _lms_order(h.lms_id)))
         ids = ", ".join(h.lms_id for h in ordered)
         for i, h in enumerate(ordered):
             h.flags.append("same_student_id")

@@ -33,6 +33,7 @@ from labkit.lms import csv_file as lms_csv
 from labkit.lms.headers import (CANVAS_GRADEBOOK, MOODLE_PARTICIPANTS, MOODLE_WORKSHEET, STUDENT_NUMBER,
                                  moodle_status, resolve)
 from labkit.lms.naming import CANVAS, MOODLE
+from labkit.term.handin import HandinStatus
 
 ROSTER_NAME = "roster.csv"
 DEFAULT_TIMEZONE = "Europe/Warsaw"
@@ -238,7 +239,7 @@ def from_canvas(*, gradebook: Path, timestamps: Path | None = None, timezone: st
             out.left_out.append(f"{user} ({name}): Canvas's Test Student, not a student: left out of the roster, "
                                 "the gradebook and the export")
             out.entries.append(RosterEntry(student_id=f"canvas-{user}", lms=CANVAS, lms_id=user, name=name,
-                                           source="Canvas Test Student", status="left_out"))
+                                           source="Canvas Test Student", status=HandinStatus.LEFT_OUT))
             continue
         candidates = [(sis, "SIS User ID"), (login, "SIS Login ID")]
         sid, source = next(((clean_id(v), s) for v, s in candidates if v and clean_id(v)),

@@ -30,7 +30,7 @@ from labkit.grading.grade import grade_notebook
 from labkit.core.i18n import tr
 from labkit.runner.parallel import grade_many
 from labkit.core.cells import is_autograder_tests, nbgrader_meta
-from labkit.core.results import SubmissionResult, failed_submission
+from labkit.core.results import CELLS_CUT_SHORT, SubmissionResult, failed_submission
 
 from labkit.nbgrader_ext.course_context import converter_of, course_root, coursedir_of
 from labkit.nbgrader_ext.verdict_cells import cell_failure_output, sanitize_outputs, verdict_outputs
@@ -94,7 +94,7 @@ class GradeInWorker(NbGraderPreprocessor):
             else:
                 cell.outputs = [nbformat.from_dict(o) for o in sanitize_outputs(result.cells.get(str(index), []))]
                 status = result.cell_status.get(str(index))
-                if status in ("timeout", "overloaded", "crashed", "skipped"):
+                if status in CELLS_CUT_SHORT:
                     cell.outputs.append(nbformat.from_dict(cell_failure_output(status)))
                 cell.execution_count = index if status else None
         resources.setdefault("labkit", {})["result"] = result

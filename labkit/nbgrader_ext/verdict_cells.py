@@ -8,7 +8,7 @@ import nbformat
 
 from labkit.term import overrides
 from labkit.core.i18n import tr
-from labkit.core.results import PartResult
+from labkit.core.results import CellStatus, CheckStatus, PartResult
 
 
 
@@ -23,7 +23,7 @@ def report_text(part: PartResult, decisions: list[dict] = (), diagnoses: list[di
     lines = [tr("Część `{p}`: {s:.2f} / {m:.2f} pkt", "Part `{p}`: {s:.2f} / {m:.2f} points",
                 p=part.part, s=part.score, m=part.max_points)]
     for check in part.checks:
-        mark = "✔" if check.status == "passed" else ("◐" if check.status == "partial" else "✘")
+        mark = {CheckStatus.PASSED: "✔", CheckStatus.PARTIAL: "◐"}.get(check.status, "✘")
         lines.append(f"{mark} {check.name}")
         if check.message:
             lines.extend("    " + line for line in check.message.splitlines())
@@ -89,18 +89,18 @@ def sanitize_outputs(outputs: list) -> list[dict]:
                           "traceback": [str(t)[:2000] for t in tb[:20]] if isinstance(tb, list) else []})
     return clean
 
-def cell_failure_output(status: str) -> dict:
+def cell_failure_output(status: CellStatus) -> dict:
     text = {
-        "timeout": tr("Komórka przekroczyła limit czasu procesora albo czekała zbyt długo, nic nie licząc, "
+        CellStatus.TIMEOUT: tr("Komórka przekroczyła limit czasu procesora albo czekała zbyt długo, nic nie licząc, "
                       "i została przerwana (limity: początek notatnika).",
                       "The cell exceeded its CPU-time limit, or waited too long without computing, "
                       "and was stopped (limits: top of the notebook)."),
-        "overloaded": tr("Serwer sprawdzarki był przeciążony i nie dał tej komórce dość czasu procesora; "
+        CellStatus.OVERLOADED: tr("Serwer sprawdzarki był przeciążony i nie dał tej komórce dość czasu procesora; "
                          "to nie Twoja wina, praca zostanie oceniona ponownie.",
                          "The grading server was overloaded and gave this cell too little CPU time; "
                          "this is not your fault, the work will be graded again."),
-        "crashed": tr("Komórka zakończyła proces z Twoim kodem.", "The cell killed the process running your code."),
-        "skipped": tr("Komórkę pominięto, bo wcześniej przerwała działanie.",
+        CellStatus.CRASHED: tr("Komórka zakończyła proces z Twoim kodem.", "The cell killed the process running your code."),
+        CellStatus.SKIPPED: tr("Komórkę pominięto, bo wcześniej przerwała działanie.",
                       "The cell was skipped because it broke a previous run."),
     }[status]
     return {"output_type": "error", "ename": "CellAborted", "evalue": text, "traceback": [text]}

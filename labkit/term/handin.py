@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 FLAGS = {
@@ -40,6 +41,17 @@ ACTIONS = {
 }
 
 
+class HandinStatus(StrEnum):
+    """What became of one LMS entry's hand-in. A StrEnum: it is its own string in the manifest."""
+
+    COLLECTED = "collected"          # a notebook went to nbgrader
+    NO_NOTEBOOK = "no_notebook"      # files, but none of them the assignment's notebook
+    MISSING = "missing"              # nothing handed in
+    DRAFT = "draft"                  # a draft the student never submitted (kept, not graded)
+    ERROR = "error"                  # the collector failed on it: a TA's case, never a number
+    LEFT_OUT = "left_out"            # not a student (the Canvas Test Student, a teacher)
+
+
 @dataclass
 class HandinFile:
     """One file (or zip entry) of an LMS entry and what the collector did with it."""
@@ -58,7 +70,7 @@ class Handin:
     lms_id: str
     name: str
     student_id: str
-    status: str                                 # "collected", "no_notebook", "missing", "draft", "error", "left_out"
+    status: HandinStatus
     flags: list[str] = field(default_factory=list)
     graded_file: str = ""                       # the student's own file name of the graded notebook
     notebooks: list[str] = field(default_factory=list)
