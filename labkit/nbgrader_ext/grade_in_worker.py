@@ -33,6 +33,7 @@ from labkit.core.cells import is_autograder_tests, nbgrader_meta
 from labkit.core.results import CELLS_CUT_SHORT, SubmissionResult, failed_submission
 
 from labkit.nbgrader_ext.course_context import converter_of, course_root, coursedir_of
+from labkit.nbgrader_ext.sanitized_copies import sanitized_copies
 from labkit.nbgrader_ext.verdict_cells import cell_failure_output, sanitize_outputs, verdict_outputs
 
 
@@ -129,25 +130,28 @@ class GradeInWorker(NbGraderPreprocessor):
         """Grade every submission this autograde run will visit, ``jobs`` at a time, into the cache.
 
         nbgrader then visits them one by one (it alone writes the gradebook) and finds each
-        verdict ready. A submission that nbgrader's sanitizing changes (a student edited a
-        locked cell) misses the cache and is graded on the spot, so results never differ
-        from the serial path.
+        verdict ready: the prefetch grades each notebook as nbgrader's sanitizing pass will
+        leave it (labkit/nbgrader_ext/sanitized_copies.py). A notebook that still differs at
+        the visit misses the cache and is graded on the spot, so results never differ from
+        the serial path.
         """
         converter = converter_of(self)
         folders = getattr(converter, "assignments", None)   # submitted/<student>/<id>/ -> notebooks
         if not folders or id(converter) in _PREFETCHED:
             return
         _PREFETCHED.add(id(converter))
-        by_assignment: dict[str, list[Path]] = {}
+        by_assignment: dict[str, dict[str, list[Path]]] = {}
         for folder, group in folders.items():
-            by_assignment.setdefault(Path(folder).name, []).extend(Path(nb) for nb in group)
-        for assignment_id, notebooks in sorted(by_assignment.items()):
-            if len(notebooks) < 2:
+            by_assignment.setdefault(Path(folder).name, {})[folder] = [Path(nb) for nb in group]
+        for assignment_id, submitted in sorted(by_assignment.items()):
+            if sum(len(group) for group in submitted.values()) < 2:
                 continue
-            self.log.info("labkit: grading %d notebooks of %s with %s", len(notebooks), assignment_id,
-                          f"scheduler {self.scheduler}" if self.scheduler else f"{self.jobs or 'all'} local jobs")
-            grade_many(sorted(notebooks), assignment=self._assignment(assignment_id), jobs=self.jobs or None,
-                       scheduler=self.scheduler or None, cache=cache)
+            with tempfile.TemporaryDirectory(prefix="labkit-prefetch-") as tmp:
+                notebooks = sanitized_copies(converter, submitted, Path(tmp), self.log)
+                self.log.info("labkit: grading %d notebooks of %s with %s", len(notebooks), assignment_id,
+                              f"scheduler {self.scheduler}" if self.scheduler else f"{self.jobs or 'all'} local jobs")
+                grade_many(notebooks, assignment=self._assignment(assignment_id), jobs=self.jobs or None,
+                           scheduler=self.scheduler or None, cache=cache)
 
     def _keep(self, result: SubmissionResult, assignment: str, student: str) -> None:
         if not self.results_dir:
