@@ -43,7 +43,16 @@ c.GenerateAssignment.preprocessors = [LocalizedClearSolutions if p is ClearSolut
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+from labkit.nbgrader_ext.feedback_page import TEMPLATE_DIRS, FeedbackPage  # noqa: E402
+from labkit.nbgrader_ext.feedback_summary import FeedbackSummary  # noqa: E402
+
+# The page starts with the parts and their verdicts, each linked to its cell; a written answer
+# nobody graded yet says it awaits a TA (labkit/nbgrader_ext/feedback_summary.py).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, FeedbackSummary, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.exporter_class = FeedbackPage
+c.FeedbackPage.template_name = "labkit_feedback"
+c.FeedbackPage.template_file = "page.html.j2"
+c.FeedbackPage.extra_template_basedirs = TEMPLATE_DIRS
 
 # Autograde without a kernel: the kit's GradeInWorker takes the place of nbgrader's Execute,
 # running student code once in a sandboxed worker and the hidden tests in a trusted process.

@@ -39,8 +39,10 @@ _PATH_KEYS = {"checks": True, "reference": True, "worker_helpers": False, "repor
 _KNOWN_KEYS = {"base", "language", "seed", "hypothesis_examples", "reference_cells", *_PATH_KEYS}
 # The tables a description may have: [assignment], [params.*] (the checks' own numbers, any
 # names), [limits] (its CPU budgets, labkit/core/settings.py ASSIGNMENT_LIMITS), [term] (the
-# deadline, labkit/term/late.py).
-_KNOWN_TABLES = {"assignment", "params", "limits", "term"}
+# deadline, labkit/term/late.py), [feedback] (what instant feedback shows, labkit/term/feedback_policy.py).
+_KNOWN_TABLES = {"assignment", "params", "limits", "term", "feedback"}
+# Tables that change no verdict: left out of the grader's fingerprint, so editing them regrades nothing.
+_NOT_VERDICT_TABLES = {"term", "feedback"}
 
 
 class AssignmentError(ValueError):
@@ -165,8 +167,8 @@ class Assignment:
         digest = hashlib.sha256(self.id.encode())
         for path in self.files():
             digest.update(str(path.relative_to(self.root) if path.is_relative_to(self.root) else path).encode())
-            if path in self.bases:   # without [term]: moving a deadline regrades nothing
-                digest.update(json.dumps({k: v for k, v in _read(path).items() if k != "term"},
+            if path in self.bases:   # without [term] and [feedback]: moving a deadline regrades nothing
+                digest.update(json.dumps({k: v for k, v in _read(path).items() if k not in _NOT_VERDICT_TABLES},
                                          sort_keys=True, default=str).encode())
             else:
                 digest.update(path.read_bytes() if path.exists() else b"<missing>")
