@@ -1,6 +1,7 @@
 """Command line: ``labkit demo``, ``labkit grade ASSIGNMENT NOTEBOOK``,
-``labkit override ASSIGNMENT STUDENT PART ...``, ``labkit decisions`` and the LMS steps
-``labkit lms-roster`` / ``labkit lms-export``."""
+``labkit override ASSIGNMENT STUDENT PART ...``, ``labkit decisions``, the LMS steps
+``labkit lms-roster`` / ``labkit lms-export`` and the grading service ``labkit serve`` /
+``labkit serve-status``."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--course", type=Path, default=None, help="course root (default: the repository)")
     from labkit.cli import lms as lms_cli   # Moodle/Canvas: lms-roster, lms-export (docs/lms.md)
     lms_cli.add_parsers(sub)
+    from labkit.cli import serve as serve_cli   # the grading service (docs/instant-feedback.md)
+    serve_cli.add_parsers(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -56,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return _decisions(args)
     if args.command in lms_cli.COMMANDS:
         return lms_cli.run(args)
+    if args.command in serve_cli.COMMANDS:
+        return serve_cli.run(args)
     return 2
 
 

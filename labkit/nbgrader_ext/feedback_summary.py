@@ -66,15 +66,18 @@ class FeedbackSummary(NbGraderPreprocessor):
                     for c in (result.parts[part].checks if result and part in result.parts else ()))
                 if shown is Visibility.HIDDEN:
                     cell.outputs = []
+                    meta["labkit_verdict"] = ""
                     continue
                 if shown is Visibility.AFTER_DEADLINE:
                     cell.outputs = [_note(tr("Wynik tej części zobaczysz po terminie.",
                                              "You will see this part's result after the deadline."))]
-                    rows.append(_row(gid, _part_label(part), tr("po terminie", "after the deadline"), "withheld"))
+                    meta["labkit_verdict"] = tr("po terminie", "after the deadline")
+                    rows.append(_row(gid, _part_label(part), meta["labkit_verdict"], "withheld"))
                     continue
                 if withhold and result and part in result.parts:
                     cell.outputs = verdict_outputs(_visible_checks(result.parts[part], policy), result.invalid)
-                rows.append(_row(gid, _part_label(part), _points(meta), _state(meta)))
+                meta["labkit_verdict"] = _points(meta)
+                rows.append(_row(gid, _part_label(part), meta["labkit_verdict"], _state(meta)))
             else:
                 label = tr("Odpowiedź pisemna", "Written answer")
                 if gid in awaiting:
@@ -110,6 +113,7 @@ class FeedbackSummary(NbGraderPreprocessor):
                 "late": tr("Kara za spóźnienie: −{p:.2f} pkt", "Late penalty: −{p:.2f} points",
                            p=float(info.get("late_penalty") or 0.0)),
                 "written": tr("Odpowiedź pisemna", "Written answer"), "top": tr("do góry", "top"),
+                "tests": tr("Testy części", "The part's tests"),
                 "comments": tr("Komentarz:", "Comments:")}
 
     def _result(self, root: Path, assignment_id: str, student: str) -> SubmissionResult | None:

@@ -1,0 +1,70 @@
+"""The exchange's inbound folder, read the way nbgrader's collect reads it.
+
+``nbgrader submit`` copies a submission to ``<exchange>/<course>/inbound/
+<student>+<assignment>+<timestamp>[+<random>]/`` and writes ``timestamp.txt`` last
+(nbgrader/exchange/default/submit.py, ``ExchangeSubmit.copy_files``); collect splits the name
+with ``rsplit('+', 3)`` (nbgrader/exchange/default/collect.py, ``_path_to_record``). An entry
+without its timestamp.txt is still being copied and waits for the next scan.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.utils import parse_utc
+
+__all__ = ["InboundEntry", "parse_name", "scan"]
+
+
+@dataclass(frozen=True)
+class InboundEntry:
+    name: str            # the folder's name: the entry's identity in the journal
+    student: str
+    assignment: str
+    timestamp: str       # nbgrader's own timestamp string, as in the name
+    path: Path
+
+
+def parse_name(name: str, folder: Path) -> InboundEntry | None:
+    """The entry a folder name stands for, or None when nbgrader would not read it as one."""
+    parts = name.rsplit("+", 3)
+    if len(parts) < 3 or not all(parts[:3]):
+        return None
+    if len(parts) == 4 and "+" in parts[0] and not parts[3]:
+        return None
+    student, assignment, timestamp = parts[:3]
+    try:
+        parse_utc(timestamp)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return InboundEntry(name, student, assignment, timestamp, folder / name)
+
+
+def scan(inbound: Path, assignments: set[str] | None = None) -> tuple[list[InboundEntry], list[str]]:
+    """(complete entries, refused names with the reason). Students write inbound/: a symlink,
+    a file, a name nbgrader cannot read or an assignment the course does not describe is
+    refused and never opened."""
+    found, refused = [], []
+    try:
+        names = sorted(os.listdir(inbound))
+    except FileNotFoundError:
+        return found, refused
+    for name in names:
+        path = inbound / name
+        if path.is_symlink() or not path.is_dir():
+            refused.append(f"{name}: not a folder")
+            continue
+        entry = parse_name(name, inbound)
+        if entry is None:
+            refused.append(f"{name}: not an nbgrader submission name")
+            continue
+        if assignments is not None and entry.assignment not in assignments:
+            continue   # another assignment of the course: not this service's
+        stamp = path / "timestamp.txt"
+        if stamp.is_symlink():
+            refused.append(f"{name}: timestamp.txt is a link")
+            continue
+        if stamp.is_file():
+            found.append(entry)
+    return found, refused

@@ -1,0 +1,116 @@
+"""The grading service's loop: notice, claim fairly, grade one student, release, remember."""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit.core.assignment import available, load
+from labkit.core.i18n import tr
+from labkit.service.inbound import scan
+from labkit.service.journal import Claim, Journal, State
+from labkit.service.steps import StepFailed, Steps, course_config
+from labkit.term.feedback_policy import feedback_policy
+
+__all__ = ["Service", "ServiceSettings", "journal_path"]
+
+
+def journal_path(root: Path) -> Path:
+    return Path(root) / ".labkit-service" / "journal.sqlite"
+
+
+@dataclass
+class ServiceSettings:
+    root: Path
+    exchange: Path | None = None                 # default: the course config's Exchange.root
+    assignments: tuple[str, ...] = ()            # default: every assignment the course describes
+    rescan_seconds: float = 30.0                 # the backstop scan when no file event arrives
+    lock_wait_seconds: float = 600.0
+    refused: set[str] = field(default_factory=set)
+
+
+class Service:
+    def __init__(self, settings: ServiceSettings, *, log: logging.Logger | None = None):
+        self.settings = settings
+        self.root = Path(settings.root).resolve()
+        self.log = log or logging.getLogger("labkit.service")
+        self.assignments = set(settings.assignments or available(self.root))
+        for assignment_id in self.assignments:   # a misspelt [feedback] stops the start, not a grading
+            spec = load(assignment_id, self.root)
+            feedback_policy(assignment_id, self.root, spec.part_ids)
+        self.steps = Steps(course_config(self.root, settings.exchange), lock_wait_seconds=settings.lock_wait_seconds,
+                           log=self.log)
+        self.journal = Journal(journal_path(self.root))
+
+    @property
+    def inbound(self) -> Path:
+        return self.steps.inbound
+
+    def scan(self) -> int:
+        """Record what is new in inbound; how many entries."""
+        entries, refused = scan(self.inbound, self.assignments)
+        for reason in sorted(set(refused) - self.settings.refused):
+            self.log.warning("labkit serve: refused in inbound: %s", reason)
+        self.settings.refused |= set(refused)
+        return self.journal.add(entries)
+
+    def step(self) -> Claim | None:
+        """Grade the next entry in fair order; None when the queue is empty."""
+        claim = self.journal.claim()
+        if claim is None:
+            return None
+        for name in claim.superseded:
+            self.log.info("labkit serve: %s superseded by %s", name, claim.name)
+        self._process(claim)
+        return claim
+
+    def drain(self) -> int:
+        done = 0
+        while self.step() is not None:
+            done += 1
+        return done
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Until ``stop``: react to inbound's file events, and rescan every rescan_seconds."""
+        from watchfiles import watch
+        stop = stop or threading.Event()
+        for name, state in self.journal.recover():
+            self.log.warning("labkit serve: %s was being graded when the service stopped: now %s", name, state)
+        if not self.inbound.is_dir():
+            raise FileNotFoundError(f"{self.inbound}: no inbound folder; the exchange is set up by "
+                                    "`nbgrader release_assignment` (docs/exchange.md)")
+        self.scan()
+        self.drain()
+        for _changes in watch(self.inbound, stop_event=stop, rust_timeout=int(self.settings.rescan_seconds * 1000),
+                              yield_on_timeout=True, debounce=200, recursive=True):
+            self.scan()
+            self.drain()
+
+    def _process(self, claim: Claim) -> None:
+        policy = feedback_policy(claim.assignment, self.root, load(claim.assignment, self.root).part_ids)
+        midnight = _dt.datetime.combine(_dt.date.today(), _dt.time()).timestamp()   # the service's local day
+        used = self.journal.attempts(claim.student, claim.assignment, since=midnight)
+        try:
+            self.steps.collect(claim.assignment, claim.student)
+            if used >= policy.attempts_per_day:
+                # Kept and collected like every submission; it counts for the final grade as usual.
+                self.journal.finish(claim.name, State.OVER_BUDGET, note=tr(
+                    "Wykorzystano {n} sprawdzeń na dziś; to zgłoszenie oceni prowadzący po terminie.",
+                    "All {n} checks of today are used; this submission is graded after the deadline.",
+                    n=policy.attempts_per_day))
+                return
+            attempt = self.journal.graded_attempts(claim.student, claim.assignment) + 1
+            started = time.perf_counter()
+            self.steps.autograde(claim.assignment, claim.student)
+            graded_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+            self.steps.feedback(claim.assignment, claim.student, attempt=attempt, graded_at=graded_at[:19])
+        except StepFailed as exc:
+            self.log.error("labkit serve: %s failed: %s", claim.name, exc)
+            self.journal.finish(claim.name, State.FAILED, note=str(exc)[-2000:])
+            return
+        self.journal.finish(claim.name, State.RELEASED, attempt=attempt)
+        self.log.info("labkit serve: %s released (attempt %d, %.1f s)", claim.name, attempt,
+                      time.perf_counter() - started)

@@ -1,0 +1,111 @@
+"""The grading service end to end on a local exchange (labkit/service/): a student submits,
+the service grades that one submission through nbgrader's own steps and releases its feedback,
+and the student's own `nbgrader fetch_feedback` brings it home, with no instructor command in
+between. One Unix user plays every student here (tests/exchange_course.py), so the course
+config turns off collect's owner check, as tests/test_exchange.py does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from exchange_course import Course
+from labkit.core.settings import REPO_ROOT
+from labkit.service.journal import State
+from labkit.service.service import Service, ServiceSettings
+from labkit.term.submissions import build_submission, solution_sources
+
+pytestmark = pytest.mark.slow
+MINIMAL = Path(__file__).parent / "minimal_course"
+WRONG = '''def weighted_mean(values, weights):
+    return float(sum(values) / len(values))   # forgets the weights
+'''
+OTHER_RIGHT = '''def weighted_mean(values, weights):
+    return sum(v * w for v, w in zip(values, weights)) / sum(weights)
+'''
+
+
+def _course(base: Path, feedback: str = "") -> Course:
+    c = Course(base)
+    shutil.copytree(MINIMAL / "source", c.root / "source")
+    shutil.copytree(MINIMAL / "grader_tests", c.root / "grader_tests")
+    config = (REPO_ROOT / "nbgrader_config.py").read_text(encoding="utf-8")
+    (c.root / "nbgrader_config.py").write_text(config + "\nc.ExchangeCollect.check_owner = False\n", encoding="utf-8")
+    due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)).replace(microsecond=0)
+    toml = c.root / "grader_tests" / "mini" / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + f"\n[term]\ndue = {due.isoformat()}\n{feedback}",
+                    encoding="utf-8")
+    c.instructor("generate_assignment", "mini")
+    c.instructor("release_assignment", "mini")
+    return c
+
+
+def _submit(c: Course, student: str, answer: str) -> None:
+    fetched = c.home(student) / "mini" / "mini.ipynb"
+    if not fetched.exists():
+        c.student(student, "fetch_assignment", "mini")
+    build_submission(fetched, {"mean_solution": answer}, filled=False, release=fetched,
+                     source=c.root / "source" / "mini" / "mini.ipynb")
+    c.student(student, "submit", "mini")
+
+
+def _feedback(c: Course, student: str) -> list[str]:
+    """The text of every feedback page the student has fetched, oldest first."""
+    c.student(student, "fetch_feedback", "mini")
+    pages = sorted((c.home(student) / "mini" / "feedback").glob("*/mini.html"))
+    return [html.unescape(re.sub(r"<[^>]+>", "", p.read_text(encoding="utf-8"))) for p in pages]
+
+
+@pytest.fixture(scope="module")
+def service_course(tmp_path_factory):
+    c = _course(tmp_path_factory.mktemp("service"), feedback="[feedback]\nattempts_per_day = 2\n")
+    service = Service(ServiceSettings(root=c.root, exchange=c.exchange))
+    yield c, service
+    service.journal.close()
+
+
+def test_a_student_fixes_a_mistake_from_instant_feedback(service_course):
+    c, service = service_course
+    _submit(c, "ala", WRONG)
+    assert service.scan() == 1 and service.drain() == 1
+    first = _feedback(c, "ala")
+    assert len(first) == 1
+    assert "Attempt 1" in first[0] and "Part mean: 0.00 / 2.00" in first[0]
+    _submit(c, "ala", OTHER_RIGHT)
+    service.scan()
+    service.drain()
+    pages = _feedback(c, "ala")
+    assert len(pages) == 2
+    assert "Attempt 2" in pages[1] and "Part mean: 2.00 / 2.00" in pages[1]
+
+
+def test_over_the_days_budget_a_submission_is_collected_without_feedback(service_course):
+    c, service = service_course
+    _submit(c, "ala", solution_sources(c.root / "source" / "mini" / "mini.ipynb")["mean_solution"])
+    service.scan()
+    service.drain()
+    rows = [r for r in service.journal.rows() if r["student"] == "ala"]
+    assert [r["state"] for r in rows] == [State.RELEASED, State.RELEASED, State.OVER_BUDGET]
+    assert "after the deadline" in rows[-1]["note"]
+    assert len(_feedback(c, "ala")) == 2                                        # no third page
+    inbound = max((c.exchange / "sieci-neuronowe" / "inbound").glob("ala+mini+*"))
+    collected = c.root / "submitted" / "ala" / "mini" / "timestamp.txt"
+    assert collected.read_text() == (inbound / "timestamp.txt").read_text()   # it counts for the grade
+
+
+def test_before_the_deadline_a_withheld_part_says_when_it_is_shown(tmp_path):
+    (tmp_path / "withheld").mkdir()
+    c = _course(tmp_path / "withheld", feedback='[feedback.part]\nmean = "after_deadline"\n')
+    service = Service(ServiceSettings(root=c.root, exchange=c.exchange))
+    _submit(c, "bartek", WRONG)
+    service.scan()
+    service.drain()
+    service.journal.close()
+    page = _feedback(c, "bartek")[0]
+    assert "Part mean: after the deadline" in page and "shown after the deadline" in page
+    assert "0.00 / 2.00" not in page and "0.0 / 2.0" not in page   # neither the score nor the verdict
