@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +114,58 @@ def test_before_the_deadline_a_withheld_part_says_when_it_is_shown(tmp_path):
     page = _feedback(c, "bartek")[0]
     assert "Part mean: after the deadline" in page and "shown after the deadline" in page
     assert "0.00 / 2.00" not in page and "0.0 / 2.0" not in page   # neither the score nor the verdict
+
+
+def _states(root: Path) -> list[tuple[str, str, int]]:
+    import sqlite3
+    path = root / ".labkit-service" / "journal.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+        try:
+            return db.execute("SELECT student, state, crashes FROM entries ORDER BY student").fetchall()
+        except sqlite3.OperationalError:   # the schema is being created
+            return []
+
+
+def _serve(c: Course) -> subprocess.Popen:
+    return subprocess.Popen([str(Path(sys.executable).parent / "labkit"), "serve", "--course", str(c.root),
+                             "--exchange", str(c.exchange), "--rescan", "1"],
+                            cwd=c.root, env={**c.env, "HOME": str(c.root.parent)}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=open(c.root.parent / "serve.log", "ab"))
+
+
+def _until(what: str, probe, seconds: float = 600):
+    """A readiness wait on the service's own journal (never a measurement)."""
+    end = time.monotonic() + seconds
+    while not (value := probe()):
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def test_after_kill_9_every_submission_gets_its_feedback_exactly_once(tmp_path):
+    (tmp_path / "killed").mkdir()
+    c = _course(tmp_path / "killed")
+    students = ("ala", "bartek", "celina")
+    for student in students:
+        _submit(c, student, OTHER_RIGHT if student != "bartek" else WRONG)
+    first = _serve(c)
+    try:
+        _until("a grading under way", lambda: any(s == State.GRADING for _, s, _ in _states(c.root)))
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)     # the service and everything it started, mid-grading
+        first.wait()
+    second = _serve(c)
+    try:
+        _until("every entry released", lambda: [s for _, s, _ in _states(c.root)] == [State.RELEASED] * 3)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(60)
+    assert sum(crashes for _, _, crashes in _states(c.root)) == 1            # the one killed mid-grading
+    assert len(list((c.exchange / "sieci-neuronowe" / "feedback").glob("*.html"))) == 3
+    for student in students:
+        pages = _feedback(c, student)
+        assert len(pages) == 1 and "Attempt 1" in pages[0], student
+    assert "Part mean: 0.00 / 2.00" in _feedback(c, "bartek")[0]

@@ -117,3 +117,20 @@ def test_scan_refuses_links_files_and_odd_names_and_waits_for_timestamp_txt(tmp_
     entries, refused = scan(inbound, {"mini"})
     assert [e.student for e in entries] == ["ala"]
     assert sorted(r.split("+")[0] for r in refused) == ["celina", "dawid", "ewa", "filip"]
+
+
+def test_scan_refuses_a_huge_entry_or_thousands_of_files_without_reading_them(tmp_path):
+    from labkit.service import inbound as inbound_module
+    inbound = tmp_path / "inbound"
+    big = inbound / "ala+mini+2026-12-08 10:00:00.000000 UTC+a"
+    many = inbound / "bartek+mini+2026-12-08 10:01:00.000000 UTC+b"
+    for entry in (big, many):
+        entry.mkdir(parents=True)
+        (entry / "timestamp.txt").write_text("2026-12-08 10:00:00.000000 UTC")
+    with open(big / "mini.ipynb", "wb") as fh:          # sparse: no disk spent, the size is what counts
+        fh.truncate(inbound_module.MAX_ENTRY_BYTES + 1)
+    for i in range(inbound_module.MAX_ENTRY_FILES + 1):
+        (many / f"f{i}.txt").touch()
+    entries, refused = scan(inbound, {"mini"})
+    assert entries == []
+    assert sorted(refused) == [f"{big.name}: more than 50 MiB", f"{many.name}: more than 500 files"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
-__all__ = ["InboundEntry", "parse_name", "scan"]
+__all__ = ["MAX_ENTRY_BYTES", "MAX_ENTRY_FILES", "InboundEntry", "parse_name", "scan"]
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,32 @@ def parse_name(name: str, folder: Path) -> InboundEntry | None:
     return InboundEntry(name, student, assignment, timestamp, folder / name)
 
 
+# What one submission may hold before nbgrader copies it: a notebook and a few files, not a disk.
+MAX_ENTRY_BYTES = 50 * 1024 * 1024
+MAX_ENTRY_FILES = 500
+
+
+def _too_big(path: Path) -> str:
+    """Why an entry is too big to collect, or "" (walked without following links)."""
+    files = size = 0
+    for folder, dirs, names in os.walk(path, followlinks=False):
+        files += len(names) + len(dirs)
+        if files > MAX_ENTRY_FILES:
+            return f"more than {MAX_ENTRY_FILES} files"
+        for name in names:
+            try:
+                size += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+            if size > MAX_ENTRY_BYTES:
+                return f"more than {MAX_ENTRY_BYTES // 2**20} MiB"
+    return ""
+
+
 def scan(inbound: Path, assignments: set[str] | None = None) -> tuple[list[InboundEntry], list[str]]:
     """(complete entries, refused names with the reason). Students write inbound/: a symlink,
-    a file, a name nbgrader cannot read or an assignment the course does not describe is
-    refused and never opened."""
+    a file, a name nbgrader cannot read, an assignment the course does not describe or an entry
+    too big to copy is refused, and nothing in it is opened."""
     found, refused = [], []
     try:
         names = sorted(os.listdir(inbound))
@@ -65,6 +87,11 @@ def scan(inbound: Path, assignments: set[str] | None = None) -> tuple[list[Inbou
         if stamp.is_symlink():
             refused.append(f"{name}: timestamp.txt is a link")
             continue
-        if stamp.is_file():
-            found.append(entry)
+        if not stamp.is_file():
+            continue
+        too_big = _too_big(path)
+        if too_big:
+            refused.append(f"{name}: {too_big}")
+            continue
+        found.append(entry)
     return found, refused
