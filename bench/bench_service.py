@@ -34,6 +34,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 import corpus  # noqa: E402
 from bench_speed import _sign  # noqa: E402  (a comment with the student's name in an answer cell)
 from exchange_course import COURSE_ID, Course  # noqa: E402
+from labkit.service.service import ready_path  # noqa: E402
 
 ASSIGNMENT = "lab06"
 
@@ -77,10 +78,17 @@ def released(c: Course) -> int:
 
 
 def serve(c: Course) -> subprocess.Popen:
-    return subprocess.Popen([str(Path(sys.executable).parent / "labkit"), "serve", "--course", str(c.root),
+    """`labkit serve`, once it is warm (its ready file names its pid): students arrive later."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "labkit"), "serve", "--course", str(c.root),
                              "--exchange", str(c.exchange), "--rescan", "1"], cwd=c.root,
                             env={**c.env, "HOME": str(c.root.parent)}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=open(c.root.parent / "serve.log", "ab"))
+    ready = ready_path(c.root)
+    while not (ready.exists() and ready.read_text().strip() == str(proc.pid)):
+        if proc.poll() is not None:
+            raise RuntimeError(f"labkit serve exited: see {c.root.parent / 'serve.log'}")
+        time.sleep(0.1)
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -103,6 +103,19 @@ def test_over_the_days_budget_a_submission_is_collected_without_feedback(service
     assert collected.read_text() == (inbound / "timestamp.txt").read_text()   # it counts for the grade
 
 
+def test_a_link_in_inbound_is_moved_aside_where_no_collect_finds_it(service_course):
+    c, service = service_course
+    inbound = c.exchange / "sieci-neuronowe" / "inbound"
+    link = inbound / "mallory+mini+2026-12-08 09:00:00.000000 UTC+x"
+    link.symlink_to(c.root)                      # "my submission is the course, gradebook included"
+    service.scan()
+    assert not os.path.lexists(link) and (inbound / f".labkit-refused-{link.name}").is_symlink()
+    row = next(r for r in service.journal.rows() if r["name"] == link.name)
+    assert row["state"] == State.REFUSED and "not a folder" in row["note"]
+    c.instructor("collect", "mini", "--ExchangeCollect.check_owner=False")    # the batch, later
+    assert not (c.root / "submitted" / "mallory").exists()
+
+
 def test_before_the_deadline_a_withheld_part_says_when_it_is_shown(tmp_path):
     (tmp_path / "withheld").mkdir()
     c = _course(tmp_path / "withheld", feedback='[feedback.part]\nmean = "after_deadline"\n')

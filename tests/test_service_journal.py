@@ -114,9 +114,9 @@ def test_scan_refuses_links_files_and_odd_names_and_waits_for_timestamp_txt(tmp_
     linked = inbound / "filip+mini+2026-12-08 10:04:00.000000 UTC+f"
     linked.mkdir()
     os.symlink(tmp_path / "gradebook.db", linked / "timestamp.txt")
-    entries, refused = scan(inbound, {"mini"})
+    entries, refused = scan(inbound, {"mini"}, check_owner=False)
     assert [e.student for e in entries] == ["ala"]
-    assert sorted(r.split("+")[0] for r in refused) == ["celina", "dawid", "ewa", "filip"]
+    assert sorted(name.split("+")[0] for name, _ in refused) == ["celina", "dawid", "ewa", "filip"]
 
 
 def test_scan_refuses_a_huge_entry_or_thousands_of_files_without_reading_them(tmp_path):
@@ -131,6 +131,22 @@ def test_scan_refuses_a_huge_entry_or_thousands_of_files_without_reading_them(tm
         fh.truncate(inbound_module.MAX_ENTRY_BYTES + 1)
     for i in range(inbound_module.MAX_ENTRY_FILES + 1):
         (many / f"f{i}.txt").touch()
-    entries, refused = scan(inbound, {"mini"})
+    entries, refused = scan(inbound, {"mini"}, check_owner=False)
     assert entries == []
-    assert sorted(refused) == [f"{big.name}: more than 50 MiB", f"{many.name}: more than 500 files"]
+    assert sorted(refused) == [(big.name, "more than 50 MiB"), (many.name, "more than 500 files")]
+
+
+def test_an_entry_written_by_another_unix_user_under_a_students_name_is_refused(tmp_path):
+    """nbgrader's collect only warns ("cheating attempt?") and collects it as the named student's."""
+    import pwd
+    me = pwd.getpwuid(os.getuid()).pw_name
+    inbound = tmp_path / "inbound"
+    for student in (me, "someone-else"):
+        folder = inbound / f"{student}+mini+2026-12-08 10:00:00.000000 UTC+a"
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text("2026-12-08 10:00:00.000000 UTC")
+    entries, refused = scan(inbound, {"mini"})
+    assert [e.student for e in entries] == [me]
+    assert refused == [("someone-else+mini+2026-12-08 10:00:00.000000 UTC+a", f"written by {me}, not by someone-else")]
+    (inbound / ".labkit-refused-x+mini+2026-12-08 10:00:00.000000 UTC+a").mkdir()   # moved aside: not an entry
+    assert len(scan(inbound, {"mini"})[0]) == 1

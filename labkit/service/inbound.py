@@ -9,6 +9,7 @@ without its timestamp.txt is still being copied and waits for the next scan.
 from __future__ import annotations
 
 import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,35 +64,51 @@ def _too_big(path: Path) -> str:
     return ""
 
 
-def scan(inbound: Path, assignments: set[str] | None = None) -> tuple[list[InboundEntry], list[str]]:
-    """(complete entries, refused names with the reason). Students write inbound/: a symlink,
-    a file, a name nbgrader cannot read, an assignment the course does not describe or an entry
-    too big to copy is refused, and nothing in it is opened."""
+def owner_of(path: Path) -> str:
+    try:
+        return pwd.getpwuid(os.lstat(path).st_uid).pw_name
+    except KeyError:
+        return f"uid {os.lstat(path).st_uid}"
+
+
+def scan(inbound: Path, assignments: set[str] | None = None, *,
+         check_owner: bool = True) -> tuple[list[InboundEntry], list[tuple[str, str]]]:
+    """(complete entries, refused (name, reason)). Names starting with a dot are not entries
+    (nbgrader's collect does not glob them; the service moves refused entries there). Students write inbound/: a symlink,
+    a file, a name nbgrader cannot read, an entry too big to copy, or (``check_owner``, as
+    nbgrader's ``ExchangeCollect.check_owner``) one that another Unix user wrote under this
+    student's name is refused, and nothing in it is opened. nbgrader's collect only warns about
+    the last, and would grade it as the named student's."""
     found, refused = [], []
     try:
         names = sorted(os.listdir(inbound))
     except FileNotFoundError:
         return found, refused
     for name in names:
+        if name.startswith("."):
+            continue
         path = inbound / name
         if path.is_symlink() or not path.is_dir():
-            refused.append(f"{name}: not a folder")
+            refused.append((name, "not a folder"))
             continue
         entry = parse_name(name, inbound)
         if entry is None:
-            refused.append(f"{name}: not an nbgrader submission name")
+            refused.append((name, "not an nbgrader submission name"))
             continue
         if assignments is not None and entry.assignment not in assignments:
             continue   # another assignment of the course: not this service's
         stamp = path / "timestamp.txt"
         if stamp.is_symlink():
-            refused.append(f"{name}: timestamp.txt is a link")
+            refused.append((name, "timestamp.txt is a link"))
             continue
         if not stamp.is_file():
             continue
+        if check_owner and owner_of(path) != entry.student:
+            refused.append((name, f"written by {owner_of(path)}, not by {entry.student}"))
+            continue
         too_big = _too_big(path)
         if too_big:
-            refused.append(f"{name}: {too_big}")
+            refused.append((name, too_big))
             continue
         found.append(entry)
     return found, refused

@@ -8,6 +8,7 @@ SQLite in WAL mode, one transaction per change. An entry goes
     queued -> grading -> failed                   (nbgrader refused it; the reason is kept)
     grading -> queued | held                      (the service died during it: once is retried,
                                                    twice is held for a TA)
+    refused                                       (a link, a forged owner, too big: moved aside)
 
 Claims are fair: the next entry belongs to the student served longest ago, so a student who
 submits in a loop waits their turn behind everyone else, and only their newest entry is graded.
@@ -38,6 +39,7 @@ class State(StrEnum):
     OVER_BUDGET = "over_budget"
     FAILED = "failed"
     HELD = "held"
+    REFUSED = "refused"               # not collectable as written (moved aside in inbound, for a TA)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,12 @@ class Journal:
                            [(e.name, e.student, e.assignment, parse_utc(e.timestamp).isoformat(), now, State.QUEUED)
                             for e in entries])
             return db.total_changes - before
+
+    def refuse(self, name: str, student: str, assignment: str, reason: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO entries (name, student, assignment, submitted, seen, state, finished, note) "
+                       "VALUES (?, ?, ?, '', ?, ?, ?, ?)", (name, student, assignment, now, State.REFUSED, now, reason))
 
     def recover(self) -> list[tuple[str, State]]:
         """After a restart: entries left in grading go back to the queue, or to a TA when they

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -10,16 +11,21 @@ from pathlib import Path
 
 from labkit.core.assignment import available, load
 from labkit.core.i18n import tr
-from labkit.service.inbound import scan
+from labkit.service.inbound import parse_name, scan
 from labkit.service.journal import Claim, Journal, State
 from labkit.service.steps import StepFailed, Steps, course_config
 from labkit.term.feedback_policy import feedback_policy
 
-__all__ = ["Service", "ServiceSettings", "journal_path"]
+__all__ = ["Service", "ServiceSettings", "journal_path", "ready_path"]
 
 
 def journal_path(root: Path) -> Path:
     return Path(root) / ".labkit-service" / "journal.sqlite"
+
+
+def ready_path(root: Path) -> Path:
+    """Written with the service's pid once it is warm and has caught up with inbound."""
+    return Path(root) / ".labkit-service" / "ready"
 
 
 @dataclass
@@ -51,11 +57,29 @@ class Service:
 
     def scan(self) -> int:
         """Record what is new in inbound; how many entries."""
-        entries, refused = scan(self.inbound, self.assignments)
-        for reason in sorted(set(refused) - self.settings.refused):
-            self.log.warning("labkit serve: refused in inbound: %s", reason)
-        self.settings.refused |= set(refused)
+        entries, refused = scan(self.inbound, self.assignments, check_owner=self.steps.check_owner)
+        for name, reason in refused:
+            self._refuse(name, reason)
         return self.journal.add(entries)
+
+    def _refuse(self, name: str, reason: str) -> None:
+        """An entry nbgrader's collect would still take (it globs ``<student>+<id>+*`` and only
+        warns about an owner) is renamed with a leading dot, which collect never globs, so
+        neither this service nor a later batch grades it as the named student's."""
+        entry = parse_name(name, self.inbound)
+        student, assignment = (entry.student, entry.assignment) if entry else ("", "")
+        if not any(f"+{a}+" in name for a in self.assignments):
+            if name not in self.settings.refused:
+                self.log.warning("labkit serve: ignored in inbound: %s (%s)", name, reason)
+                self.settings.refused.add(name)
+            return
+        aside = f".labkit-refused-{name}"
+        try:
+            os.rename(self.inbound / name, self.inbound / aside)
+        except OSError as exc:
+            reason += f"; could not move it aside: {exc}"
+        self.log.warning("labkit serve: refused %s: %s (now %s)", name, reason, aside)
+        self.journal.refuse(name, student, assignment, reason)
 
     def step(self) -> Claim | None:
         """Grade the next entry in fair order; None when the queue is empty."""
@@ -73,17 +97,29 @@ class Service:
             done += 1
         return done
 
+    def warm_up(self) -> None:
+        """Pay the start-up before the first student does: the sandbox's zygote (interpreter,
+        torch and the notebook's libraries imported once), the graders' forkserver (torch,
+        hypothesis and pytest imported once) and the machine's speed, measured once."""
+        from labkit.grading import speed
+        from labkit.grading.grade import zygote_env
+        zygote_env()
+        speed.current()
+
     def run(self, stop: threading.Event | None = None) -> None:
         """Until ``stop``: react to inbound's file events, and rescan every rescan_seconds."""
         from watchfiles import watch
         stop = stop or threading.Event()
         for name, state in self.journal.recover():
             self.log.warning("labkit serve: %s was being graded when the service stopped: now %s", name, state)
+        self.warm_up()
         if not self.inbound.is_dir():
             raise FileNotFoundError(f"{self.inbound}: no inbound folder; the exchange is set up by "
                                     "`nbgrader release_assignment` (docs/exchange.md)")
         self.scan()
         self.drain()
+        # Warm and caught up: what `labkit serve-status` and the benchmark wait for.
+        ready_path(self.root).write_text(f"{os.getpid()}\n", encoding="utf-8")
         for _changes in watch(self.inbound, stop_event=stop, rust_timeout=int(self.settings.rescan_seconds * 1000),
                               yield_on_timeout=True, debounce=200, recursive=True):
             self.scan()

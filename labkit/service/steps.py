@@ -42,6 +42,11 @@ class Steps:
         self.log = log or logging.getLogger("labkit.service")
 
     @property
+    def check_owner(self) -> bool:
+        """nbgrader's ExchangeCollect.check_owner as the course configures it (default True)."""
+        return bool(self.api.config.get("ExchangeCollect", {}).get("check_owner", True))
+
+    @property
     def inbound(self) -> Path:
         return Path(self.api.exchange_root) / self.api.coursedir.course_id / "inbound"
 
