@@ -170,15 +170,40 @@ def test_after_kill_9_every_submission_gets_its_feedback_exactly_once(tmp_path):
     finally:
         os.killpg(first.pid, signal.SIGKILL)     # the service and everything it started, mid-grading
         first.wait()
+    killed = sum(1 for _, state, _ in _states(c.root) if state == State.GRADING)   # one per grader lane
+    assert killed >= 1
     second = _serve(c)
     try:
-        _until("every entry released", lambda: [s for _, s, _ in _states(c.root)] == [State.RELEASED] * 3)
+        _until("every entry done", lambda: len(_states(c.root)) == 3 and not any(
+            s in (State.QUEUED, State.GRADING) for _, s, _ in _states(c.root)))
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(60)
-    assert sum(crashes for _, _, crashes in _states(c.root)) == 1            # the one killed mid-grading
+    assert [s for _, s, _ in _states(c.root)] == [State.RELEASED] * 3, (c.root.parent / "serve.log").read_text()[-3000:]
+    assert sum(crashes for _, _, crashes in _states(c.root)) == killed       # those killed mid-grading, once each
     assert len(list((c.exchange / "sieci-neuronowe" / "feedback").glob("*.html"))) == 3
     for student in students:
         pages = _feedback(c, student)
         assert len(pages) == 1 and "Attempt 1" in pages[0], student
     assert "Part mean: 0.00 / 2.00" in _feedback(c, "bartek")[0]
+
+
+def test_a_collect_torn_by_a_kill_is_collected_again_whole(tmp_path):
+    """kill -9 during nbgrader's collect leaves submitted/<student>/ half copied with its
+    timestamp.txt, and collect never repairs it ("No newer submission to collect")."""
+    (tmp_path / "torn").mkdir()
+    c = _course(tmp_path / "torn")
+    _submit(c, "dawid", OTHER_RIGHT)
+    service = Service(ServiceSettings(root=c.root, exchange=c.exchange))
+    service.scan()
+    claim = service.journal.claim()                     # graded when the service died ...
+    service.steps.collect("mini", "dawid")              # ... in the middle of its collect
+    (c.root / "submitted" / "dawid" / "mini" / "submission_secret.txt").unlink()
+    service.journal.close()
+    restarted = Service(ServiceSettings(root=c.root, exchange=c.exchange))
+    restarted.recover()
+    assert restarted.drain() == 1
+    row = next(r for r in restarted.journal.rows() if r["name"] == claim.name)
+    assert (row["state"], row["crashes"]) == (State.RELEASED, 1)
+    assert "Part mean: 2.00 / 2.00" in _feedback(c, "dawid")[0]
+    restarted.journal.close()

@@ -18,6 +18,7 @@ def add_parsers(sub) -> None:
     serve.add_argument("--exchange", type=Path, default=None, help="the exchange root (default: the course config's)")
     serve.add_argument("--assignment", action="append", default=[], help="only this assignment (repeatable)")
     serve.add_argument("--rescan", type=float, default=30.0, help="seconds between backstop scans (default 30)")
+    serve.add_argument("--jobs", type=int, default=0, help="students graded side by side (default: one per usable CPU)")
     serve.add_argument("--once", action="store_true", help="grade what is waiting, then exit")
     status = sub.add_parser("serve-status", help="what the grading service has queued, is grading and has done")
     status.add_argument("--course", type=Path, default=Path.cwd(), help="course root (default: the current directory)")
@@ -37,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from labkit.service.service import Service, ServiceSettings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     service = Service(ServiceSettings(root=args.course, exchange=args.exchange, assignments=tuple(args.assignment),
-                                      rescan_seconds=args.rescan))
+                                      rescan_seconds=args.rescan, jobs=args.jobs))
     if args.once:
-        service.journal.recover()
+        service.recover()
         service.scan()
         service.drain()
         return 0

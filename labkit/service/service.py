@@ -11,6 +11,7 @@ from pathlib import Path
 
 from labkit.core.assignment import available, load
 from labkit.core.i18n import tr
+from labkit.runner.parallel import default_jobs
 from labkit.service.inbound import parse_name, scan
 from labkit.service.journal import Claim, Journal, State
 from labkit.service.steps import StepFailed, Steps, course_config
@@ -35,6 +36,7 @@ class ServiceSettings:
     assignments: tuple[str, ...] = ()            # default: every assignment the course describes
     rescan_seconds: float = 30.0                 # the backstop scan when no file event arrives
     lock_wait_seconds: float = 600.0
+    jobs: int = 0                                # students graded side by side (0: one per usable CPU)
     refused: set[str] = field(default_factory=set)
 
 
@@ -50,6 +52,8 @@ class Service:
         self.steps = Steps(course_config(self.root, settings.exchange), lock_wait_seconds=settings.lock_wait_seconds,
                            log=self.log)
         self.journal = Journal(journal_path(self.root))
+        self.jobs = settings.jobs or default_jobs()
+        self._fresh: set[tuple[str, str]] = set()     # (student, assignment) to collect afresh
 
     @property
     def inbound(self) -> Path:
@@ -81,21 +85,41 @@ class Service:
         self.log.warning("labkit serve: refused %s: %s (now %s)", name, reason, aside)
         self.journal.refuse(name, student, assignment, reason)
 
-    def step(self) -> Claim | None:
-        """Grade the next entry in fair order; None when the queue is empty."""
-        claim = self.journal.claim()
-        if claim is None:
-            return None
-        for name in claim.superseded:
-            self.log.info("labkit serve: %s superseded by %s", name, claim.name)
-        self._process(claim)
-        return claim
+    def step(self) -> list[Claim]:
+        """Grade the next entries in fair order, one per grader lane (``jobs``: one per usable
+        CPU, as a batch); an empty list when the queue is empty."""
+        claims = []
+        while len(claims) < self.jobs and (claim := self.journal.claim()) is not None:
+            for name in claim.superseded:
+                self.log.info("labkit serve: %s superseded by %s", name, claim.name)
+            claims.append(claim)
+        ready = [claim for claim in claims if self._collect(claim)]
+        for assignment_id in sorted({c.assignment for c in ready}):
+            students = [c.student for c in ready if c.assignment == assignment_id]
+            try:
+                self.steps.prefetch(assignment_id, students, jobs=self.jobs)
+            except Exception as exc:   # a failed prefetch only costs time: each is graded on its own
+                self.log.warning("labkit serve: prefetch of %s failed (%s); grading one at a time", students, exc)
+        for claim in ready:
+            self._grade(claim)
+        return claims
 
     def drain(self) -> int:
         done = 0
-        while self.step() is not None:
-            done += 1
+        while claims := self.step():
+            done += len(claims)
         return done
+
+    def recover(self) -> None:
+        """After a restart: the entries the service died on go back to the queue (or to a TA),
+        and their students' submitted folders, which a killed collect may have left half
+        copied (nbgrader's collect never repairs one whose timestamp.txt is there), are
+        collected afresh from inbound, which still holds every entry."""
+        for name, state in self.journal.recover():
+            self.log.warning("labkit serve: %s was being graded when the service stopped: now %s", name, state)
+            entry = parse_name(name, self.inbound)
+            if entry is not None:
+                self._fresh.add((entry.student, entry.assignment))
 
     def warm_up(self) -> None:
         """Pay the start-up before the first student does: the sandbox's zygote (interpreter,
@@ -110,8 +134,7 @@ class Service:
         """Until ``stop``: react to inbound's file events, and rescan every rescan_seconds."""
         from watchfiles import watch
         stop = stop or threading.Event()
-        for name, state in self.journal.recover():
-            self.log.warning("labkit serve: %s was being graded when the service stopped: now %s", name, state)
+        self.recover()
         self.warm_up()
         if not self.inbound.is_dir():
             raise FileNotFoundError(f"{self.inbound}: no inbound folder; the exchange is set up by "
@@ -125,21 +148,33 @@ class Service:
             self.scan()
             self.drain()
 
-    def _process(self, claim: Claim) -> None:
+    def _collect(self, claim: Claim) -> bool:
+        """Collect the claimed student's newest submission; whether it is to be graded now
+        (not over the day's budget, not refused by nbgrader)."""
         policy = feedback_policy(claim.assignment, self.root, load(claim.assignment, self.root).part_ids)
         midnight = _dt.datetime.combine(_dt.date.today(), _dt.time()).timestamp()   # the service's local day
-        used = self.journal.attempts(claim.student, claim.assignment, since=midnight)
         try:
+            if (claim.student, claim.assignment) in self._fresh:
+                self.steps.forget_collected(claim.assignment, claim.student)
+                self._fresh.discard((claim.student, claim.assignment))
             self.steps.collect(claim.assignment, claim.student)
-            if used >= policy.attempts_per_day:
-                # Kept and collected like every submission; it counts for the final grade as usual.
-                self.journal.finish(claim.name, State.OVER_BUDGET, note=tr(
-                    "Wykorzystano {n} sprawdzeń na dziś; to zgłoszenie oceni prowadzący po terminie.",
-                    "All {n} checks of today are used; this submission is graded after the deadline.",
-                    n=policy.attempts_per_day))
-                return
-            attempt = self.journal.graded_attempts(claim.student, claim.assignment) + 1
-            started = time.perf_counter()
+        except StepFailed as exc:
+            self.log.error("labkit serve: %s failed: %s", claim.name, exc)
+            self.journal.finish(claim.name, State.FAILED, note=str(exc)[-2000:])
+            return False
+        if self.journal.attempts(claim.student, claim.assignment, since=midnight) >= policy.attempts_per_day:
+            # Kept and collected like every submission; it counts for the final grade as usual.
+            self.journal.finish(claim.name, State.OVER_BUDGET, note=tr(
+                "Wykorzystano {n} sprawdzeń na dziś; to zgłoszenie oceni prowadzący po terminie.",
+                "All {n} checks of today are used; this submission is graded after the deadline.",
+                n=policy.attempts_per_day))
+            return False
+        return True
+
+    def _grade(self, claim: Claim) -> None:
+        attempt = self.journal.graded_attempts(claim.student, claim.assignment) + 1
+        started = time.perf_counter()
+        try:
             self.steps.autograde(claim.assignment, claim.student)
             graded_at = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
             self.steps.feedback(claim.assignment, claim.student, attempt=attempt, graded_at=graded_at[:19])

@@ -9,6 +9,8 @@ locked (a TA in formgrader, a batch autograde) is waited for: the step is retrie
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,8 +56,39 @@ class Steps:
         with temp_attrs(self.api.coursedir, student_id=student):
             self._run("collect", lambda: self.api.collect(assignment, update=True))
 
+    def forget_collected(self, assignment: str, student: str) -> None:
+        """Remove the student's submitted folder, so that collect copies their newest entry whole."""
+        coursedir = self.api.coursedir
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+        shutil.rmtree(folder, ignore_errors=True)
+
     def autograde(self, assignment: str, student: str) -> None:
         self._run("autograde", lambda: self.api.autograde(assignment, student, force=True, create=True))
+
+    def prefetch(self, assignment_id: str, students: list[str], *, jobs: int | None = None) -> None:
+        """Grade several students' collected notebooks side by side into the verdict cache, as
+        they will be after nbgrader's sanitizing (GradeInWorker's prefetch does the same for a
+        batch): each one's ``autograde`` then finds its verdict. The steps that write the
+        gradebook stay one at a time."""
+        from nbgrader.converters import Autograde
+
+        from labkit.core.assignment import load
+        from labkit.nbgrader_ext.sanitized_copies import sanitized_copies
+        from labkit.runner.cache import ResultCache
+        from labkit.runner.parallel import grade_many
+        cache_dir = self.api.config.get("GradeInWorker", {}).get("cache_dir")
+        if len(students) < 2 or not cache_dir:
+            return
+        coursedir = self.api.coursedir
+        submitted = {}
+        for student in students:
+            folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment_id))
+            submitted[str(folder)] = sorted(folder.glob("*.ipynb"))
+        converter = Autograde(coursedir=coursedir, parent=self.api)
+        with tempfile.TemporaryDirectory(prefix="labkit-serve-") as tmp:
+            copies = sanitized_copies(converter, submitted, Path(tmp), self.log)
+            grade_many(copies, assignment=load(assignment_id, coursedir.root), jobs=jobs,
+                       cache=ResultCache(Path(cache_dir)), progress=False)
 
     def feedback(self, assignment: str, student: str, *, attempt: int, graded_at: str) -> None:
         """generate_feedback with the instant page's header and withholding, then release_feedback."""
