@@ -171,9 +171,9 @@ def test_every_student_fetches_their_own_feedback(term):
     feedback = {s: next((course.home(s) / "mini" / "feedback").glob("*/mini.html")).read_text(encoding="utf-8")
                 for s in SUBMITTERS}
     assert "test_weighted_mean_equals_the_weighted_sum_over_the_weights" in feedback["alice"]
-    assert "Late submission penalty (Score: -0.2)" in feedback["carol"]
-    assert "Late submission penalty" not in feedback["bob"] and "Late submission penalty" not in feedback["alice"]
-    assert "Late submission penalty (Score: -0.2)" in feedback["dawid"]
+    assert "Late penalty: −0.20 points" in feedback["carol"]
+    assert "Late penalty" not in feedback["bob"] and "Late penalty" not in feedback["alice"]
+    assert "Late penalty: −0.20 points" in feedback["dawid"]
     # Byte-equal to each student's own page above; carol's and dawid's are the same page (the
     # same answer, one started day late each), every other pair differs.
     assert feedback["carol"] == feedback["dawid"]

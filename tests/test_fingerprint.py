@@ -45,6 +45,6 @@ def test_an_edit_of_verdict_code_changes_the_fingerprint(kit_copy, path):
 
 def test_every_engine_file_is_either_verdict_code_or_named_outside_it():
     """A new package must be placed on purpose: inside the fingerprint or outside it."""
-    outside = {"cli", "insight", "lms", "nbgrader_ext", "runner", "term"}
+    outside = {"cli", "insight", "lms", "nbgrader_ext", "runner", "service", "term"}
     packages = {p.name for p in fingerprint.KIT.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert packages == set(fingerprint.VERDICT_PACKAGES) | outside
