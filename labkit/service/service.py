@@ -151,7 +151,8 @@ class Service:
     def _collect(self, claim: Claim) -> bool:
         """Collect the claimed student's newest submission; whether it is to be graded now
         (not over the day's budget, not refused by nbgrader)."""
-        policy = feedback_policy(claim.assignment, self.root, load(claim.assignment, self.root).part_ids)
+        spec = load(claim.assignment, self.root)
+        policy = feedback_policy(claim.assignment, self.root, spec.part_ids)
         midnight = _dt.datetime.combine(_dt.date.today(), _dt.time()).timestamp()   # the service's local day
         try:
             if (claim.student, claim.assignment) in self._fresh:
@@ -167,7 +168,7 @@ class Service:
             self.journal.finish(claim.name, State.OVER_BUDGET, note=tr(
                 "Wykorzystano {n} sprawdzeń na dziś; to zgłoszenie oceni prowadzący po terminie.",
                 "All {n} checks of today are used; this submission is graded after the deadline.",
-                n=policy.attempts_per_day))
+                n=policy.attempts_per_day, lang=spec.language))
             return False
         return True
 
