@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 import re
 import shutil
@@ -207,3 +208,27 @@ def test_a_collect_torn_by_a_kill_is_collected_again_whole(tmp_path):
     assert (row["state"], row["crashes"]) == (State.RELEASED, 1)
     assert "Part mean: 2.00 / 2.00" in _feedback(c, "dawid")[0]
     restarted.journal.close()
+
+
+def _scores(root: Path) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {s.student.id: s.score for s in gb.find_assignment("mini").submissions}
+
+
+def test_the_batch_after_the_deadline_gives_the_services_grades(tmp_path):
+    (tmp_path / "final").mkdir()
+    c = _course(tmp_path / "final")
+    _submit(c, "ewa", WRONG)
+    _submit(c, "filip", OTHER_RIGHT)
+    service = Service(ServiceSettings(root=c.root, exchange=c.exchange))
+    service.scan()
+    service.drain()
+    service.journal.close()
+    graded = _scores(c.root)
+    verdicts = {p.stem: json.loads(p.read_text())["parts"] for p in (c.root / "reports" / "results" / "mini").glob("*.json")}
+    c.instructor("collect", "mini")
+    c.instructor("autograde", "mini", "--force")
+    assert graded == _scores(c.root) == {"ewa": 0.0, "filip": 2.0}
+    assert {p.stem: json.loads(p.read_text())["parts"]
+            for p in (c.root / "reports" / "results" / "mini").glob("*.json")} == verdicts
