@@ -234,3 +234,23 @@ def test_the_batch_after_the_deadline_gives_the_services_grades(tmp_path):
     assert graded == _scores(c.root) == {"ewa": 0.0, "filip": 2.0}
     assert {p.stem: json.loads(p.read_text())["parts"]
             for p in (c.root / "reports" / "results" / "mini").glob("*.json")} == verdicts
+
+
+def test_with_a_dask_scheduler_the_service_grades_there(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    (tmp_path / "dask").mkdir()
+    c = _course(tmp_path / "dask")
+    _submit(c, "gosia", OTHER_RIGHT)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        config = c.root / "nbgrader_config.py"
+        config.write_text(config.read_text(encoding="utf-8")
+                          + f"\nc.GradeInWorker.scheduler = {cluster.scheduler_address!r}\n", encoding="utf-8")
+        service = Service(ServiceSettings(root=c.root, exchange=c.exchange))
+        service.scan()
+        with distributed.Client(cluster.scheduler_address) as client, \
+                distributed.get_task_stream(client) as stream:
+            assert service.drain() == 1
+        service.journal.close()
+    assert [t["key"] for t in stream.data if str(t["key"]).startswith("grade_bytes")]   # graded on the cluster
+    assert "Part mean: 2.00 / 2.00" in _feedback(c, "gosia")[0]

@@ -66,18 +66,21 @@ class Steps:
         self._run("autograde", lambda: self.api.autograde(assignment, student, force=True, create=True))
 
     def prefetch(self, assignment_id: str, students: list[str], *, jobs: int | None = None) -> None:
-        """Grade several students' collected notebooks side by side into the verdict cache, as
-        they will be after nbgrader's sanitizing (GradeInWorker's prefetch does the same for a
-        batch): each one's ``autograde`` then finds its verdict. The steps that write the
-        gradebook stay one at a time."""
+        """Grade several students' collected notebooks side by side (or on the course's Dask
+        scheduler) into the verdict cache, as they will be after nbgrader's sanitizing
+        (GradeInWorker's prefetch does the same for a batch): each one's ``autograde`` then
+        finds its verdict. The steps that write the gradebook stay one at a time."""
         from nbgrader.converters import Autograde
 
         from labkit.core.assignment import load
         from labkit.nbgrader_ext.sanitized_copies import sanitized_copies
         from labkit.runner.cache import ResultCache
         from labkit.runner.parallel import grade_many
-        cache_dir = self.api.config.get("GradeInWorker", {}).get("cache_dir")
-        if len(students) < 2 or not cache_dir:
+        settings = self.api.config.get("GradeInWorker", {})
+        cache_dir, scheduler = settings.get("cache_dir"), settings.get("scheduler") or None
+        # Side by side pays from two students on; with a Dask scheduler every grading goes there,
+        # as the batch's do (GradeInWorker.scheduler).
+        if not cache_dir or len(students) < (1 if scheduler else 2):
             return
         coursedir = self.api.coursedir
         submitted = {}
@@ -87,7 +90,7 @@ class Steps:
         converter = Autograde(coursedir=coursedir, parent=self.api)
         with tempfile.TemporaryDirectory(prefix="labkit-serve-") as tmp:
             copies = sanitized_copies(converter, submitted, Path(tmp), self.log)
-            grade_many(copies, assignment=load(assignment_id, coursedir.root), jobs=jobs,
+            grade_many(copies, assignment=load(assignment_id, coursedir.root), jobs=jobs, scheduler=scheduler,
                        cache=ResultCache(Path(cache_dir)), progress=False)
 
     def feedback(self, assignment: str, student: str, *, attempt: int, graded_at: str) -> None:
