@@ -90,7 +90,7 @@ def test_a_student_fixes_a_mistake_from_instant_feedback(service_course):
     assert "Attempt 2" in pages[1] and "Part mean: 2.00 / 2.00" in pages[1]
 
 
-def test_over_the_days_budget_a_submission_is_collected_without_feedback(service_course):
+def test_over_the_days_budget_a_submission_is_collected_and_gets_a_note(service_course):
     c, service = service_course
     _submit(c, "ala", solution_sources(c.root / "source" / "mini" / "mini.ipynb")["mean_solution"])
     service.scan()
@@ -98,7 +98,9 @@ def test_over_the_days_budget_a_submission_is_collected_without_feedback(service
     rows = [r for r in service.journal.rows() if r["student"] == "ala"]
     assert [r["state"] for r in rows] == [State.RELEASED, State.RELEASED, State.OVER_BUDGET]
     assert "after the deadline" in rows[-1]["note"]
-    assert len(_feedback(c, "ala")) == 2                                        # no third page
+    pages = _feedback(c, "ala")
+    assert len(pages) == 3 and "Attempt" not in pages[2] and "Part mean" not in pages[2]   # a note, no verdicts
+    assert "All 2 of today's checks are used" in pages[2] and "counts for the grade as usual" in pages[2]
     inbound = max((c.exchange / "sieci-neuronowe" / "inbound").glob("ala+mini+*"))
     collected = c.root / "submitted" / "ala" / "mini" / "timestamp.txt"
     assert collected.read_text() == (inbound / "timestamp.txt").read_text()   # it counts for the grade

@@ -164,7 +164,13 @@ class Service:
             self.journal.finish(claim.name, State.FAILED, note=str(exc)[-2000:])
             return False
         if self.journal.attempts(claim.student, claim.assignment, since=midnight) >= policy.attempts_per_day:
-            # Kept and collected like every submission; it counts for the final grade as usual.
+            # Kept and collected like every submission; it counts for the final grade as usual,
+            # and the student can fetch a page that says so.
+            try:
+                self.steps.over_budget_note(claim.assignment, claim.student, attempts=policy.attempts_per_day,
+                                            lang=spec.language)
+            except (StepFailed, OSError) as exc:
+                self.log.error("labkit serve: no over-budget note for %s: %s", claim.name, exc)
             self.journal.finish(claim.name, State.OVER_BUDGET, note=tr(
                 "Wykorzystano {n} sprawdzeń na dziś; to zgłoszenie oceni prowadzący po terminie.",
                 "All {n} checks of today are used; this submission is graded after the deadline.",

@@ -19,6 +19,8 @@ from nbgrader.utils import temp_attrs
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from labkit.service.over_budget import write_note
+
 __all__ = ["StepFailed", "Steps", "course_config"]
 
 _LOCKED = ("database is locked", "database table is locked")
@@ -92,6 +94,14 @@ class Steps:
             copies = sanitized_copies(converter, submitted, Path(tmp), self.log)
             grade_many(copies, assignment=load(assignment_id, coursedir.root), jobs=jobs, scheduler=scheduler,
                        cache=ResultCache(Path(cache_dir)), progress=False)
+
+    def over_budget_note(self, assignment: str, student: str, *, attempts: int, lang: str) -> None:
+        """Release a note instead of feedback for the student's collected submission."""
+        coursedir = self.api.coursedir
+        write_note(Path(coursedir.format_path(coursedir.submitted_directory, student, assignment)),
+                   Path(coursedir.format_path(coursedir.feedback_directory, student, assignment)),
+                   attempts=attempts, lang=lang)
+        self._run("release_feedback", lambda: self.api.release_feedback(assignment, student))
 
     def feedback(self, assignment: str, student: str, *, attempt: int, graded_at: str) -> None:
         """generate_feedback with the instant page's header and withholding, then release_feedback."""
