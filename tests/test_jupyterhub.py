@@ -221,6 +221,7 @@ def test_a_student_fixes_a_mistake_with_instant_feedback_under_the_hub(hub):
     _until("the first feedback", lambda: _released(hub) >= 1)
     first = _pages(hub, "lkala")
     assert len(first) == 1 and "Attempt 1" in first[0] and "Part mean: 0.00 / 2.00" in first[0]
+    assert "test_weighted_mean_equals_the_weighted_sum_over_the_weights" in first[0]   # names the mistake
     _submit(hub, "lkala", RIGHT)
     _until("the second feedback", lambda: _released(hub) >= 2)
     pages = _pages(hub, "lkala")

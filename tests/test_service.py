@@ -82,6 +82,7 @@ def test_a_student_fixes_a_mistake_from_instant_feedback(service_course):
     first = _feedback(c, "ala")
     assert len(first) == 1
     assert "Attempt 1" in first[0] and "Part mean: 0.00 / 2.00" in first[0]
+    assert "test_weighted_mean_equals_the_weighted_sum_over_the_weights" in first[0]   # names the mistake
     _submit(c, "ala", OTHER_RIGHT)
     service.scan()
     service.drain()
