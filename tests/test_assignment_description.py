@@ -10,21 +10,13 @@ import pytest
 
 from labkit.core.assignment import AssignmentError, load
 from labkit.core.settings import Limits
+from minimal import describe, minimal_course
 
-MINIMAL = Path(__file__).parent / "minimal_course"
 
 
 @pytest.fixture
 def course(tmp_path) -> Path:
-    shutil.copytree(MINIMAL / "source", tmp_path / "source")
-    shutil.copytree(MINIMAL / "grader_tests", tmp_path / "grader_tests")
-    return tmp_path
-
-
-def describe(course: Path, text: str) -> Path:
-    toml = course / "grader_tests" / "mini" / "assignment.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + text, encoding="utf-8")
-    return toml
+    return minimal_course(tmp_path)
 
 
 def test_an_assignment_sets_its_own_cpu_budgets_over_the_engines(course, monkeypatch):

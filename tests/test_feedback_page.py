@@ -15,12 +15,11 @@ import pytest
 from browser import Browser
 from labkit.core.assignment import load
 from labkit.term.submissions import build_submission, release_notebook
+from minimal import minimal_course
 from nbgrader_cli import nbgrader
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")]
-MINIMAL = Path(__file__).parent / "minimal_course"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # A written answer, graded by a TA: mini gets one for this test.
 WRITTEN = {"cell_type": "markdown", "source": "Why do the weights have to be positive? YOUR ANSWER HERE",
            "metadata": {"nbgrader": {"schema_version": 3, "grade_id": "why_positive", "locked": False,
@@ -30,10 +29,7 @@ ANSWER = "Negative weights could make the sum of weights zero, and the mean unde
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(MINIMAL / "source", root / "source")
-    shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    root = minimal_course(tmp_path_factory.mktemp("course"), config=True)
     source = root / "source" / "mini" / "mini.ipynb"
     nb = json.loads(source.read_text(encoding="utf-8"))
     nb["cells"].append(WRITTEN)

@@ -1,27 +1,19 @@
 """labkit/term/feedback_policy.py: the [feedback] table of a description, strict like the rest of it."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from labkit.core.assignment import AssignmentError, load
 from labkit.term.feedback_policy import FeedbackPolicy, Visibility, feedback_policy
+from minimal import describe, minimal_course
 
-MINIMAL = Path(__file__).parent / "minimal_course"
 
 
 @pytest.fixture
 def course(tmp_path) -> Path:
-    shutil.copytree(MINIMAL / "source", tmp_path / "source")
-    shutil.copytree(MINIMAL / "grader_tests", tmp_path / "grader_tests")
-    return tmp_path
-
-
-def describe(course: Path, text: str) -> None:
-    toml = course / "grader_tests" / "mini" / "assignment.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + text, encoding="utf-8")
+    return minimal_course(tmp_path)
 
 
 def test_without_a_table_everything_is_visible_five_times_a_day(course):

@@ -32,12 +32,12 @@ import pytest
 from labkit.core.settings import REPO_ROOT
 from labkit.service.service import ready_path
 from labkit.term.submissions import build_submission
+from minimal import describe, minimal_course
 
 VENV_BIN = Path(sys.executable).parent
 CHP = REPO_ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
 COURSE_ID = "sieci-neuronowe"
 STUDENTS = ("lkala", "lkbartek")
-MINIMAL = Path(__file__).parent / "minimal_course"
 WRONG = '''def weighted_mean(values, weights):
     return float(sum(values) / len(values))   # forgets the weights
 '''
@@ -156,12 +156,9 @@ def hub():
             subprocess.run(["useradd", "--create-home", "--home-dir", str(base / "home" / user), "--shell", "/bin/sh",
                             user], check=True, capture_output=True)
         (base / "home").chmod(0o755)
-        shutil.copytree(MINIMAL / "source", h.root / "source")
-        shutil.copytree(MINIMAL / "grader_tests", h.root / "grader_tests")
-        shutil.copy(REPO_ROOT / "nbgrader_config.py", h.root / "nbgrader_config.py")
+        minimal_course(h.root, config=True)
         due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)).replace(microsecond=0)
-        toml = h.root / "grader_tests" / "mini" / "assignment.toml"
-        toml.write_text(toml.read_text(encoding="utf-8") + f"\n[term]\ndue = {due.isoformat()}\n", encoding="utf-8")
+        describe(h.root, f"\n[term]\ndue = {due.isoformat()}\n")
         h.exchange.mkdir()
         h.exchange.chmod(0o777)          # nbgrader's docs: the exchange is writable by everyone
         h.instructor("generate_assignment", "mini")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,20 +11,17 @@ import pytest
 
 from labkit.core.assignment import load
 from labkit.term.submissions import build_submission, release_notebook
+from minimal import minimal_course
 from nbgrader_cli import nbgrader
 
 pytestmark = pytest.mark.slow
-MINIMAL = Path(__file__).parent / "minimal_course"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 GIVEN = {"cell_type": "code", "execution_count": None, "outputs": [], "source": "SCALE = 1  # given\n",
          "metadata": {"nbgrader": {"schema_version": 3, "grade_id": "given", "locked": True, "solution": False,
                                    "grade": False, "task": False}}}
 
 
 def _course(root: Path) -> dict:
-    shutil.copytree(MINIMAL / "source", root / "source")
-    shutil.copytree(MINIMAL / "grader_tests", root / "grader_tests")
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    minimal_course(root, config=True)
     source = root / "source" / "mini" / "mini.ipynb"
     nb = json.loads(source.read_text(encoding="utf-8"))
     nb["cells"].insert(1, GIVEN)                      # a locked cell the student should leave alone

@@ -11,7 +11,6 @@ import html
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,13 +20,12 @@ from pathlib import Path
 import pytest
 
 from exchange_course import Course
-from labkit.core.settings import REPO_ROOT
 from labkit.service.journal import State
 from labkit.service.service import Service, ServiceSettings
 from labkit.term.submissions import build_submission, solution_sources
+from minimal import describe, minimal_course
 
 pytestmark = pytest.mark.slow
-MINIMAL = Path(__file__).parent / "minimal_course"
 WRONG = '''def weighted_mean(values, weights):
     return float(sum(values) / len(values))   # forgets the weights
 '''
@@ -38,14 +36,11 @@ OTHER_RIGHT = '''def weighted_mean(values, weights):
 
 def _course(base: Path, feedback: str = "") -> Course:
     c = Course(base)
-    shutil.copytree(MINIMAL / "source", c.root / "source")
-    shutil.copytree(MINIMAL / "grader_tests", c.root / "grader_tests")
-    config = (REPO_ROOT / "nbgrader_config.py").read_text(encoding="utf-8")
-    (c.root / "nbgrader_config.py").write_text(config + "\nc.ExchangeCollect.check_owner = False\n", encoding="utf-8")
+    minimal_course(c.root, config=True)
+    with open(c.root / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write("\nc.ExchangeCollect.check_owner = False\n")
     due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)).replace(microsecond=0)
-    toml = c.root / "grader_tests" / "mini" / "assignment.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + f"\n[term]\ndue = {due.isoformat()}\n{feedback}",
-                    encoding="utf-8")
+    describe(c.root, f"\n[term]\ndue = {due.isoformat()}\n{feedback}")
     c.instructor("generate_assignment", "mini")
     c.instructor("release_assignment", "mini")
     return c
