@@ -20,15 +20,14 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from browser import _free_port, _wait   # _wait: a readiness wait, never a measurement
 from labkit.core.settings import REPO_ROOT
 from labkit.service.service import ready_path
 from labkit.term.submissions import build_submission
@@ -59,12 +58,6 @@ def _why_skip() -> str:
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_why_skip()), reason=_why_skip() or "-")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _hidden_ancestor(path: Path) -> Path | None:
@@ -167,7 +160,7 @@ def hub():
                                   stdout=open(h.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
                                   env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
         ready = ready_path(h.root)
-        _until("the hub to start the grading service", lambda: ready.exists() or h.proc.poll() is not None, 300)
+        _wait("the hub to start the grading service", lambda: ready.exists() or h.proc.poll() is not None, 300, every=0.2)
         assert h.proc.poll() is None, h.log.read_text()[-3000:]
         yield h
     finally:
@@ -180,16 +173,6 @@ def hub():
         for user in STUDENTS:
             subprocess.run(["userdel", "-r", user], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _until(what: str, probe, seconds: float = 300):
-    """A readiness wait (never a measurement)."""
-    end = time.monotonic() + seconds
-    while not (value := probe()):
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-    return value
 
 
 def _released(hub: Hub) -> int:
@@ -215,12 +198,12 @@ def _pages(hub: Hub, user: str) -> list[str]:
 
 def test_a_student_fixes_a_mistake_with_instant_feedback_under_the_hub(hub):
     _submit(hub, "lkala", WRONG)
-    _until("the first feedback", lambda: _released(hub) >= 1)
+    _wait("the first feedback", lambda: _released(hub) >= 1, 300, every=0.2)
     first = _pages(hub, "lkala")
     assert len(first) == 1 and "Attempt 1" in first[0] and "Part mean: 0.00 / 2.00" in first[0]
     assert "test_weighted_mean_equals_the_weighted_sum_over_the_weights" in first[0]   # names the mistake
     _submit(hub, "lkala", RIGHT)
-    _until("the second feedback", lambda: _released(hub) >= 2)
+    _wait("the second feedback", lambda: _released(hub) >= 2, 300, every=0.2)
     pages = _pages(hub, "lkala")
     assert len(pages) == 2 and "Attempt 2" in pages[1] and "Part mean: 2.00 / 2.00" in pages[1]
     inbound = hub.exchange / COURSE_ID / "inbound"
@@ -238,7 +221,7 @@ def test_a_submission_forged_under_another_students_name_is_moved_aside(hub):
     subprocess.run(["setpriv", f"--reuid={info.pw_uid}", f"--regid={info.pw_gid}", "--init-groups", "sh", "-c", script],
                    check=True, capture_output=True)
     aside = inbound / f".labkit-refused-{forged}"
-    _until("the forged entry moved aside", aside.exists)
+    _wait("the forged entry moved aside", aside.exists, 300, every=0.2)
     assert not (inbound / forged).exists()
     journal = hub.root / ".labkit-service" / "journal.sqlite"
     import sqlite3

@@ -14,11 +14,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from browser import _wait   # a readiness wait, never a measurement
 from exchange_course import Course
 from labkit.service.journal import State
 from labkit.service.service import Service, ServiceSettings
@@ -147,16 +147,6 @@ def _serve(c: Course) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=open(c.root.parent / "serve.log", "ab"))
 
 
-def _until(what: str, probe, seconds: float = 600):
-    """A readiness wait on the service's own journal (never a measurement)."""
-    end = time.monotonic() + seconds
-    while not (value := probe()):
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return value
-
-
 def test_after_kill_9_every_submission_gets_its_feedback_exactly_once(tmp_path):
     (tmp_path / "killed").mkdir()
     c = _course(tmp_path / "killed")
@@ -167,7 +157,7 @@ def test_after_kill_9_every_submission_gets_its_feedback_exactly_once(tmp_path):
         _submit(c, student, OTHER_RIGHT if student != "bartek" else "import time\ntime.sleep(3)\n" + WRONG)
     first = _serve(c)
     try:
-        _until("a grading under way", lambda: any(s == State.GRADING for _, s, _ in _states(c.root)))
+        _wait("a grading under way", lambda: any(s == State.GRADING for _, s, _ in _states(c.root)), 600, every=0.1)
     finally:
         os.killpg(first.pid, signal.SIGKILL)     # the service and everything it started, mid-grading
         first.wait()
@@ -175,8 +165,8 @@ def test_after_kill_9_every_submission_gets_its_feedback_exactly_once(tmp_path):
     assert killed >= 1
     second = _serve(c)
     try:
-        _until("every entry done", lambda: len(_states(c.root)) == 3 and not any(
-            s in (State.QUEUED, State.GRADING) for _, s, _ in _states(c.root)))
+        _wait("every entry done", lambda: len(_states(c.root)) == 3 and not any(
+            s in (State.QUEUED, State.GRADING) for _, s, _ in _states(c.root)), 600, every=0.1)
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(60)
