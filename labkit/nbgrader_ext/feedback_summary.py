@@ -22,7 +22,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Int, Unicode
 
-from labkit.core.assignment import Assignment, activate, load
+from labkit.core.assignment import activate, load
 from labkit.core.cells import grade_id, is_autograder_tests, nbgrader_meta
 from labkit.core.i18n import tr
 from labkit.core.results import PartResult, SubmissionResult
@@ -49,7 +49,8 @@ class FeedbackSummary(NbGraderPreprocessor):
         assignment = load(info["assignment"], root)
         activate(assignment)   # the page in the assignment's language
         result = self._result(root, info["assignment"], info["student"])
-        withhold = self.instant and before(late.deadline(assignment.id, root), _dt.datetime.utcnow())
+        due = late.deadline(assignment.id, root) if self.instant else None
+        withhold = self.instant and before(due, _dt.datetime.utcnow())
         policy = feedback_policy(assignment.id, root, assignment.part_ids) if withhold else FeedbackPolicy()
         awaiting, unanswered = self._manual_states(info)
         rows, withheld = [], False
@@ -87,14 +88,13 @@ class FeedbackSummary(NbGraderPreprocessor):
                     verdict = _points(meta) + (tr(" (bez odpowiedzi)", " (not answered)") if gid in unanswered else "")
                     rows.append(_row(gid, label, verdict, _state(meta)))
                 meta["labkit_verdict"] = verdict
-        resources["labkit_feedback"] = self._page(resources, rows, withheld, assignment, root)
+        resources["labkit_feedback"] = self._page(resources, rows, withheld, due)
         return nb, resources
 
-    def _page(self, resources, rows, withheld: bool, assignment: Assignment, root: Path) -> dict:
+    def _page(self, resources, rows, withheld: bool, due: _dt.datetime | None) -> dict:
         info = resources["nbgrader"]
         notes = []
         if withheld:
-            due = late.deadline(assignment.id, root)
             notes.append(tr("Część wyników prowadzący pokaże po terminie ({d} UTC).",
                             "Some results are shown after the deadline ({d} UTC).",
                             d=due.strftime("%Y-%m-%d %H:%M") if due else "?"))

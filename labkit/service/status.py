@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from labkit.service.journal import State
@@ -51,10 +52,10 @@ def status_of(rows: list[dict], now: float | None = None) -> Status:
     queue = sorted(waiting.values(), key=lambda r: (served.get((r["student"], r["assignment"]), 0.0), r["seen"]))
     grading = [{"student": r["student"], "assignment": r["assignment"], "waited": now - (r["started"] or now)}
                for r in rows if r["state"] == State.GRADING]
+    released = Counter(r["student"] for r in rows if r["state"] == State.RELEASED)
     students: dict[str, dict] = {}
     for row in rows:   # rows come in the order they were seen: the last one is the newest
-        attempts = sum(1 for r in rows if r["student"] == row["student"] and r["state"] == State.RELEASED)
-        students[row["student"]] = {"assignment": row["assignment"], "state": row["state"], "attempts": attempts,
-                                    "note": row["note"]}
+        students[row["student"]] = {"assignment": row["assignment"], "state": row["state"],
+                                    "attempts": released[row["student"]], "note": row["note"]}
     times = [r["finished"] - r["started"] for r in rows if r["state"] == State.RELEASED and r["started"]]
     return Status(counts, queue, grading, students, statistics.median(times) if times else None)
