@@ -48,6 +48,16 @@ def test_only_the_newest_waiting_entry_of_a_student_is_graded(journal):
     assert sorted(states.values()) == ["grading", "superseded", "superseded"]
 
 
+def test_a_student_being_graded_waits_with_a_newer_entry_while_others_go_ahead(journal):
+    journal.add([entry("ala", 1)], now=0)
+    first = journal.claim(now=1)                       # on a grading lane
+    journal.add([entry("ala", 2), entry("bartek", 3)], now=2)
+    assert journal.claim(now=3).student == "bartek"    # ala's newer entry would be collected over her first
+    assert journal.claim(now=4) is None
+    journal.finish(first.name, State.RELEASED, now=5)
+    assert journal.claim(now=6).name == entry("ala", 2).name
+
+
 def test_an_entry_is_recorded_once_however_often_it_is_seen(journal):
     assert journal.add([entry("ala", 1)]) == 1
     assert journal.add([entry("ala", 1), entry("ala", 2)]) == 1

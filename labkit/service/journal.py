@@ -113,14 +113,19 @@ class Journal:
         return moved
 
     def claim(self, now: float | None = None) -> Claim | None:
-        """The next entry to grade (marked grading), its student's older queued ones superseded."""
+        """The next entry to grade (marked grading), its student's older queued ones superseded.
+
+        A student whose earlier entry is still being graded waits: their submitted folder
+        holds that entry until its feedback is out, and a newer one would be collected over it."""
         now = time.time() if now is None else now
         with self._transaction() as db:
             turn = db.execute(
                 "SELECT e.student, e.assignment FROM entries e LEFT JOIN served s "
                 "ON s.student = e.student AND s.assignment = e.assignment WHERE e.state = ? "
+                "AND NOT EXISTS (SELECT 1 FROM entries g WHERE g.state = ? AND g.student = e.student "
+                "AND g.assignment = e.assignment) "
                 "GROUP BY e.student, e.assignment ORDER BY COALESCE(MAX(s.last), 0), MIN(e.seen) LIMIT 1",
-                (State.QUEUED,)).fetchone()
+                (State.QUEUED, State.GRADING)).fetchone()
             if turn is None:
                 return None
             rows = db.execute("SELECT name FROM entries WHERE state = ? AND student = ? AND assignment = ? "

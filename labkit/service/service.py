@@ -4,8 +4,11 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,30 +88,55 @@ class Service:
         self.log.warning("labkit serve: refused %s: %s (now %s)", name, reason, aside)
         self.journal.refuse(name, student, assignment, reason)
 
-    def step(self) -> list[Claim]:
-        """Grade the next entries in fair order, one per grader lane (``jobs``: one per usable
-        CPU, as a batch); an empty list when the queue is empty."""
-        claims = []
-        while len(claims) < self.jobs and (claim := self.journal.claim()) is not None:
+    def drain(self) -> int:
+        """Grade what is queued, in fair order, until nothing is left; how many entries were taken.
+
+        ``jobs`` gradings run side by side on a pool (one per usable CPU, as a batch), while this
+        thread, the only one that touches nbgrader and the gradebook, collects the next students
+        and releases the finished ones: no core waits for the gradebook steps."""
+        taken = 0
+        with tempfile.TemporaryDirectory(prefix="labkit-serve-") as tmp, \
+                ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="labkit-grade") as pool:
+            running: dict[Future, Claim] = {}
+            while True:
+                taken += self._fill(pool, running, Path(tmp))
+                if not running:
+                    return taken
+                # A short wait: a student who submits while a lane is free starts at once.
+                finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    claim = running.pop(future)
+                    if future.exception() is not None:   # only costs time: autograde grades it itself
+                        self.log.warning("labkit serve: grading %s beside nbgrader failed (%s); autograde grades it",
+                                         claim.name, future.exception())
+                    self._grade(claim)
+
+    def _fill(self, pool: ThreadPoolExecutor, running: dict[Future, "Claim"], folder: Path) -> int:
+        """Claim and collect students, fairest first, until ``jobs`` gradings run; how many
+        entries were claimed (those over the day's budget are answered here at once)."""
+        self.scan()   # what arrived meanwhile takes its fair turn now
+        claimed = 0
+        while len(running) < self.jobs and (claim := self.journal.claim()) is not None:
+            claimed += 1
             for name in claim.superseded:
                 self.log.info("labkit serve: %s superseded by %s", name, claim.name)
-            claims.append(claim)
-        ready = [claim for claim in claims if self._collect(claim)]
-        for assignment_id in sorted({c.assignment for c in ready}):
-            students = [c.student for c in ready if c.assignment == assignment_id]
+            if not self._collect(claim):
+                continue
+            here = folder / f"{claimed}-{claim.student}"
             try:
-                self.steps.prefetch(assignment_id, students, jobs=self.jobs)
-            except Exception as exc:   # a failed prefetch only costs time: each is graded on its own
-                self.log.warning("labkit serve: prefetch of %s failed (%s); grading one at a time", students, exc)
-        for claim in ready:
-            self._grade(claim)
-        return claims
+                copies = self.steps.sanitized(claim.assignment, claim.student, here)
+            except Exception as exc:   # nbgrader's own autograde says what is wrong with it
+                self.log.warning("labkit serve: no sanitized copy of %s (%s)", claim.name, exc)
+                copies = []
+            running[pool.submit(self._grade_copies, claim.assignment, copies, here)] = claim
+        return claimed
 
-    def drain(self) -> int:
-        done = 0
-        while claims := self.step():
-            done += len(claims)
-        return done
+    def _grade_copies(self, assignment_id: str, copies: list[Path], folder: Path) -> None:
+        try:
+            if copies:
+                self.steps.grade(assignment_id, copies)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def recover(self) -> None:
         """After a restart: the entries the service died on go back to the queue (or to a TA),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,33 +66,31 @@ class Steps:
     def autograde(self, assignment: str, student: str) -> None:
         self._run("autograde", lambda: self.api.autograde(assignment, student, force=True, create=True))
 
-    def prefetch(self, assignment_id: str, students: list[str], *, jobs: int | None = None) -> None:
-        """Grade several students' collected notebooks side by side (or on the course's Dask
-        scheduler) into the verdict cache, as they will be after nbgrader's sanitizing
-        (GradeInWorker's prefetch does the same for a batch): each one's ``autograde`` then
-        finds its verdict. The steps that write the gradebook stay one at a time."""
+    def sanitized(self, assignment_id: str, student: str, folder: Path) -> list[Path]:
+        """The student's collected notebooks as nbgrader's sanitizing pass will leave them (the
+        batch prefetch does the same), written under ``folder``: what ``grade`` grades, so that
+        ``autograde`` then finds each verdict in the cache."""
         from nbgrader.converters import Autograde
 
-        from labkit.core.assignment import load
         from labkit.nbgrader_ext.sanitized_copies import sanitized_copies
+        coursedir = self.api.coursedir
+        submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment_id))
+        converter = Autograde(coursedir=coursedir, parent=self.api)
+        return sanitized_copies(converter, {str(submitted): sorted(submitted.glob("*.ipynb"))}, folder, self.log)
+
+    def grade(self, assignment_id: str, notebooks: list[Path]) -> None:
+        """Grade notebooks into the verdict cache (on the course's Dask scheduler when
+        ``GradeInWorker.scheduler`` is set, as the batch does). Thread-safe: it touches neither
+        nbgrader nor the gradebook, so the service runs it beside the gradebook steps."""
+        from labkit.core.assignment import load
         from labkit.runner.cache import ResultCache
         from labkit.runner.parallel import grade_many
         settings = self.api.config.get("GradeInWorker", {})
         cache_dir, scheduler = settings.get("cache_dir"), settings.get("scheduler") or None
-        # Side by side pays from two students on; with a Dask scheduler every grading goes there,
-        # as the batch's do (GradeInWorker.scheduler).
-        if not cache_dir or len(students) < (1 if scheduler else 2):
-            return
-        coursedir = self.api.coursedir
-        submitted = {}
-        for student in students:
-            folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment_id))
-            submitted[str(folder)] = sorted(folder.glob("*.ipynb"))
-        converter = Autograde(coursedir=coursedir, parent=self.api)
-        with tempfile.TemporaryDirectory(prefix="labkit-serve-") as tmp:
-            copies = sanitized_copies(converter, submitted, Path(tmp), self.log)
-            grade_many(copies, assignment=load(assignment_id, coursedir.root), jobs=jobs, scheduler=scheduler,
-                       cache=ResultCache(Path(cache_dir)), progress=False)
+        if not cache_dir:
+            return   # no cache to fill: autograde grades on its own
+        grade_many(notebooks, assignment=load(assignment_id, self.api.coursedir.root), jobs=1, scheduler=scheduler,
+                   cache=ResultCache(Path(cache_dir)), progress=False)
 
     def over_budget_note(self, assignment: str, student: str, *, attempts: int, lang: str) -> None:
         """Release a note instead of feedback for the student's collected submission."""
