@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from labkit.core.cells import nbgrader_meta
+from labkit.core.lanes import parse_lanes
 from labkit.core.settings import LANGUAGES, Limits, SettingsError, limits_for
 
 DESCRIPTION = "assignment.toml"
@@ -36,7 +37,7 @@ ROOT_ENV = "LABKIT_COURSE_ROOT"    # its course root
 # Keys of ``[assignment]`` that name files, and whether they resolve to a folder.
 _PATH_KEYS = {"checks": True, "reference": True, "worker_helpers": False, "report_template": False,
               "report_sections": False, "demo": False}
-_KNOWN_KEYS = {"base", "language", "seed", "hypothesis_examples", "reference_cells", *_PATH_KEYS}
+_KNOWN_KEYS = {"base", "language", "seed", "hypothesis_examples", "reference_cells", "lanes", *_PATH_KEYS}
 # The tables a description may have: [assignment], [params.*] (the checks' own numbers, any
 # names), [limits] (its CPU budgets, labkit/core/settings.py ASSIGNMENT_LIMITS), [term] (the
 # deadline, labkit/term/late.py), [feedback] (what instant feedback shows, labkit/term/feedback_policy.py).
@@ -125,6 +126,7 @@ class Assignment:
     params: Params = field(default_factory=lambda: Params({}))
     bases: tuple[Path, ...] = ()    # description files, own first
     limits: Params = field(default_factory=lambda: Params({}))   # [limits]: its own CPU budgets
+    lanes: tuple[tuple[str, ...], ...] = ()   # parts graded side by side (labkit/core/lanes.py); (): one lane
 
     def limit_settings(self) -> Limits:
         """The engine's limits with this assignment's budgets, and the host's LABKIT_LIMIT_* on top."""
@@ -374,7 +376,8 @@ def _build(assignment_id: str, root: Path) -> Assignment:
                               f"the checks import it as reference.{assignment_id}")
     try:
         limits_for(limits, f"{chain[0]}: [limits]")
-    except SettingsError as exc:
+        lanes = parse_lanes(settings.get("lanes"), tuple(p.id for p in parts), f"{chain[0]}: [assignment]")
+    except (SettingsError, ValueError) as exc:
         raise AssignmentError(str(exc)) from None
     return Assignment(
         id=assignment_id, root=root, folder=chain[0].parent, notebook=notebook, language=language,
@@ -383,7 +386,7 @@ def _build(assignment_id: str, root: Path) -> Assignment:
         reference_cells=tuple(settings.get("reference_cells", ())),
         worker_helpers=settings.get("worker_helpers"), report_template=settings.get("report_template"),
         report_sections=settings.get("report_sections"), demo=settings.get("demo"),
-        params=Params(params), bases=tuple(chain), limits=Params(limits))
+        params=Params(params), bases=tuple(chain), limits=Params(limits), lanes=lanes)
 
 
 def parts_from_notebook(notebook: Path) -> tuple[tuple[Part, ...], tuple[ManualItem, ...]]:

@@ -12,6 +12,7 @@ per check.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,8 +198,9 @@ class Submission(WorkerCalls):
                          plan=sandbox.plan(settings.sandbox), cells=cells, machine=machine or speed.current())
         self.notebook = notebook
         self.reference = reference
+        lanes = len(assignment.lanes) if len(assignment.lanes) > 1 else 0
         self.worker = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
-                                    scratch_root=scratch_root)
+                                    scratch_root=scratch_root, lanes=lanes)
         if self.plan.kind != "bwrap":
             self.flags.add("sandbox_fallback")
 
@@ -238,13 +240,14 @@ class Submission(WorkerCalls):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> None:
-        """Start a worker and run the notebook once, recording each cell's outputs."""
+    def start(self, at_cell=None) -> None:
+        """Start a worker and run the notebook once, recording each cell's outputs (``at_cell``:
+        called with each cell's index before it runs: where lanes are copied, labkit/grading/lanes.py)."""
         started = time.perf_counter()
         self._spawn()
         self.start_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        run_cells(self, record=True)
+        run_cells(self, record=True, at_cell=at_cell)
         self.notebook_seconds = time.perf_counter() - started
         if self.notebook_seconds > 3 * self.notebook_cpu_seconds + 30:
             # Not a verdict (budgets are CPU time): tells a TA the host was slow or busy.
@@ -252,6 +255,34 @@ class Submission(WorkerCalls):
 
     def close(self) -> None:
         self.worker.close()
+
+    def fork(self, lane: int) -> "Submission":
+        """This submission as its worker stands now, copied onto lane ``lane``
+        (labkit/core/lanes.py): the same cells, outputs and state, in a worker process of its own
+        that is metered, restarted (the notebook replayed) and closed apart from this one."""
+        wait = self._budget("fork", self.limits.start_seconds)
+        self.worker.send(msg.Fork(lane).to_wire(), "fork")
+        # No sweep after this request: the copy is in the worker's sandbox, and no stray.
+        reply = msg.Reply.from_wire(self.worker.read_reply(wait))
+        if not reply.ok:
+            raise WorkerCrashed("fork", f"({(reply.error or {}).get('message', 'refused')})")
+        twin = self._twin(self.worker.forked(lane, int(decode(reply.value))))
+        return twin
+
+    def replayed(self, upto: int | None) -> "Submission":
+        """This submission in a fresh worker of its own with the notebook replayed up to ``upto``
+        (bad cells skipped): a lane's copy made again when the worker it came from died."""
+        twin = self._twin(WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan))
+        twin._restart("lane", upto=upto)
+        return twin
+
+    def _twin(self, worker: WorkerProcess) -> "Submission":
+        twin = copy.copy(self)
+        twin.worker = worker
+        twin.cell_runs, twin.bad_cells, twin.hung = dict(self.cell_runs), set(self.bad_cells), dict(self.hung)
+        twin.flags, twin.tamper = set(self.flags), set(self.tamper)
+        twin.worker_cpu_seconds = 0.0
+        return twin
 
     @property
     def proc(self):
@@ -301,7 +332,9 @@ class Submission(WorkerCalls):
         finally:   # a timed-out request is charged too
             self.last_cpu_seconds = wait.finish() if self.worker.meter is not None else wait.spent
             self.worker_cpu_seconds += self.last_cpu_seconds
-        if self.plan.kind != "bwrap":
+        # Strays by cgroup without a pid namespace, for a lane copy (its own cgroup), and for a
+        # worker that has copies (it cannot kill its strays without killing them too).
+        if self.plan.kind != "bwrap" or self.worker.copy or self.worker.has_copies:
             self.worker.sweep_strays()
         if reply.maxrss_kib is not None:
             self.peak_rss_kib = max(self.peak_rss_kib, reply.maxrss_kib)
@@ -311,10 +344,12 @@ class Submission(WorkerCalls):
         return reply
 
 
-def run_cells(sub: "Submission", record: bool) -> None:
+def run_cells(sub: "Submission", record: bool, at_cell=None) -> None:
     """Each of ``sub``'s cells within its CPU budget, and all of them within the notebook's; a cell
     that hangs or crashes the worker is skipped on every replay."""
     for cell in sub.cells:
+        if at_cell is not None:
+            at_cell(cell.index)
         if cell.index in sub.bad_cells:
             if record:
                 sub.cell_runs[cell.index] = CellRun(cell.index, status=CellStatus.SKIPPED)

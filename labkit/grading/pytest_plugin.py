@@ -5,9 +5,10 @@ module, as ``pytestmark``), and optionally its weight inside the part,
 ``@pytest.mark.weight(2)`` (default 1). Both sit on the check itself, so renaming or
 moving a test cannot lose them; a check without a part, or with a part the notebook does
 not have, stops collection with an error naming it. Only messages written for students
-travel into results (CheckFailed and the worker's failure types); any other exception
-becomes a neutral "internal grader error", so hidden test code and hidden values never
-reach feedback. The plug-in also loads the ``grading`` hypothesis profile: derandomized,
+travel into results (CheckFailed and the worker's failure types, labkit/grading/check_messages.py);
+any other exception becomes a neutral "internal grader error", so hidden test code and hidden
+values never reach feedback. An assignment with lanes is graded by one process per lane, each
+on its own copy of the worker (labkit/grading/lanes.py). The plug-in also loads the ``grading`` hypothesis profile: derandomized,
 no database, no deadline.
 
 A *diagnosis* is a test marked ``@pytest.mark.diagnosis`` next to its part's checks. It runs
@@ -25,11 +26,11 @@ from pathlib import Path
 import pytest
 
 from labkit.core import assignment as assignments
-from labkit.grading.checks import CheckFailed, tr
-from labkit.grading.client import GraderError, Missing, StudentError, Submission, WorkerCrashed, WorkerTimeout
-from labkit.protocol.codec import ProtocolError
-from labkit.core.notebook import InvalidNotebook
-from labkit.core.results import CellStatus, CheckResult, CheckStatus, SubmissionResult, empty_parts, status_of
+from labkit.grading import lanes
+from labkit.grading.check_messages import message_for, unwrap
+from labkit.grading.checks import tr
+from labkit.grading.client import Submission
+from labkit.core.results import CheckResult, CheckStatus, SubmissionResult, empty_parts, status_of
 
 _CREDIT = pytest.StashKey[tuple]()
 _RESULTS = pytest.StashKey[dict]()
@@ -205,6 +206,11 @@ def artifacts(request: pytest.FixtureRequest) -> dict:
 @pytest.fixture(scope="session")
 def submission(request: pytest.FixtureRequest):
     """The student's notebook (or the reference) running in a confined worker."""
+    lane = lanes.lane_of(request.config)
+    if lane is not None:   # the notebook ran already; this process grades its lane's copy
+        yield lane.sub
+        lane.sub.close()
+        return
     target = request.config.getoption("--submission")
     if not target:
         pytest.exit("--submission PATH.ipynb (or 'reference') is required", returncode=4)
@@ -213,99 +219,35 @@ def submission(request: pytest.FixtureRequest):
         sub = inkernel.ACTIVE
         if sub is None:
             pytest.exit("--submission kernel is only for labkit.grading.inkernel.grade_part", returncode=4)
-    elif target == "reference":
-        sub = Submission(reference=True, assignment=assignments.current())
     else:
-        sub = Submission(notebook=Path(target), assignment=assignments.current())
+        sub = _new_submission(request.config)
     request.config.stash[_SUBMISSION] = sub
     sub.start()
     yield sub
     sub.close()
 
 
-def _message_for(exc: BaseException, sub: Submission | None = None) -> tuple[CheckStatus, str]:
-    """(status, student-facing message) for an exception raised by a check."""
-    if isinstance(exc, CheckFailed):
-        return CheckStatus.FAILED, str(exc)
-    if isinstance(exc, GraderError):
-        return CheckStatus.GRADER_ERROR, tr("Błąd sprawdzarki, nie Twój: ten test pominięto i nie obniża oceny; "
-                                "prowadzący zobaczy go w raporcie.",
-                                "A grader error, not yours: this check was left out and does not lower "
-                                "the grade; your instructor sees it in the report.")
-    if isinstance(exc, Missing):
-        message = tr("Nie zdefiniowano `{name}` (nazwy z kontraktu nie mogą się zmieniać).",
-                     "`{name}` is not defined (contract names must not change).", name=exc.name)
-        return CheckStatus.FAILED, message + _failed_cells(sub)
-    if isinstance(exc, StudentError):
-        tb = "\n".join(exc.traceback[-6:])
-        return CheckStatus.ERROR, tr("Wywołanie `{what}` zgłosiło wyjątek {type}: {msg}\n{tb}",
-                           "Calling `{what}` raised {type}: {msg}\n{tb}",
-                           what=exc.what, type=exc.type, msg=exc.message, tb=tb).rstrip()
-    if isinstance(exc, WorkerTimeout):
-        return (CheckStatus.OVERLOADED if exc.kind == "overload" else CheckStatus.TIMEOUT), timeout_message(exc)
-    if isinstance(exc, WorkerCrashed):
-        return CheckStatus.CRASHED, tr("Proces z Twoim kodem zakończył się podczas `{what}` {detail}.",
-                             "The process running your code died during `{what}` {detail}.",
-                             what=exc.what, detail=exc.detail)
-    if isinstance(exc, ProtocolError):
-        return CheckStatus.CRASHED, tr("Twój kod zwrócił dane, których nie da się odczytać ({msg}).",
-                             "Your code returned data that cannot be read ({msg}).", msg=str(exc)[:200])
-    if isinstance(exc, InvalidNotebook):
-        return CheckStatus.ERROR, tr("Notatnika nie da się ocenić: {msg}", "The notebook cannot be graded: {msg}",
-                           msg=str(exc))
-    return CheckStatus.ERROR, tr("Wewnętrzny błąd sprawdzarki ({type}); zgłoś to prowadzącemu.",
-                       "Internal grader error ({type}); please tell your instructor.",
-                       type=type(exc).__name__)
+def _new_submission(config: pytest.Config) -> Submission:
+    target = config.getoption("--submission")
+    if target == "reference":
+        return Submission(reference=True, assignment=assignments.current())
+    return Submission(notebook=Path(target), assignment=assignments.current())
 
 
-def timeout_message(exc: WorkerTimeout) -> str:
-    """Why a budget ran out, in the student's terms (budgets are CPU time, see Limits)."""
-    if exc.earlier:
-        return tr("`{what}` przekroczyło wcześniej limit {s:.0f} s czasu procesora; pominięto.",
-                  "`{what}` exceeded its {s:.0f} s CPU-time limit earlier; skipped.",
-                  what=exc.what, s=exc.seconds)
-    if exc.kind == "idle":
-        return tr("`{what}` czekało {s:.0f} s bez żadnych obliczeń (sleep, input(), zakleszczenie?); przerwano.",
-                  "`{what}` waited {s:.0f} s without computing anything (sleep, input(), a deadlock?); stopped.",
-                  what=exc.what, s=exc.seconds)
-    if exc.kind == "overload":
-        return tr("Sprawdzarka była przeciążona podczas `{what}` (Twój kod dostał za mało czasu procesora); "
-                  "to nie Twoja wina, praca zostanie oceniona ponownie.",
-                  "The grader was overloaded during `{what}` (your code got too little CPU time); "
-                  "this is not your fault, the work will be graded again.", what=exc.what)
-    return tr("`{what}` nie zakończyło się w limicie {s:.0f} s czasu procesora (pętla nieskończona?).",
-              "`{what}` did not finish within its {s:.0f} s CPU-time limit (an infinite loop?).",
-              what=exc.what, s=exc.seconds)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """With lanes, the notebook runs and its worker is copied before the first check."""
+    lanes.start(session.config, _new_submission)
+    lane = lanes.lane_of(session.config)
+    if lane is not None:   # the notebook's cells, outputs and flags
+        session.config.stash[_SUBMISSION] = lane.main if lane.main is not None else lane.sub
+    yield
 
 
-def _failed_cells(sub: Submission | None) -> str:
-    """Which notebook cells did not run cleanly: the usual reason a name is missing."""
-    if sub is None:
-        return ""
-    broken = [f"{index} ({run.error.get('type') if run.error else run.status})"
-              for index, run in sorted(sub.cell_runs.items()) if run.status != CellStatus.OK]
-    if not broken:
-        return ""
-    return " " + tr("Komórki z błędem: {cells}.", "Cells that failed: {cells}.", cells=", ".join(broken[:8]))
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """Hypothesis and pytest may wrap the check's exception; find the one that speaks."""
-    seen = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, (CheckFailed, GraderError, Missing, StudentError, WorkerTimeout, WorkerCrashed,
-                            ProtocolError, InvalidNotebook)):
-            return exc
-        inner = getattr(exc, "exceptions", None)
-        if inner:
-            exc = inner[0]
-            continue
-        if exc.__cause__ is not None:
-            exc = exc.__cause__
-            continue
-        break
-    return exc
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """Another lane's checks are that lane's grader's: not run, not reported here."""
+    return None if lanes.owns(item.config, part_of(item)) else True
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -326,7 +268,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     weight = weight_of(item)
     sub = item.config.stash.get(_SUBMISSION, None)
     if report.when == "setup" and report.failed:
-        status, message = _message_for(_unwrap(call.excinfo.value), sub)
+        status, message = message_for(unwrap(call.excinfo.value), sub)
         results[item.nodeid] = CheckResult(part, name, weight, 0.0, status, message, call.duration)
     elif report.when == "call":
         if report.passed:
@@ -334,13 +276,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             status = status_of(fraction)
             results[item.nodeid] = CheckResult(part, name, weight, fraction, status, message, call.duration)
         elif report.failed:
-            status, message = _message_for(_unwrap(call.excinfo.value), sub)
+            status, message = message_for(unwrap(call.excinfo.value), sub)
             results[item.nodeid] = CheckResult(part, name, weight, 0.0, status, message, call.duration)
         # Only our own messages reach results; keep pytest's report free of hidden code too.
         report.longrepr = f"{name}: {results[item.nodeid].status}" if not report.passed else None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    try:
+        _write_results(session)
+    finally:
+        lanes.close(session.config)
+
+
+def _write_results(session: pytest.Session) -> None:
     config = session.config
     out = config.getoption("--results-json", default=None)
     if not out:
@@ -350,6 +299,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     only = config.getoption("--part")
     if only:
         parts = {only: parts[only]}
+    lane = lanes.lane_of(config)
+    if lane is not None and lane.index >= 0:
+        parts = {p: parts[p] for p in parts if p in lane.parts}
     for check in config.stash[_RESULTS].values():
         parts[check.part].checks.append(check)
     interrupted = session.shouldstop or session.exitstatus == pytest.ExitCode.INTERRUPTED
@@ -371,8 +323,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if sub is not None:
         result.cells = {str(i): run.outputs for i, run in sub.cell_runs.items()}
         result.cell_status = {str(i): run.status for i, run in sub.cell_runs.items()}
-        result.flags = sorted(set(result.flags) | sub.flags)
-        result.tamper = sorted(sub.tamper)
+        graded = list({id(g): g for g in (sub, lane.sub if lane else None) if g is not None}.values())
+        result.flags = sorted(set(result.flags).union(*(g.flags for g in graded)))
+        result.tamper = sorted(set().union(*(g.tamper for g in graded)))
         result.sandbox = sub.plan.kind
         machine = getattr(sub, "machine", None)
         if machine is not None:
@@ -380,24 +333,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                               "budget_scale": machine.budget_scale, "measured": machine.measured}
         result.timings = {"notebook_seconds": round(sub.notebook_seconds, 3),
                           "notebook_cpu_seconds": round(sub.notebook_cpu_seconds, 3),
-                          "worker_cpu_seconds": round(sub.worker_cpu_seconds, 3),
+                          "worker_cpu_seconds": round(sum(g.worker_cpu_seconds for g in graded), 3),
                           "worker_start_seconds": round(getattr(sub, "start_seconds", 0.0), 3),
-                          "worker_restarts": sub.restarts,
-                          "worker_peak_mib": round(sub.peak_rss_kib / 1024, 1)}
-    if any(c.status == CheckStatus.GRADER_ERROR for part in parts.values() for c in part.checks):
+                          "worker_restarts": max(g.restarts for g in graded),
+                          "worker_peak_mib": round(max(g.peak_rss_kib for g in graded) / 1024, 1)}
+    result.artifacts = config.stash[_ARTIFACTS]
+    result.diagnoses = _apply_diagnoses(parts, config.stash[_DIAGNOSES])
+    lanes.merge_children(config, result, out)
+    if any(c.status == CheckStatus.GRADER_ERROR for part in result.parts.values() for c in part.checks):
         result.flags.append("grader_error")   # transient: not cached, graded again once fixed
-    for part in parts.values():
+    for part in result.parts.values():
         if not part.checks:
             part.checks.append(CheckResult(part.part, "checks_collected", 1.0, 0.0, CheckStatus.ERROR,
                                            tr("Brak wyników sprawdzarki dla tej części.",
                                               "No grader results for this part.")))
             result.flags.append("grader_error")
-    result.artifacts = config.stash[_ARTIFACTS]
-    result.diagnoses = _apply_diagnoses(parts, config.stash[_DIAGNOSES])
+    result.flags = sorted(set(result.flags))
     result.timings["session_seconds"] = round(time.time() - session.config._labkit_started, 3) \
         if hasattr(session.config, "_labkit_started") else None
     result.timings["grader_cpu_seconds"] = round(time.process_time(), 3)
-    Path(out).write_text(result.to_json(), encoding="utf-8")
+    Path(lanes.results_path(config, out)).write_text(result.to_json(), encoding="utf-8")
 
 
 def _apply_diagnoses(parts: dict, found: list[dict]) -> list[dict]:
@@ -415,7 +370,8 @@ def _apply_diagnoses(parts: dict, found: list[dict]) -> list[dict]:
 def _unfinished(session: pytest.Session) -> list[pytest.Item]:
     """Collected checks with no result: the session was interrupted before they ended."""
     done = session.config.stash[_FINISHED]
-    return [item for item in getattr(session, "items", []) if part_of(item) and not is_diagnosis(item) and item.nodeid not in done]
+    return [item for item in getattr(session, "items", []) if part_of(item) and not is_diagnosis(item)
+            and item.nodeid not in done and lanes.owns(session.config, part_of(item))]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -28,6 +28,7 @@ class Kind(str, Enum):
     OP = "op"              # a grader helper that runs next to the student's objects
     TAMPER = "tamper"      # what student code changed in grader-visible libraries
     PING = "ping"
+    FORK = "fork"          # a copy of the worker as it stands, served on a lane channel
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,21 @@ class Ping(Request):
     kind: ClassVar[Kind] = Kind.PING
 
 
+@dataclass(frozen=True)
+class Fork(Request):
+    """Copy the worker (its notebook state) into a process that answers on lane channel
+    ``lane``, handed over when the worker started; the reply's value is the copy's pid as the
+    worker sees it (labkit/grading/lanes.py)."""
+
+    kind: ClassVar[Kind] = Kind.FORK
+    lane: int
+
+    def _fields(self) -> dict:
+        return {"lane": self.lane}
+
+
 _BY_KIND: dict[str, type[Request]] = {cls.kind.value: cls for cls in
-                                      (Load, Exec, Call, GetAttr, Get, Names, Op, Tamper, Ping)}
+                                      (Load, Exec, Call, GetAttr, Get, Names, Op, Tamper, Ping, Fork)}
 
 
 def parse_request(wire: dict) -> Request:
@@ -179,6 +193,8 @@ def parse_request(wire: dict) -> Request:
             return Load(str(wire["name"]), str(wire.get("source", "")), str(wire.get("language", "pl")))
         if cls is Get:
             return Get(str(wire["name"]))
+        if cls is Fork:
+            return Fork(int(wire["lane"]))
         if cls is Names:
             only = wire.get("only")
             return Names(None if only is None else str(only))

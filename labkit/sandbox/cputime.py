@@ -49,8 +49,8 @@ def _stat(pid: int) -> tuple[int, str, float] | None:
         return None
 
 
-def _descendants(root: int) -> list[int]:
-    """``root`` and every process below it, from one scan of /proc."""
+def _descendants(root: int, exclude: frozenset[int] = frozenset()) -> list[int]:
+    """``root`` and every process below it, from one scan of /proc (not below ``exclude``)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -61,6 +61,8 @@ def _descendants(root: int) -> list[int]:
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
+        if pid in exclude:
+            continue
         tree.append(pid)
         todo.extend(children.get(pid, ()))
     return tree
@@ -79,15 +81,16 @@ class ProcessTree:
         self.cgroup = cgroup
         self._procs = str(cgroup / "cgroup.procs") if cgroup is not None else ""
         self._last = 0.0
+        self.exclude: frozenset[int] = frozenset()   # lane copies: metered on their own
 
     def _pids(self) -> list[int]:
         if self.cgroup is not None:
             try:
-                pids = [int(p) for p in _read(self._procs).split()]
+                pids = [int(p) for p in _read(self._procs).split() if int(p) not in self.exclude]
                 return pids if self.pid in pids else [self.pid, *pids]
             except (OSError, ValueError):
                 pass
-        return _descendants(self.pid)
+        return _descendants(self.pid, self.exclude)
 
     def sample(self) -> Sample:
         total, runnable, alive = 0.0, False, False

@@ -24,6 +24,7 @@ from labkit.sandbox import launch as sandbox
 from labkit.sandbox import zygote
 from labkit.protocol.codec import ProtocolError
 from labkit.sandbox.cputime import ProcessTree
+from labkit.sandbox.lane_copy import ForkedProc, find_copy, ns_pid, lane_pipes, lane_spec
 from labkit.core.settings import Limits, Settings
 
 _POLL_SECONDS = 0.25   # how often a waiting request reads the worker's CPU time
@@ -141,8 +142,12 @@ class WorkerProcess(WorkerPipe):
     """A worker of one submission: started (cold or from the zygote), framed, killed."""
 
     def __init__(self, *, settings: Settings, limits: Limits, plan: sandbox.SandboxPlan,
-                 scratch_root: Path | None = None):
+                 scratch_root: Path | None = None, lanes: int = 0):
         self.settings, self.limits, self.plan = settings, limits, plan
+        self.lanes = lanes                                  # lane channels each start hands over
+        self.lane_ends: list[tuple[int, int] | None] = []   # ours, per lane, until its copy takes it
+        self.copy = False                                   # a lane copy: swept by its own cgroup
+        self.ready_pid = 0
         self.proc: subprocess.Popen | zygote.ZygoteChild | None = None
         self.meter: ProcessTree | None = None
         self.launch: sandbox.Launch | None = None
@@ -189,11 +194,17 @@ class WorkerProcess(WorkerPipe):
         self._require_process_limit(self.launch.process_limit)
         # Start-up errors (before the worker silences fds 1-2) land in a log for the grader.
         log_path = self._scratch.parent / f"{self._scratch.name}.log"
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log, env=self.launch.env, cwd=self.launch.cwd,
-                preexec_fn=self.launch.preexec_fn, close_fds=True)
+        theirs, self.lane_ends = lane_pipes(self.lanes)
+        env = {**self.launch.env, "LABKIT_LANE_FDS": lane_spec(theirs)} if theirs else self.launch.env
+        try:
+            with open(log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    self.launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=log, env=env, cwd=self.launch.cwd,
+                    preexec_fn=self.launch.preexec_fn, close_fds=True, pass_fds=theirs)
+        finally:
+            for fd in theirs:
+                os.close(fd)
         self.meter = ProcessTree(self.proc.pid, self.launch.cleanup_paths[0] if self.launch.cleanup_paths else None)
         self._buffer = b""
         try:
@@ -203,6 +214,7 @@ class WorkerProcess(WorkerPipe):
             raise WorkerCrashed("worker start", f"{exc.detail}: {tail.decode(errors='replace')}") from None
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
+        self.ready_pid = int(ready["ready"])   # the worker's pid as it sees itself
 
     def _spawn_from_zygote(self, address: str, generation: int) -> None:
         """A worker forked from the zygote: no interpreter or torch start-up (labkit/sandbox/zygote.py)."""
@@ -212,9 +224,12 @@ class WorkerProcess(WorkerPipe):
         self.launch = sandbox.Launch([], env, "", None, [cgroup] if cgroup else [], bounded)
         self._require_process_limit(bounded)
         nproc = None if cgroup is not None or os.geteuid() == 0 else self.limits.processes
+        theirs, self.lane_ends = lane_pipes(self.lanes)
         try:
-            self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc)
+            self.proc = zygote.ZygoteChild(address, env=env, limits=self.limits, cgroup=cgroup, nproc=nproc,
+                                           lane_fds=theirs)
         except zygote.ZygoteUnavailable:
+            self._close_lanes()
             if cgroup is not None:
                 sandbox.remove_cgroup(cgroup)
             self.launch = None
@@ -231,9 +246,41 @@ class WorkerProcess(WorkerPipe):
                 from None
         if not ready.get("ready"):
             raise WorkerCrashed("worker start", "no ready message")
+        self.ready_pid = int(ready["ready"])   # the worker's pid as it sees itself
+
+    def forked(self, lane: int, ns_pid: int) -> "WorkerProcess":
+        """The worker's copy on ``lane`` (``ns_pid``: its pid as the worker sees it) as a worker of
+        its own: metered, swept, killed and restarted apart from this one and the other lanes."""
+        ends = self.lane_ends[lane] if 0 <= lane < len(self.lane_ends) else None
+        pid = find_copy(self.meter, ns_pid) if ends is not None and self.meter is not None else None
+        if pid is None:
+            raise WorkerCrashed("fork", "(the copy is not in the worker's sandbox)")
+        cgroup = sandbox.make_pids_cgroup(self.limits.processes)
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(pid))
+        # The worker goes on with the notebook: none of the copy's CPU time is charged to its cells.
+        self.meter.exclude = self.meter.exclude | {pid}
+        twin = WorkerProcess(settings=self.settings, limits=self.limits, plan=self.plan,
+                             scratch_root=self._scratch_root)
+        twin.proc = ForkedProc(pid, *ends)
+        twin.meter = ProcessTree(pid, cgroup)
+        twin.launch = sandbox.Launch([], {}, "", None, [cgroup] if cgroup else [], True)
+        twin.copy = True
+        self.lane_ends[lane] = None
+        return twin
+
+    def _close_lanes(self) -> None:
+        for ends in self.lane_ends:
+            for fd in ends or ():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.lane_ends = []
 
     def kill(self) -> None:
         """The worker and its whole process group, gone; its cgroup removed."""
+        self._close_lanes()
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -257,22 +304,34 @@ class WorkerProcess(WorkerPipe):
                 sandbox.remove_cgroup(path)
             self.launch = None
 
+    @property
+    def has_copies(self) -> bool:
+        """Lane copies were made of this worker: it no longer kills its own strays."""
+        return bool(self.meter is not None and self.meter.exclude)
+
     def sweep_strays(self) -> None:
-        """Without a pid namespace, strays that left the worker's session are found by cgroup.
+        """Without a pid namespace, strays that left the worker's session are found by cgroup;
+        once lane copies exist, every stray of the worker is killed here, the worker's own
+        process (and its sandbox's init) spared, the copies metered apart never seen.
 
         Killed strays stay listed as zombies until reaped, so only live ones are counted;
         passes repeat (for up to a second) until none is left, since a bomb re-forks.
         """
         cgroups = self.launch.cleanup_paths if self.launch else []
-        if not cgroups or self.proc is None:
+        if self.proc is None or not (cgroups or self.has_copies):
             return
+        keep = {self.proc.pid}
         deadline = time.perf_counter() + 1.0
         while time.perf_counter() < deadline:
             try:
-                members = [int(p) for p in (cgroups[0] / "cgroup.procs").read_text().split()]
+                members = ([int(p) for p in (cgroups[0] / "cgroup.procs").read_text().split()] if cgroups
+                           else self.meter._pids())
             except OSError:
                 return
-            strays = [pid for pid in members if pid != self.proc.pid and _running(pid)]
+            if self.has_copies:
+                keep |= {pid for pid in members if ns_pid(pid) in (1, self.ready_pid)}
+            strays = [pid for pid in members if pid not in keep and pid not in self.meter.exclude
+                      and _running(pid)]
             if not strays:
                 return
             for pid in strays:

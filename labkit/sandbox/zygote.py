@@ -137,7 +137,7 @@ class ZygoteChild:
     """A worker forked by the zygote, with the parts of Popen the client uses."""
 
     def __init__(self, address: str, *, env: dict[str, str], limits, cgroup: Path | None,
-                 nproc: int | None = None, timeout: float = 30.0) -> None:
+                 nproc: int | None = None, timeout: float = 30.0, lane_fds: list[int] = ()) -> None:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         conn.settimeout(timeout)
@@ -147,9 +147,12 @@ class ZygoteChild:
             conn.connect(address)
             request = {"env": env, "nproc": nproc,
                        "limits": {k: getattr(limits, k) for k in RLIMIT_FIELDS}}
-            socket.send_fds(conn, [json.dumps(request).encode()], [child_in, child_out])
+            socket.send_fds(conn, [json.dumps(request).encode()], [child_in, child_out, *lane_fds])
             os.close(child_in)
             os.close(child_out)
+            for fd in lane_fds:   # the worker has its own copies now
+                os.close(fd)
+            lane_fds = ()
             child_in = child_out = -1
             message, ancillary, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(12))
             creds = [data for level, kind, data in ancillary
@@ -162,7 +165,7 @@ class ZygoteChild:
             conn.send(b"go")
         except (OSError, ValueError, ZygoteUnavailable) as exc:
             conn.close()
-            for fd in (child_in, child_out, to_child, from_child):
+            for fd in (child_in, child_out, to_child, from_child, *lane_fds):
                 if fd >= 0:
                     os.close(fd)
             raise ZygoteUnavailable(str(exc)) from None

@@ -96,11 +96,25 @@ def _load(worker, request: msg.Load) -> dict:
     return {"ok": True, "value": sorted(worker.watch.baseline)}
 
 
+def _fork(worker, request: msg.Fork) -> dict:
+    """A copy of this worker for a lane (labkit/core/lanes.py). The parent answers with the copy's
+    pid; the copy answers nothing here and serves the lane's channel from now on (server.py)."""
+    if not 0 <= request.lane < len(worker.lanes):
+        return {"ok": False, "internal": True, "error": {"type": "NoLane", "traceback": [],
+                                                        "message": f"no lane channel {request.lane}"}}
+    pid = os.fork()
+    if pid == 0:
+        return {"become_lane": request.lane}
+    worker.copies.add(pid)
+    return {"ok": True, "value": pid}
+
+
 _HANDLERS = {
     msg.Exec: _exec, msg.Call: _call, msg.GetAttr: _getattr, msg.Get: _get,
     msg.Names: _names, msg.Op: _op, msg.Load: _load,
     msg.Tamper: lambda worker, r: {"ok": True, "value": worker.tampered()},
     msg.Ping: lambda worker, r: {"ok": True, "value": os.getpid()},
+    msg.Fork: _fork,
 }
 
 

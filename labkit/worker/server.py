@@ -25,7 +25,7 @@ from typing import Any
 
 from labkit.protocol.codec import Handle, read_message, write_message
 from labkit.worker.outputs import _MAX_REPR, TRUNCATED, BoundedText, CellOutputs
-from labkit.worker.strays import reap_strays
+from labkit.worker.strays import reap_own_group, reap_strays
 from labkit.worker.tamper import ENGINE_WATCH, TamperWatch
 
 CELL_FILENAME = "<komórka {index}>"
@@ -53,6 +53,8 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         self.outputs = CellOutputs(images_per_cell)
+        self.lanes: list[tuple[int, int]] = []   # (requests in, replies out) per lane channel
+        self.copies: set[int] = set()            # lane copies made (pids): never strays, never reaped
         if namespace is not None:
             self.namespace, self.watch = namespace, TamperWatch()
             return
@@ -221,17 +223,26 @@ def main() -> None:
     import warnings
     warnings.simplefilter("default")
     worker = Worker(generation, output_limit, images)
+    worker.lanes = _lane_channels(os.environ.pop("LABKIT_LANE_FDS", ""))
     write_message(proto_out, {"ok": True, "ready": os.getpid()})
     while True:
         try:
             request = read_message(proto_in, 1 << 30)
         except EOFError:
             return
+        if worker.copies:   # killed strays' zombies hold pids a fork would need
+            reap_own_group()
         try:
             reply = worker.handle(request)
         except BaseException as exc:
             reply = {"ok": False, "error": _describe_error(exc), "internal": True}
-        reap_strays()
+        if "become_lane" in reply:   # the lane's copy: from here on it answers on its own channel
+            proto_in, proto_out = _become_lane(worker, int(reply["become_lane"]), proto_in, proto_out)
+            continue
+        if worker.copies:
+            reap_own_group()
+        else:
+            reap_strays()
         reply["tamper"] = worker.tampered()
         reply["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
@@ -240,6 +251,29 @@ def main() -> None:
             write_message(proto_out, {"ok": False, "internal": True, "tamper": reply["tamper"],
                                       "error": {"type": "EncodeError", "message": str(exc)[:500],
                                                 "traceback": []}})
+
+
+def _lane_channels(spec: str) -> list[tuple[int, int]]:
+    """``LABKIT_LANE_FDS``: "in,out;in,out", the lane channels the trusted side handed over."""
+    return [(int(a), int(b)) for a, b in (pair.split(",") for pair in spec.split(";") if pair)]
+
+
+def _become_lane(worker: Worker, lane: int, proto_in, proto_out):
+    """In a fresh copy of the worker: its own session (killed alone), strays counted in it alone
+    (never the sibling lanes, which share the pid namespace), and only its own channel open."""
+    os.setsid()
+    worker.pid = os.getpid()
+    worker.copies = set()
+    os.environ["LABKIT_PIDNS"] = "0"
+    mine = worker.lanes[lane]
+    for pair in worker.lanes:
+        if pair != mine:
+            for fd in pair:
+                os.close(fd)
+    worker.lanes = []
+    proto_in.close()
+    proto_out.close()
+    return os.fdopen(mine[0], "rb", buffering=0), os.fdopen(mine[1], "wb")
 
 
 if __name__ == "__main__":

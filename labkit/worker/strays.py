@@ -85,3 +85,17 @@ def _strays(own_namespace: bool) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+
+def reap_own_group() -> None:
+    """Once lane copies exist (labkit/core/lanes.py): collect only the zombies of this process
+    group, never a copy (each copy leads a group of its own), so no copy's CPU time lands in
+    ours. Killing strays is the trusted side's then (labkit/sandbox/worker_process.py
+    ``sweep_strays``): ``kill(-1)`` would end the copies too, and /proc is hidden in here."""
+    while True:
+        try:
+            if os.waitid(os.P_PGID, os.getpgrp(), os.WEXITED | os.WNOHANG) is None:
+                return
+        except ChildProcessError:
+            return

@@ -18,7 +18,8 @@ The zygote never reads anything a worker can write; a worker never holds a descr
 the zygote (the listening socket and the control connection are closed before it runs).
 
 Control protocol (AF_UNIX SOCK_SEQPACKET, one record per message):
-client -> zygote   JSON request, with the worker's two pipe ends as SCM_RIGHTS;
+client -> zygote   JSON request, with the worker's two pipe ends as SCM_RIGHTS, then two per
+                   lane channel (labkit/core/lanes.py);
 worker -> client   ``started`` (the kernel attaches its pid, in the client's namespace);
 client -> worker   ``go`` once it sits in its cgroup;
 zygote -> client   ``{"exit": code}`` when the worker is gone. Closing the connection kills it.
@@ -34,6 +35,8 @@ import socket
 import struct
 import sys
 from pathlib import Path
+
+from labkit.core.lanes import MAX_LANES
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -112,10 +115,10 @@ def _answer(sock: socket.socket, listener: socket.socket, owners: dict[socket.so
             children: dict[int, socket.socket]) -> None:
     """One control request: its two pipe ends, then a forked, confined worker."""
     try:
-        message, fds, _, _ = socket.recv_fds(sock, 65536, 2)
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 2 + 2 * MAX_LANES)
     except OSError:
         message, fds = b"", []
-    if not message or len(fds) != 2:
+    if not message or len(fds) < 2 or len(fds) % 2:
         for fd in fds:
             os.close(fd)
         _hang_up(sock, owners, children)
@@ -267,8 +270,10 @@ def _run_worker(request: dict, fds: list[int], limits: dict) -> None:
     Path(os.environ.get("MPLCONFIGDIR", f"{HOME}/.mpl")).mkdir(parents=True, exist_ok=True)
     os.dup2(fds[0], 0)
     os.dup2(fds[1], 1)
-    for fd in fds:
-        os.close(fd)
+    os.close(fds[0])
+    os.close(fds[1])
+    lanes = fds[2:]
+    os.environ["LABKIT_LANE_FDS"] = ";".join(f"{lanes[i]},{lanes[i + 1]}" for i in range(0, len(lanes), 2))
     from labkit.worker import server as worker
     worker.main()
     os._exit(0)
