@@ -1,7 +1,8 @@
 """labkit/core/lanes.py and labkit/grading/lanes.py: one notebook graded on several cores.
 
-lab06 has two lanes: its first five parts, copied once the training section has run (while the
-experiments still run), and the experiments, copied after the last cell.
+A copy of lab06 described with two lanes: its first five parts, copied once the training
+section has run (while the experiments still run), and the experiments, after the last cell.
+(lab06 itself grades in one lane: see docs/speed.md, "Lanes".)
 """
 from __future__ import annotations
 
@@ -17,8 +18,23 @@ from labkit.core.settings import REPO_ROOT
 from labkit.grading.grade import grade_notebook
 from labkit.grading.lanes import boundaries
 
-LAB06 = load("lab06", REPO_ROOT)
 PARTS = ("data", "loader", "model")
+PLAN = '[["data", "loader", "model", "loss", "training"], ["experiments"]]'
+
+
+def _laned_course(root: Path) -> Path:
+    import shutil
+    for folder in ("source", "grader_tests", "reference"):
+        shutil.copytree(REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = root / "grader_tests" / "lab06" / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('checks = "."', f'checks = "."\nlanes = {PLAN}'),
+                    encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def lab06(tmp_path_factory):
+    return load("lab06", _laned_course(tmp_path_factory.mktemp("laned")))
 
 
 @pytest.mark.parametrize("value, problem", [
@@ -50,11 +66,11 @@ def test_the_description_names_a_bad_plan(tmp_path):
     assert describe   # the helper the other tests use to add tables
 
 
-def test_a_lane_sees_the_notebook_up_to_the_answer_cell_after_its_last_parts_tests():
+def test_a_lane_sees_the_notebook_up_to_the_answer_cell_after_its_last_parts_tests(lab06):
     class Sub:
-        notebook, assignment = LAB06.notebook, LAB06
-    cells = json.loads(LAB06.notebook.read_text(encoding="utf-8"))["cells"]
-    first, last = boundaries(Sub(), LAB06.lanes)
+        notebook, assignment = lab06.notebook, lab06
+    cells = json.loads(lab06.notebook.read_text(encoding="utf-8"))["cells"]
+    first, last = boundaries(Sub(), lab06.lanes)
     ids = [(c.get("metadata", {}).get("nbgrader") or {}).get("grade_id") for c in cells]
     assert ids[first] == "experiments_solution"
     assert last is None or all(c["cell_type"] != "code" for c in cells[last:])   # the written answers
@@ -74,37 +90,39 @@ def _with_cell(notebook: Path, after: str, source: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def correct(tmp_path_factory):
+def correct(tmp_path_factory, lab06):
     path = build("correct_sequential", tmp_path_factory.mktemp("lanes"))
-    return path, grade_notebook(path, assignment=LAB06)
+    return path, grade_notebook(path, assignment=lab06)
 
 
 def _points(result, parts) -> dict[str, float]:
     return {p: result.parts[p].score for p in parts}
 
 
-def test_a_correct_notebook_gets_full_marks_in_every_lane(correct):
+def test_a_correct_notebook_gets_full_marks_in_every_lane(correct, lab06):
     _, result = correct
-    assert result.total == sum(LAB06.points.values()) and not {"grader_error", "interrupted"} & set(result.flags)
-    assert all(result.parts[p].checks for p in LAB06.part_ids)
+    assert result.total == sum(lab06.points.values()) and not {"grader_error", "interrupted"} & set(result.flags)
+    assert all(result.parts[p].checks for p in lab06.part_ids)
+    one_lane = grade_notebook(correct[0], assignment=load("lab06", REPO_ROOT))
+    assert _points(result, lab06.part_ids) == _points(one_lane, lab06.part_ids)
 
 
-def test_a_later_cell_cannot_change_what_an_earlier_lane_grades(correct):
+def test_a_later_cell_cannot_change_what_an_earlier_lane_grades(correct, lab06):
     path, before = correct
     broken = _with_cell(path, "experiments_solution_best",
                         "def make_rings(*args, **kwargs):\n    raise RuntimeError('x')\n\nBEST_CONFIG = {'x': 1}\n")
-    after = grade_notebook(broken, assignment=LAB06)
-    early = LAB06.lanes[0]
+    after = grade_notebook(broken, assignment=lab06)
+    early = lab06.lanes[0]
     assert _points(after, early) == _points(before, early)   # its copy was taken before the cell
     assert after.parts["experiments"].score < before.parts["experiments"].score   # the last lane sees it
 
 
-def test_a_cell_that_kills_the_worker_after_a_lane_was_copied_grades_that_lane_again(correct):
+def test_a_cell_that_kills_the_worker_after_a_lane_was_copied_grades_that_lane_again(correct, lab06):
     path, before = correct
     # The first lane's copy is taken just before this cell; its checks take seconds, so the
     # worker's death ends the copy in the middle of them: the lane is graded again from a replay.
     killing = _with_cell(path, "experiments_solution", "import os\nos._exit(3)\n")
-    after = grade_notebook(killing, assignment=LAB06)
-    assert _points(after, LAB06.part_ids) == _points(before, LAB06.part_ids)
+    after = grade_notebook(killing, assignment=lab06)
+    assert _points(after, lab06.part_ids) == _points(before, lab06.part_ids)
     assert "cell_crash" in after.flags and after.timings["worker_restarts"] >= 1
     assert not {"grader_error", "interrupted"} & set(after.flags)

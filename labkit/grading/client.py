@@ -225,6 +225,7 @@ class Submission(WorkerCalls):
         self.tamper: set[str] = set()
         self.generation = 0
         self.restarts = 0
+        self.replay_upto: int | None = None   # a lane's copy replays only the cells its lane sees
         self.last_cpu_seconds = 0.0      # CPU time of the latest request's student code
         self.notebook_cpu_seconds = 0.0
         self.worker_cpu_seconds = 0.0    # every request's, for the report and bench/
@@ -266,8 +267,7 @@ class Submission(WorkerCalls):
         reply = msg.Reply.from_wire(self.worker.read_reply(wait))
         if not reply.ok:
             raise WorkerCrashed("fork", f"({(reply.error or {}).get('message', 'refused')})")
-        twin = self._twin(self.worker.forked(lane, int(decode(reply.value))))
-        return twin
+        return self._twin(self.worker.forked(lane, int(decode(reply.value))))
 
     def replayed(self, upto: int | None) -> "Submission":
         """This submission in a fresh worker of its own with the notebook replayed up to ``upto``
@@ -316,7 +316,7 @@ class Submission(WorkerCalls):
 
     def _ensure_alive(self, what: str) -> None:
         if not self.worker.alive():
-            self._restart(what)
+            self._restart(what, upto=self.replay_upto)
 
     # -- transport ----------------------------------------------------------------------------
     def _budget(self, what: str, cpu_seconds: float) -> Wait:

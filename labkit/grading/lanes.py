@@ -97,6 +97,7 @@ def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> Non
     copies: list = [None] * len(plan)
 
     def launch(k: int, twin) -> None:
+        twin.replay_upto = bounds[k]   # a copy that dies is replayed up to its lane's boundary only
         copies[k] = twin
         pid = os.fork()
         if pid == 0:
