@@ -1,8 +1,8 @@
 """labkit/core/lanes.py and labkit/grading/lanes.py: one notebook graded on several cores.
 
-A copy of lab06 described with two lanes: its first five parts, copied once the training
-section has run (while the experiments still run), and the experiments, after the last cell.
-(lab06 itself grades in one lane: see docs/speed.md, "Lanes".)
+lab06 has two lanes: its first five parts, copied once the training section has run (while
+the experiments still run), and the experiments, copied after the last cell. The tests grade a
+copy of the course with that plan written out, and one with the plan removed (one lane).
 """
 from __future__ import annotations
 
@@ -22,19 +22,25 @@ PARTS = ("data", "loader", "model")
 PLAN = '[["data", "loader", "model", "loss", "training"], ["experiments"]]'
 
 
-def _laned_course(root: Path) -> Path:
+def _course(root: Path, plan: str | None) -> Path:
+    """The course's lab06 with ``lanes = plan`` (None: no lanes, one lane)."""
+    import re
     import shutil
     for folder in ("source", "grader_tests", "reference"):
         shutil.copytree(REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     toml = root / "grader_tests" / "lab06" / "assignment.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('checks = "."', f'checks = "."\nlanes = {PLAN}'),
-                    encoding="utf-8")
+    text = re.sub(r"(?m)^lanes = .*\n", "", toml.read_text(encoding="utf-8"))
+    if plan is not None:
+        text = text.replace('checks = "."', f'checks = "."\nlanes = {plan}')
+    toml.write_text(text, encoding="utf-8")
     return root
 
 
 @pytest.fixture(scope="module")
 def lab06(tmp_path_factory):
-    return load("lab06", _laned_course(tmp_path_factory.mktemp("laned")))
+    laned = load("lab06", _course(tmp_path_factory.mktemp("laned"), PLAN))
+    assert laned.lanes == load("lab06", REPO_ROOT).lanes   # the plan the course grades with
+    return laned
 
 
 @pytest.mark.parametrize("value, problem", [
@@ -103,7 +109,7 @@ def test_a_correct_notebook_gets_full_marks_in_every_lane(correct, lab06):
     _, result = correct
     assert result.total == sum(lab06.points.values()) and not {"grader_error", "interrupted"} & set(result.flags)
     assert all(result.parts[p].checks for p in lab06.part_ids)
-    one_lane = grade_notebook(correct[0], assignment=load("lab06", REPO_ROOT))
+    one_lane = grade_notebook(correct[0], assignment=load("lab06", _course(correct[0].parent / "one", None)))
     assert _points(result, lab06.part_ids) == _points(one_lane, lab06.part_ids)
 
 

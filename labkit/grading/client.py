@@ -282,6 +282,7 @@ class Submission(WorkerCalls):
         twin.cell_runs, twin.bad_cells, twin.hung = dict(self.cell_runs), set(self.bad_cells), dict(self.hung)
         twin.flags, twin.tamper = set(self.flags), set(self.tamper)
         twin.worker_cpu_seconds = 0.0
+        twin.restarts = 0   # a lane's own budget of restarts: the notebook's run spent its own
         return twin
 
     @property

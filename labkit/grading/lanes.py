@@ -26,7 +26,8 @@ import pytest
 from labkit.core import assignment as assignments
 from labkit.core.results import SubmissionResult
 
-__all__ = ["Lane", "boundaries", "lane_of", "start", "owns", "results_path", "merge_children", "close"]
+__all__ = ["Lane", "boundaries", "lane_of", "start", "owns", "results_path", "merge_children", "close",
+           "exit_if_lane"]
 
 _LANE = pytest.StashKey["Lane"]()
 
@@ -84,8 +85,9 @@ def boundaries(sub, plan: tuple[tuple[str, ...], ...]) -> list[int | None]:
 def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> None:
     """Run the notebook, copying its worker for each lane as the run passes the lane's boundary
     and forking that lane's grader at once: a lane's checks run while later cells still do.
-    A lane copied from a worker that later died (a cell crashed or hung it) is made again from
-    a replay and graded again from its start, so when the worker died never shows in a verdict.
+    A lane whose copy the rest of the run ended (its worker died, or a later cell signalled it)
+    is made again from a replay and graded again from its start, so when that happened never
+    shows in a verdict.
     A worker that cannot even start leaves the session as it was: the ``submission`` fixture
     meets the same failure and reports it as every grading does."""
     plan = _wanted(config)
@@ -95,16 +97,20 @@ def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> Non
     bounds = boundaries(main, plan)
     launched: dict[int, tuple[int, int]] = {}    # lane -> (its grader's pid, worker generation copied)
     copies: list = [None] * len(plan)
+    watched: dict = {}                           # lane -> its copy's process, as this process sees it
 
     def launch(k: int, twin) -> None:
         twin.replay_upto = bounds[k]   # a copy that dies is replayed up to its lane's boundary only
         copies[k] = twin
+        watched[k] = twin.worker.proc
         pid = os.fork()
         if pid == 0:
             _die_with_parent()
             config.stash[_LANE] = Lane(k, frozenset(plan[k]), twin)
             raise _InLane
+        # Its grader owns the copy now: this process only removes what is left at the end.
         _let_go([twin], keep=-1)
+        twin.worker.proc = None
         launched[k] = (pid, main.generation)
 
     def at_cell(index: int) -> None:
@@ -114,13 +120,19 @@ def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> Non
 
     try:
         main.start(at_cell=at_cell)
+        # A copy taken during the run that is stopped now, or ended otherwise than by its lane's
+        # end (its grader closes the channel and the copy exits 0), was ended by the run: its
+        # worker died (a cell crashed or hung it) or a later cell signalled it (the copies share
+        # the worker's sandbox). Its lane is graded again, from its start, on a replay.
+        redo = sorted(k for k, (_, generation) in launched.items()
+                      if generation != main.generation or _ended_by_the_run(watched[k]))
         for k in range(len(plan)):
             if k not in launched:
                 launch(k, main.fork(k))
-        for k, (pid, generation) in sorted(launched.items()):
-            if generation != main.generation:   # its copy died with the worker it came from
-                _end(pid)
-                launch(k, main.replayed(bounds[k]))
+        for k in redo:
+            _end(launched[k][0])
+            Path(f"{config.getoption('--results-json')}.lane{k}").unlink(missing_ok=True)
+            launch(k, main.replayed(bounds[k]))
     except _InLane:
         return
     except Exception:
@@ -131,6 +143,12 @@ def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> Non
             raise   # a lane was copied: the grader's failure, graded again
         return
     config.stash[_LANE] = Lane(-1, frozenset(), None, main, copies, [(pid, k) for k, (pid, _) in launched.items()])
+
+
+def _ended_by_the_run(copy) -> bool:
+    if copy.running():
+        return False
+    return copy.poll() != 0
 
 
 def _end(pid: int) -> None:
@@ -153,9 +171,10 @@ def _let_go(copies: list, keep: int) -> None:
     """Close this process's ends of the other lanes' channels (their graders hold their own)."""
     for k, twin in enumerate(copies):
         if k != keep and twin.worker.proc is not None:
-            for stream in (twin.worker.proc.stdin, twin.worker.proc.stdout):
+            for stream in (twin.worker.proc.stdin, twin.worker.proc.stdout, getattr(twin.worker.proc, "conn", None)):
                 try:
-                    stream.close()
+                    if stream is not None:
+                        stream.close()
                 except OSError:
                     pass
 
@@ -195,6 +214,17 @@ def merge_children(config: pytest.Config, result: SubmissionResult, out: str) ->
                                                      + other.timings.get("worker_cpu_seconds", 0), 3)
         result.timings["worker_restarts"] = max(result.timings.get("worker_restarts", 0),
                                                 other.timings.get("worker_restarts", 0))
+
+
+def exit_if_lane(config: pytest.Config) -> None:
+    """A lane's grader ends here, its results written: it never runs its parent's exit handlers
+    (they would stop the zygote that the parent and the other lanes still use)."""
+    lane = lane_of(config)
+    if lane is not None and lane.index >= 0:
+        import sys
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def close(config: pytest.Config) -> None:

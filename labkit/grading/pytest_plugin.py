@@ -207,9 +207,10 @@ def artifacts(request: pytest.FixtureRequest) -> dict:
 def submission(request: pytest.FixtureRequest):
     """The student's notebook (or the reference) running in a confined worker."""
     lane = lanes.lane_of(request.config)
-    if lane is not None:   # the notebook ran already; this process grades its lane's copy
+    if lane is not None:
+        # The notebook ran already; this process grades its lane's copy. The copy stays until
+        # the notebook's worker goes (a copy found ended then is graded again: lanes.start).
         yield lane.sub
-        lane.sub.close()
         return
     target = request.config.getoption("--submission")
     if not target:
@@ -372,6 +373,11 @@ def _unfinished(session: pytest.Session) -> list[pytest.Item]:
     done = session.config.stash[_FINISHED]
     return [item for item in getattr(session, "items", []) if part_of(item) and not is_diagnosis(item)
             and item.nodeid not in done and lanes.owns(session.config, part_of(item))]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lanes.exit_if_lane(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -81,6 +81,15 @@ class ForkedProc:
                     self.returncode = -signal.SIGKILL
         return self.returncode
 
+    def running(self) -> bool:
+        """Alive and not stopped (a stopped copy never answers: it counts as ended)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in (b"Z", b"X", b"T", b"t")
+
     def wait(self, timeout: float | None = None) -> int | None:
         deadline = time.monotonic() + (5.0 if timeout is None else timeout)
         while self.poll() is None and time.monotonic() < deadline:

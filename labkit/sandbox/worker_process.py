@@ -160,6 +160,7 @@ class WorkerProcess(WorkerPipe):
     def spawn(self, generation: int) -> None:
         """A fresh worker (the previous one killed), ready for requests."""
         self.kill()
+        self.copy = False   # a lane copy restarted is a worker of its own
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
         self._scratch = Path(tempfile.mkdtemp(prefix="labkit-worker-", dir=self._scratch_root))
@@ -328,8 +329,8 @@ class WorkerProcess(WorkerPipe):
                            else self.meter._pids())
             except OSError:
                 return
-            if self.has_copies:
-                keep |= {pid for pid in members if ns_pid(pid) in (1, self.ready_pid)}
+            # the worker itself and its sandbox's init, whatever pid namespace it has
+            keep |= {pid for pid in members if ns_pid(pid) in (1, self.ready_pid)}
             strays = [pid for pid in members if pid not in keep and pid not in self.meter.exclude
                       and _running(pid)]
             if not strays:
