@@ -120,6 +120,10 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=10, help="submissions for the idle latency (default 10)")
     parser.add_argument("--rush", type=int, default=40, help="students in the deadline rush (0: skip)")
     args = parser.parse_args()
+    from labkit.grading import speed
+    machine = speed.current()   # the kit's own workload, against its baseline (>1: slower)
+    print(f"machine: cpu factor {machine.cpu_factor:.2f}, wall factor {machine.wall_factor:.2f} "
+          f"(labkit/grading/speed.py; 1.00 is the baseline host)")
     with tempfile.TemporaryDirectory(prefix="labkit-bench-service-") as tmp:
         tmp = Path(tmp)
         klass = notebooks(tmp / "class", max(args.n, args.rush))
