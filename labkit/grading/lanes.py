@@ -88,8 +88,9 @@ def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> Non
     A lane whose copy the rest of the run ended (its worker died, or a later cell signalled it)
     is made again from a replay and graded again from its start, so when that happened never
     shows in a verdict.
-    A worker that cannot even start leaves the session as it was: the ``submission`` fixture
-    meets the same failure and reports it as every grading does."""
+    A worker that cannot start, or a notebook that brings it down too often, leaves the session
+    as it was: the ``submission`` fixture meets the same failure and reports it as every grading
+    does."""
     plan = _wanted(config)
     if not plan:
         return
@@ -136,11 +137,13 @@ def start(config: pytest.Config, make: Callable[[pytest.Config], object]) -> Non
     except _InLane:
         return
     except Exception:
-        for pid, _ in launched.values():
+        # The worker could not start, or the notebook brought it down more often than it may be
+        # restarted: the session grades in one lane, as without lanes, and meets the same failure
+        # in the ``submission`` fixture (a notebook's doing, so the same on every regrade).
+        for k, (pid, _) in launched.items():
             _end(pid)
+            Path(f"{config.getoption('--results-json')}.lane{k}").unlink(missing_ok=True)
         main.close()
-        if launched:
-            raise   # a lane was copied: the grader's failure, graded again
         return
     config.stash[_LANE] = Lane(-1, frozenset(), None, main, copies, [(pid, k) for k, (pid, _) in launched.items()])
 
