@@ -132,3 +132,14 @@ def test_a_cell_that_kills_the_worker_after_a_lane_was_copied_grades_that_lane_a
     assert _points(after, lab06.part_ids) == _points(before, lab06.part_ids)
     assert "cell_crash" in after.flags and after.timings["worker_restarts"] >= 1
     assert not {"grader_error", "interrupted"} & set(after.flags)
+
+
+def test_a_notebook_that_brings_its_worker_down_too_often_grades_as_in_one_lane(correct, lab06):
+    path, _ = correct
+    crashing = path
+    for _ in range(4):   # one more crash than the worker may be restarted after (Limits.worker_restarts)
+        crashing = _with_cell(crashing, "experiments_solution", "import os\nos._exit(3)\n")
+    laned = grade_notebook(crashing, assignment=lab06)
+    one_lane = grade_notebook(crashing, assignment=load("lab06", _course(path.parent / "one-crash", None)))
+    assert _points(laned, lab06.part_ids) == _points(one_lane, lab06.part_ids)
+    assert "grader_error" not in laned.flags
