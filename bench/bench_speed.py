@@ -17,7 +17,7 @@ its own temporary course directory:
 It prints wall times and ratios, the median per submission, peak memory of a worker
 and of any one grading process, and the floor: each notebook run once on one thread
 (worker start-up with its imports, plus the cells, as the serial path timed them) and
-the hidden checks alone (the grader's session minus both). Grades of the fast path are
+the hidden checks alone (each check's own duration, summed). Grades of the fast path are
 compared with the stock and serial paths, part by part.
 """
 from __future__ import annotations
@@ -168,8 +168,10 @@ def main() -> int:
         timing = [r["timings"] for r in runs]
         starts = sum(t.get("worker_start_seconds") or 0 for t in timing)
         floor = starts + sum(t.get("notebook_seconds") or 0 for t in timing)
-        checks = sum((t.get("session_seconds") or 0) - (t.get("notebook_seconds") or 0)
-                     - (t.get("worker_start_seconds") or 0) for t in timing)
+        # Each check's own duration, summed: with lanes (labkit/core/lanes.py) checks run while
+        # later cells still do, so the session's time after the cells no longer measures them.
+        checks = sum(check.get("seconds") or 0 for r in runs for part in r["parts"].values()
+                     for check in part["checks"])
         per_submission = [t.get("grade_seconds") or 0 for t in timing]
         worker_peak = max((t.get("worker_peak_mib") or 0 for t in timing), default=0)
 
