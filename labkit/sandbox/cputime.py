@@ -83,7 +83,7 @@ class ProcessTree:
         self._last = 0.0
         self.exclude: frozenset[int] = frozenset()   # lane copies: metered on their own
 
-    def _pids(self) -> list[int]:
+    def pids(self) -> list[int]:
         if self.cgroup is not None:
             try:
                 pids = [int(p) for p in _read(self._procs).split() if int(p) not in self.exclude]
@@ -94,7 +94,7 @@ class ProcessTree:
 
     def sample(self) -> Sample:
         total, runnable, alive = 0.0, False, False
-        for pid in self._pids():
+        for pid in self.pids():
             stat = _stat(pid)
             if stat is None:
                 continue

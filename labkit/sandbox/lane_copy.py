@@ -50,7 +50,7 @@ def ns_pid(pid: int) -> int | None:
 def find_copy(meter: ProcessTree, inside: int) -> int | None:
     """The pid (here) of the worker's copy whose pid inside the sandbox is ``inside``: a process of
     the worker's own tree, so a worker that names another pid can only name its own processes."""
-    for pid in meter._pids():
+    for pid in meter.pids():
         if pid != meter.pid and ns_pid(pid) == inside:
             return pid
     return None

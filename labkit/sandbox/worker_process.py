@@ -326,7 +326,7 @@ class WorkerProcess(WorkerPipe):
         while time.perf_counter() < deadline:
             try:
                 members = ([int(p) for p in (cgroups[0] / "cgroup.procs").read_text().split()] if cgroups
-                           else self.meter._pids())
+                           else self.meter.pids())
             except OSError:
                 return
             # the worker itself and its sandbox's init, whatever pid namespace it has
